@@ -1,0 +1,3 @@
+from ispviewer.cli import main
+
+raise SystemExit(main())
