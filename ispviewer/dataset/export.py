@@ -1,0 +1,51 @@
+"""Export the manifest as JSON Lines or CSV (the contract of DESIGN.md §3)."""
+
+from __future__ import annotations
+
+import csv
+import json
+from typing import IO, Iterable
+
+from ispviewer.dataset.manifest import Manifest
+from ispviewer.dataset.records import Status
+
+PATCH_FIELDS = ("triplet", "x", "y", "size", "dx", "dy", "ncc", "misalignment_px", "misalignment_p95",
+                "measurable", "status", "decided_by", "reason")
+TRIPLET_FIELDS = ("triplet", "phone_model", "width", "height", "target_width", "target_height",
+                  "cfa_pattern", "black_level", "white_level", "align_state", "align_error", "homography")
+
+
+def patch_rows(manifest: Manifest, status: Status | None = None) -> Iterable[dict]:
+    for p in manifest.patches(status=status):
+        yield {"triplet": p.triplet, "x": p.x, "y": p.y, "size": p.size, "dx": p.dx, "dy": p.dy,
+               "ncc": p.ncc, "misalignment_px": p.misalignment_px, "misalignment_p95": p.misalignment_p95,
+               "measurable": p.measurable, "status": p.status.value, "decided_by": p.decided_by.value,
+               "reason": p.reason}
+
+
+def triplet_rows(manifest: Manifest) -> Iterable[dict]:
+    for t in manifest.triplets():
+        yield {"triplet": t.name, "phone_model": t.phone_model, "width": t.raw.width, "height": t.raw.height,
+               "target_width": t.target_width, "target_height": t.target_height,
+               "cfa_pattern": t.raw.cfa_pattern, "black_level": t.raw.black_level,
+               "white_level": t.raw.white_level, "align_state": t.align_state.value,
+               "align_error": t.align_error,
+               "homography": [list(r) for r in t.homography] if t.homography else None}
+
+
+def write_records(rows: Iterable[dict], fields: tuple[str, ...], fmt: str, out: IO[str]) -> int:
+    count = 0
+    if fmt == "jsonl":
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+            count += 1
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: (json.dumps(v) if isinstance(v, list) else ("" if v is None else v))
+                             for k, v in row.items()})
+            count += 1
+    else:
+        raise ValueError(f"unknown export format {fmt!r} (jsonl or csv)")
+    return count

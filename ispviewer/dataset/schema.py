@@ -1,0 +1,114 @@
+"""The manifest's SQLite schema and its migrations.
+
+``SCHEMA_VERSION`` is stored in ``PRAGMA user_version``; ``APPLICATION_ID`` in ``PRAGMA
+application_id`` identifies the file as an ispviewer manifest, so a database written by another
+program is refused rather than altered.  Each migration takes the database from version N-1 to N
+inside one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+APPLICATION_ID = 0x49535056  # "ISPV"
+SCHEMA_VERSION = 1
+
+_V1 = """
+CREATE TABLE meta (
+    key     TEXT PRIMARY KEY,
+    value   TEXT NOT NULL
+);
+
+CREATE TABLE triplets (
+    id              INTEGER PRIMARY KEY,
+    name            TEXT NOT NULL UNIQUE,
+    raw_path        TEXT NOT NULL,
+    phone_path      TEXT NOT NULL,
+    target_path     TEXT NOT NULL,
+    width           INTEGER NOT NULL,
+    height          INTEGER NOT NULL,
+    target_width    INTEGER NOT NULL,
+    target_height   INTEGER NOT NULL,
+    phone_make      TEXT NOT NULL DEFAULT '',
+    phone_model     TEXT NOT NULL DEFAULT '',
+    cfa_pattern     TEXT NOT NULL,
+    black_level     REAL NOT NULL,
+    white_level     REAL NOT NULL,
+    imported_at     TEXT NOT NULL,
+    align_state     TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (align_state IN ('pending', 'aligned', 'failed')),
+    align_error     TEXT,
+    homography      TEXT,               -- JSON 3x3, Nikon target px -> phone px
+    heatmap_path    TEXT,
+    align_params    TEXT,               -- JSON
+    aligned_at      TEXT
+);
+
+CREATE TABLE patches (
+    id                  INTEGER PRIMARY KEY,
+    triplet_id          INTEGER NOT NULL REFERENCES triplets(id) ON DELETE CASCADE,
+    x                   INTEGER NOT NULL,
+    y                   INTEGER NOT NULL,
+    size                INTEGER NOT NULL,
+    dx                  REAL NOT NULL,
+    dy                  REAL NOT NULL,
+    ncc                 REAL NOT NULL,
+    misalignment_px     REAL,
+    misalignment_p95    REAL,
+    measurable          INTEGER NOT NULL DEFAULT 1,
+    status              TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'flagged')),
+    decided_by          TEXT NOT NULL CHECK (decided_by IN ('auto', 'user')),
+    reason              TEXT,
+    stale               INTEGER NOT NULL DEFAULT 0,   -- kept for a user decision, absent from the last alignment
+    UNIQUE (triplet_id, x, y, size)
+);
+CREATE INDEX patches_by_triplet ON patches(triplet_id);
+CREATE INDEX patches_by_status ON patches(status);
+
+CREATE TABLE decisions (
+    id          INTEGER PRIMARY KEY,
+    patch_id    INTEGER NOT NULL REFERENCES patches(id) ON DELETE CASCADE,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL CHECK (actor IN ('auto', 'user')),
+    old_status  TEXT,
+    new_status  TEXT NOT NULL,
+    reason      TEXT
+);
+CREATE INDEX decisions_by_patch ON decisions(patch_id);
+
+CREATE TRIGGER decisions_append_only_update BEFORE UPDATE ON decisions
+BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
+"""
+
+#: MIGRATIONS[n] takes a database at version n-1 to version n.
+MIGRATIONS: dict[int, str] = {1: _V1}
+
+
+def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:
+    """Bring ``conn`` from ``from_version`` to SCHEMA_VERSION, one transaction per step."""
+    for version in range(from_version + 1, SCHEMA_VERSION + 1):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(MIGRATIONS[version]):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+
+def _statements(script: str) -> list[str]:
+    """Split a schema script into statements (triggers keep their inner ';')."""
+    out, buf = [], []
+    for line in script.splitlines():
+        stripped = line.split("--", 1)[0].rstrip()
+        if not stripped:
+            continue
+        buf.append(stripped)
+        joined = "\n".join(buf)
+        if sqlite3.complete_statement(joined):
+            out.append(joined)
+            buf = []
+    return out

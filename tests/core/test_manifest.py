@@ -1,0 +1,164 @@
+import sqlite3
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from ispviewer.dataset import schema
+from ispviewer.dataset.manifest import Manifest, ManifestError, ManifestReadOnly
+from ispviewer.dataset.records import (
+    AlignmentResult, CaptureFiles, DecidedBy, PatchMeasurement, RawInfo, Status,
+)
+
+FILES = CaptureFiles("captures/a/raw.dng", "captures/a/phone.jpg", "captures/a/target.jpg")
+RAW = RawInfo(64, 48, "Apple", "iPhone 6s", "RGGB", 528.0, 4095.0)
+IDENTITY = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+
+
+def result(*mis, threshold=1.2):
+    patches = tuple(PatchMeasurement(x=32 * i, y=0, size=32, dx=0.1, dy=-0.2, ncc=0.9, misalignment_px=m,
+                                     misalignment_p95=None if m is None else m * 2, measurable=m is not None)
+                    for i, m in enumerate(mis))
+    return AlignmentResult(IDENTITY, patches, None, threshold)
+
+
+@pytest.fixture
+def manifest(tmp_path):
+    with Manifest.open(tmp_path / "ds", create=True) as m:
+        yield m
+
+
+def test_auto_status_from_alignment(manifest):
+    tid, created = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    assert created
+    manifest.store_alignment(tid, result(0.4, 1.5, None))
+    statuses = [(p.status, p.decided_by) for p in manifest.patches(tid)]
+    assert statuses == [(Status.ACCEPTED, DecidedBy.AUTO), (Status.REJECTED, DecidedBy.AUTO),
+                        (Status.FLAGGED, DecidedBy.AUTO)]
+    t = manifest.triplet("a")
+    assert t.patch_counts == {"accepted": 1, "rejected": 1, "flagged": 1}
+    assert t.mean_misalignment == pytest.approx(0.95)
+
+
+def test_realignment_keeps_user_decisions(manifest):
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    manifest.store_alignment(tid, result(0.4, 1.5))
+    first = manifest.patches(tid)[0]
+    manifest.decide(first.id, Status.REJECTED, "blurry")
+    manifest.store_alignment(tid, result(0.2, 0.3))  # would accept both
+    after = manifest.patches(tid)
+    assert (after[0].status, after[0].decided_by, after[0].reason) == (Status.REJECTED, DecidedBy.USER, "blurry")
+    assert after[0].misalignment_px == pytest.approx(0.2)  # measurement refreshed
+    assert after[1].status == Status.ACCEPTED
+    history = manifest.history(first.id)
+    assert [(h.actor, h.new_status) for h in history] == [(DecidedBy.AUTO, Status.ACCEPTED),
+                                                          (DecidedBy.USER, Status.REJECTED)]
+
+
+def test_threshold_changes_auto_decisions_only(manifest):
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    manifest.store_alignment(tid, result(0.4, 0.8, 1.5))
+    user = manifest.patches(tid)[0]
+    manifest.decide(user.id, Status.ACCEPTED)
+    assert manifest.threshold_preview(0.5) == {"rejected": 2, "accepted": 0}
+    assert manifest.apply_threshold(0.5) == 1
+    assert [p.status for p in manifest.patches(tid)] == [Status.ACCEPTED, Status.REJECTED, Status.REJECTED]
+    assert manifest.threshold_px == 0.5
+
+
+def test_reimport_is_idempotent(manifest):
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    assert manifest.add_triplet("a", FILES, RAW, (96, 72)) == (tid, False)
+
+
+def test_decision_survives_kill_right_after_return(tmp_path):
+    root = tmp_path / "ds"
+    with Manifest.open(root, create=True) as m:
+        tid, _ = m.add_triplet("a", FILES, RAW, (96, 72))
+        m.store_alignment(tid, result(0.4))
+        pid = m.patches(tid)[0].id
+    script = textwrap.dedent(f"""
+        import os, sys
+        from ispviewer.dataset.manifest import Manifest
+        m = Manifest.open({str(root)!r})
+        m.decide({pid}, "rejected", "killed")
+        sys.stdout.write("returned\\n"); sys.stdout.flush()
+        os.kill(os.getpid(), 9)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -9 and "returned" in proc.stdout
+    conn = sqlite3.connect(root / "manifest.sqlite")
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("SELECT status, decided_by, reason FROM patches WHERE id = ?", (pid,)).fetchone() == (
+        "rejected", "user", "killed")
+
+
+def test_newer_schema_is_refused_untouched(tmp_path):
+    root = tmp_path / "ds"
+    Manifest.open(root, create=True).close()
+    path = root / "manifest.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version = {schema.SCHEMA_VERSION + 1}")
+    conn.close()
+    before = path.read_bytes()
+    with pytest.raises(ManifestError, match="newer ispviewer"):
+        Manifest.open(root)
+    assert path.read_bytes() == before
+
+
+def test_foreign_database_is_refused_untouched(tmp_path):
+    root = tmp_path / "ds"
+    root.mkdir()
+    conn = sqlite3.connect(root / "manifest.sqlite")
+    conn.execute("CREATE TABLE other (x)")
+    conn.commit()
+    conn.close()
+    before = (root / "manifest.sqlite").read_bytes()
+    with pytest.raises(ManifestError, match="another program"):
+        Manifest.open(root)
+    assert (root / "manifest.sqlite").read_bytes() == before
+
+
+def test_garbage_file_is_refused(tmp_path):
+    root = tmp_path / "ds"
+    root.mkdir()
+    (root / "manifest.sqlite").write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ManifestError, match="not a readable"):
+        Manifest.open(root)
+
+
+def test_missing_dataset(tmp_path):
+    with pytest.raises(ManifestError, match="no ispviewer dataset"):
+        Manifest.open(tmp_path / "nothing")
+
+
+def test_readonly_refuses_writes(tmp_path):
+    root = tmp_path / "ds"
+    with Manifest.open(root, create=True) as m:
+        m.add_triplet("a", FILES, RAW, (96, 72))
+    with Manifest.open(root, readonly=True) as m:
+        assert [t.name for t in m.triplets()] == ["a"]
+        with pytest.raises(ManifestReadOnly):
+            m.set_setting("x", "1")
+
+
+@pytest.mark.parametrize("bad", ["../outside.dng", "/etc/passwd", "captures/../../x", "C:/x"])
+def test_paths_cannot_leave_the_dataset(manifest, bad):
+    with pytest.raises(ManifestError, match="refusing"):
+        manifest.resolve(bad)
+    with pytest.raises(ManifestError):
+        manifest.add_triplet("evil", CaptureFiles(bad, "p.jpg", "t.jpg"), RAW, (1, 1))
+
+
+def test_symlink_out_of_root_is_refused(manifest, tmp_path):
+    (manifest.root / "link").symlink_to(tmp_path)
+    with pytest.raises(ManifestError, match="outside"):
+        manifest.resolve("link/secret")
+
+
+def test_history_is_append_only(manifest):
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    manifest.store_alignment(tid, result(0.4))
+    with pytest.raises(sqlite3.DatabaseError):
+        manifest._conn.execute("UPDATE decisions SET new_status = 'rejected'")
