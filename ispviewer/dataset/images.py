@@ -242,6 +242,19 @@ def jpeg_oriented_size(path: str | os.PathLike) -> tuple[int, int]:
     return (h, w) if _exif_orientation(Path(path)) in (5, 6, 7, 8) else (w, h)
 
 
+def verify_jpeg(path: str | os.PathLike) -> tuple[int, int]:
+    """Displayed (width, height) of a JPEG after checking its header, size limit and end marker."""
+    path = Path(path)
+    width, height = jpeg_oriented_size(path)
+    if width * height > MAX_PIXELS:
+        raise ImageReadError(path, f"JPEG header claims {width}x{height}, above the {MAX_PIXELS:,}-pixel limit")
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - 64))
+        if b"\xff\xd9" not in fh.read():
+            raise ImageReadError(path, "JPEG is truncated (no end-of-image marker)")
+    return width, height
+
+
 def _exif_orientation(path: Path) -> int:
     try:
         with open(path, "rb") as fh:

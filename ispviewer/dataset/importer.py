@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ispviewer.dataset.images import (
-    JPEG_EXTENSIONS, RAW_EXTENSIONS, ImageReadError, jpeg_oriented_size, read_raw_info,
+    JPEG_EXTENSIONS, RAW_EXTENSIONS, ImageReadError, read_raw_info, verify_jpeg,
 )
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.records import CaptureFiles
@@ -119,8 +119,8 @@ def import_sources(src: str | os.PathLike, dataset: str | os.PathLike, progress=
                 continue
             try:
                 raw_info = read_raw_info(cap.raw)
-                phone_size = jpeg_oriented_size(cap.phone)
-                target_size = jpeg_oriented_size(cap.target)
+                phone_size = verify_jpeg(cap.phone)
+                target_size = verify_jpeg(cap.target)
             except ImageReadError as exc:
                 report.skipped.append((cap.name, str(exc)))
                 continue
