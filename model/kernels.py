@@ -60,7 +60,8 @@ def apply_pixel_kernels(features: torch.Tensor, kernels: torch.Tensor,
     if bias is None:
         out = features.new_zeros((b, groups, c // groups, h, w))
     else:
-        out = torch.broadcast_to(bias, (b, c, h, w)).reshape(b, groups, c // groups, h, w).clone()
+        out = torch.broadcast_to(bias, (b, c, h, w)).clone(memory_format=torch.contiguous_format)
+        out = out.view(b, groups, c // groups, h, w)
     for t in range(taps):
         dy, dx = divmod(t, k)
         out.addcmul_(padded[..., dy:dy + h, dx:dx + w], kernels[:, :, t:t + 1])

@@ -63,7 +63,7 @@ def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int, 
         log("alignment is not available in this build; the dataset is imported but not aligned")
         return problems
     summary = align_dataset(out, workers=min(2, os.cpu_count() or 1), log=log)
-    return problems + int(getattr(summary, "failed", 0))
+    return problems + summary.failed_count
 
 
 def run_demo(args) -> int:
