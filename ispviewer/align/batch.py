@@ -53,7 +53,8 @@ def _worker_init() -> None:
 def _align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
     """Runs in a worker: (name, result, None) or (name, None, error message)."""
     from ispviewer.align.heatmap import save_heatmap
-    from ispviewer.align.pipeline import AlignmentError, AlignParams, align_triplet
+    from ispviewer.align.errors import AlignmentError
+    from ispviewer.align.pipeline import AlignParams, align_triplet
     from ispviewer.dataset.images import ImageReadError, load_rgb
 
     try:

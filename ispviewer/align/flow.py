@@ -1,0 +1,130 @@
+"""Dense optical flow between the phone luminance and the aligned target luminance.
+
+``FlowEstimator`` is the small interface the aligner needs; ``DISFlowEstimator`` (OpenCV's Dense
+Inverse Search) is the default.  A learned estimator (PWC-Net, RAFT...) only has to implement
+``estimate`` and be registered with :func:`register_flow_estimator`.
+
+Both images are photometrically normalized first (:func:`normalize_luminance`): the phone ISP and
+the Nikon render tone, contrast and colour differently, and such differences must not read as
+motion.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+
+@runtime_checkable
+class FlowEstimator(Protocol):
+    """Estimates dense flow between two photometrically normalized luminance images."""
+
+    name: str
+
+    def estimate(self, phone: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """Flow (h, w, 2) float32 in pixels of the inputs, with ``phone(p) ~ target(p + flow(p))``.
+
+        Inputs are float32 (h, w) of the same shape, zero-mean and of about unit local contrast.
+        """
+        ...
+
+
+def normalize_luminance(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sigma: float = 8.0,
+                        floor: float = 2.0) -> np.ndarray:
+    """Local contrast normalization: (L - local mean) / local std, float32.
+
+    ``blur_sigma`` lightly smooths first (the same for both images, to tame phone noise and
+    sharpening halos); ``floor`` (grey levels) keeps flat areas from amplifying noise.
+    """
+    g = gray.astype(np.float32)
+    if blur_sigma > 0:
+        g = cv2.GaussianBlur(g, (0, 0), blur_sigma)
+    mean = cv2.GaussianBlur(g, (0, 0), window_sigma)
+    g -= mean
+    var = cv2.GaussianBlur(g * g, (0, 0), window_sigma)
+    np.maximum(var, floor * floor, out=var)
+    g /= np.sqrt(var)
+    return g
+
+
+def to_uint8(norm: np.ndarray, gain: float = 40.0) -> np.ndarray:
+    """Map normalized luminance (about +-3) to the 8-bit range DIS works on."""
+    return np.clip(norm * gain + 128.0, 0, 255).astype(np.uint8)
+
+
+class DISFlowEstimator:
+    """OpenCV DIS optical flow; ``preset`` in {'ultrafast', 'fast', 'medium'} plus overrides."""
+
+    PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
+
+    def __init__(self, preset: str = "medium", *, finest_scale: int | None = 0,
+                 patch_size: int | None = 8, patch_stride: int | None = 4,
+                 gradient_iterations: int | None = 16, variational_iterations: int | None = 5,
+                 alpha: float | None = None, gamma: float | None = None, delta: float | None = None):
+        if preset not in self.PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}; choose from {sorted(self.PRESETS)}")
+        self.preset = preset
+        self.overrides = dict(finest_scale=finest_scale, patch_size=patch_size, patch_stride=patch_stride,
+                              gradient_iterations=gradient_iterations,
+                              variational_iterations=variational_iterations,
+                              alpha=alpha, gamma=gamma, delta=delta)
+        self.name = f"dis-{preset}"
+        self._dis = None
+
+    def __getstate__(self):  # cv2 objects do not pickle; rebuild in the worker process
+        state = self.__dict__.copy()
+        state["_dis"] = None
+        return state
+
+    def _engine(self):
+        if self._dis is None:
+            dis = cv2.DISOpticalFlow_create(self.PRESETS[self.preset])
+            o = self.overrides
+            setters = {"finest_scale": dis.setFinestScale, "patch_size": dis.setPatchSize,
+                       "patch_stride": dis.setPatchStride,
+                       "gradient_iterations": dis.setGradientDescentIterations,
+                       "variational_iterations": dis.setVariationalRefinementIterations,
+                       "alpha": dis.setVariationalRefinementAlpha, "gamma": dis.setVariationalRefinementGamma,
+                       "delta": dis.setVariationalRefinementDelta}
+            for key, setter in setters.items():
+                if o.get(key) is not None:
+                    setter(o[key])
+            self._dis = dis
+        return self._dis
+
+    def estimate(self, phone: np.ndarray, target: np.ndarray) -> np.ndarray:
+        if phone.shape != target.shape:
+            raise ValueError(f"flow inputs differ in shape: {phone.shape} vs {target.shape}")
+        a = np.ascontiguousarray(to_uint8(phone))
+        b = np.ascontiguousarray(to_uint8(target))
+        return self._engine().calc(a, b, None)
+
+
+_REGISTRY: dict[str, Callable[[], FlowEstimator]] = {
+    "dis": DISFlowEstimator,
+    "dis-fast": lambda: DISFlowEstimator("fast", finest_scale=None, patch_size=None, patch_stride=None,
+                                         gradient_iterations=None, variational_iterations=None),
+}
+
+
+def register_flow_estimator(name: str, factory: Callable[[], FlowEstimator]) -> None:
+    """Make ``AlignParams(flow=name)`` use estimators built by ``factory()``."""
+    _REGISTRY[name] = factory
+
+
+def flow_estimator_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def make_flow_estimator(flow: str | FlowEstimator) -> FlowEstimator:
+    """An estimator from a registered name, or ``flow`` itself if it already is one."""
+    if isinstance(flow, str):
+        try:
+            return _REGISTRY[flow]()
+        except KeyError:
+            raise ValueError(f"unknown flow estimator {flow!r}; known: {', '.join(flow_estimator_names())}") from None
+    if not isinstance(flow, FlowEstimator):
+        raise TypeError(f"{flow!r} is not a FlowEstimator (needs .name and .estimate(phone, target))")
+    return flow

@@ -1,0 +1,236 @@
+"""Global alignment: SIFT + RANSAC homography (target -> phone), refined at full resolution.
+
+1. ``sift_homography``: SIFT on area-downscaled luminance (long side ~1000 px), Lowe's ratio
+   test, robust (MAGSAC++) homography, rescaled to full-resolution pixel coordinates.
+2. ``refine_homography``: a grid of textured phone templates is matched by NCC (sub-pixel) in the
+   target warped with the current estimate; a robust fit to these full-resolution
+   correspondences corrects the coarse estimate.
+3. ``check_homography``: refuses what no real capture pair can produce (a fold, strong shear,
+   a target that would have to be upsampled, too little overlap).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ispviewer.align.errors import AlignmentError
+from ispviewer.align.geometry import (
+    apply_homography, inside_convex, jacobian, quad_overlap_fraction, resize_matrix, target_footprint,
+)
+from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered
+
+
+@dataclass(frozen=True)
+class SiftParams:
+    long_side: int = 1024  # SIFT runs on luminance downscaled to about this long side
+    features: int = 4000
+    ratio: float = 0.75  # Lowe's ratio test
+    ransac_px: float = 1.5  # inlier distance at the SIFT scale
+    min_inliers: int = 20
+    min_inlier_ratio: float = 0.15  # of the matches that pass the ratio test
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    min_target_scale: float = 0.5  # target px per phone px: below, the target would be upsampled 2x
+    max_target_scale: float = 8.0
+    max_anisotropy: float = 1.5  # ratio of the local map's singular values
+    max_scale_variation: float = 2.0  # max/min local scale over the overlap (perspective)
+    min_overlap: float = 0.25  # fraction of the phone frame the target must cover
+
+
+def _downscale(gray: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
+    """Area-downscaled image and the 3x3 map from its pixels back to full resolution."""
+    h, w = gray.shape
+    f = max(w, h) / long_side
+    if f <= 1:
+        return gray, np.eye(3)
+    size = (max(1, round(w / f)), max(1, round(h / f)))
+    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    return small, np.linalg.inv(resize_matrix((w, h), size))
+
+
+def _features(sift, gray: np.ndarray, what: str):
+    kps, desc = sift.detectAndCompute(gray, None)
+    if desc is None or len(kps) < 4:
+        raise AlignmentError(f"no SIFT features found in the {what} image (blank or featureless?)")
+    return np.float32([k.pt for k in kps]), desc
+
+
+def sift_homography(phone_gray: np.ndarray, target_gray: np.ndarray,
+                    params: SiftParams = SiftParams()) -> tuple[np.ndarray, int, int]:
+    """Coarse homography target -> phone at full resolution: (H, ratio-test matches, inliers)."""
+    p_small, p_up = _downscale(phone_gray, params.long_side)
+    t_small, t_up = _downscale(target_gray, params.long_side)
+    sift = cv2.SIFT_create(nfeatures=params.features)
+    p_pts, p_desc = _features(sift, p_small, "phone")
+    t_pts, t_desc = _features(sift, t_small, "target")
+    matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
+    pairs = matcher.knnMatch(t_desc, p_desc, k=2)
+    good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < params.ratio * p[1].distance]
+    if len(good) < params.min_inliers:
+        raise AlignmentError(f"too few SIFT matches between target and phone image "
+                             f"({len(good)}, need {params.min_inliers}): different scenes?")
+    src = t_pts[[m.queryIdx for m in good]]
+    dst = p_pts[[m.trainIdx for m in good]]
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, params.ransac_px, maxIters=5000, confidence=0.999)
+    if H is None or mask is None:
+        raise AlignmentError(f"no consistent homography among {len(good)} SIFT matches")
+    inliers = int(mask.sum())
+    if inliers < params.min_inliers or inliers < params.min_inlier_ratio * len(good):
+        raise AlignmentError(f"implausible homography: only {inliers} of {len(good)} SIFT matches agree "
+                             "(unrelated images?)")
+    H_full = p_up @ H @ np.linalg.inv(t_up)
+    return H_full / H_full[2, 2], len(good), inliers
+
+
+# --------------------------------------------------------------------------- refinement
+
+
+def _subpixel_peak(score: np.ndarray) -> tuple[float, float, float] | None:
+    """(x, y, value) of the maximum with a parabola fit per axis; None if it sits on the border."""
+    _, best, _, (px, py) = cv2.minMaxLoc(score)
+    h, w = score.shape
+    if not (0 < px < w - 1 and 0 < py < h - 1):
+        return None
+    def vertex(a: float, b: float, c: float) -> float:
+        den = a - 2 * b + c
+        return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+    ox = vertex(score[py, px - 1], score[py, px], score[py, px + 1])
+    oy = vertex(score[py - 1, px], score[py, px], score[py + 1, px])
+    return px + ox, py + oy, float(best)
+
+
+def _template_sites(phone_gray: np.ndarray, grid: tuple[int, int], template: int,
+                    footprint: np.ndarray, margin: int) -> list[tuple[int, int]]:
+    """The most textured template position (top-left) in each grid cell inside the footprint."""
+    h, w = phone_gray.shape
+    small, up = _downscale(phone_gray, 512)
+    f = up[0, 0]
+    g = cv2.GaussianBlur(small.astype(np.float32), (0, 0), 1.0)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    k = max(3, int(round(template / f)) | 1)
+    jxx = cv2.boxFilter(gx * gx, -1, (k, k))
+    jyy = cv2.boxFilter(gy * gy, -1, (k, k))
+    jxy = cv2.boxFilter(gx * gy, -1, (k, k))
+    lam_min = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
+    sites = []
+    nx, ny = grid
+    for j in range(ny):
+        for i in range(nx):
+            x0, x1 = int(w * i / nx), int(w * (i + 1) / nx)
+            y0, y1 = int(h * j / ny), int(h * (j + 1) / ny)
+            sx0, sx1 = int(x0 / f), max(int(x0 / f) + 1, int(x1 / f))
+            sy0, sy1 = int(y0 / f), max(int(y0 / f) + 1, int(y1 / f))
+            cell = lam_min[sy0:sy1, sx0:sx1]
+            if cell.size == 0:
+                continue
+            cy, cx = np.unravel_index(int(np.argmax(cell)), cell.shape)
+            x = int(np.clip((sx0 + cx) * f - template / 2, margin, w - template - margin))
+            y = int(np.clip((sy0 + cy) * f - template / 2, margin, h - template - margin))
+            corners = [[x - margin, y - margin], [x + template + margin, y + template + margin],
+                       [x - margin, y + template + margin], [x + template + margin, y - margin]]
+            if inside_convex(footprint, corners, 1.0).all():
+                sites.append((x, y))
+    return sites
+
+
+def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.ndarray,
+                      target_size: tuple[int, int], *, grid: tuple[int, int] = (8, 6),
+                      template: int = 96, radius: int = 12, min_ncc: float = 0.5,
+                      fit_px: float = 0.75, iterations: int = 2) -> tuple[np.ndarray, int]:
+    """Correct ``H0`` with full-resolution NCC correspondences: (H, correspondences used).
+
+    Returns ``H0`` unchanged (and 0) when too few templates match reliably.
+    """
+    H = H0
+    used = 0
+    for _ in range(iterations):
+        footprint = target_footprint(H, target_size)
+        if footprint is None:
+            break
+        sites = _template_sites(phone_gray, grid, template, footprint, radius + 2)
+        tmpl_pts, tgt_pts = [], []
+        H_inv = np.linalg.inv(H)
+        blur = lambda a: cv2.GaussianBlur(a, (0, 0), 1.0)  # noqa: E731 - a smoother NCC peak
+        for x, y in sites:
+            tpl = blur(phone_gray[y:y + template, x:x + template])
+            win = blur(warp_prefiltered(pre, H, (x - radius, y - radius, template + 2 * radius,
+                                                 template + 2 * radius), border_mode=cv2.BORDER_REPLICATE))
+            peak = _subpixel_peak(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED))
+            if peak is None or peak[2] < min_ncc:
+                continue
+            c = np.array([x + (template - 1) / 2, y + (template - 1) / 2])
+            tmpl_pts.append(c)
+            tgt_pts.append(apply_homography(H_inv, [c + np.array(peak[:2]) - radius])[0])
+        if len(tmpl_pts) < 8:
+            break
+        src = np.float64(tgt_pts)
+        dst = np.float64(tmpl_pts)
+        H_fit, mask = cv2.findHomography(src, dst, cv2.RANSAC, fit_px, maxIters=2000)
+        if H_fit is None or mask.sum() < 8:
+            break
+        inl = mask.ravel().astype(bool)
+        H_ls, _ = cv2.findHomography(src[inl], dst[inl], 0)
+        H_new = (H_ls if H_ls is not None else H_fit)
+        H_new = H_new / H_new[2, 2]
+        used = int(inl.sum())
+        w, h = phone_gray.shape[1], phone_gray.shape[0]
+        corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
+        shift = np.abs(apply_homography(np.linalg.inv(H_new), corners) - apply_homography(H_inv, corners)).max()
+        H = H_new
+        if shift < 0.3:  # in target px: converged
+            break
+    return H, used
+
+
+# --------------------------------------------------------------------------- plausibility
+
+
+def check_homography(H: np.ndarray, phone_size: tuple[int, int], target_size: tuple[int, int],
+                     limits: Plausibility = Plausibility()) -> float:
+    """Raise :class:`AlignmentError` for a homography no real capture pair produces.
+
+    Returns the fraction of the phone frame that the target covers.
+    """
+    if H is None or not np.all(np.isfinite(H)) or abs(np.linalg.det(H)) < 1e-12:
+        raise AlignmentError("degenerate homography (singular or not finite)")
+    footprint = target_footprint(H, target_size)
+    if footprint is None:
+        raise AlignmentError("implausible homography: the target folds or reaches infinity in the phone frame")
+    overlap = quad_overlap_fraction(footprint, phone_size)
+    if overlap <= 0:
+        raise AlignmentError("no overlap: the target does not cover any of the phone frame")
+    if overlap < limits.min_overlap:
+        raise AlignmentError(f"too little overlap: the target covers {overlap:.0%} of the phone frame "
+                             f"(need {limits.min_overlap:.0%})")
+    w, h = phone_size
+    H_inv = np.linalg.inv(H)
+    scales, aniso = [], []
+    for u in np.linspace(0, w - 1, 5):
+        for v in np.linspace(0, h - 1, 5):
+            x, y, z = H_inv @ np.array([u, v, 1.0])
+            if z <= 0:
+                raise AlignmentError("implausible homography: part of the phone frame maps behind the target camera")
+            J = jacobian(H_inv, (u, v))  # target px per phone px
+            if np.linalg.det(J) <= 0:
+                raise AlignmentError("implausible homography: the target would be mirrored")
+            s = np.linalg.svd(J, compute_uv=False)
+            scales.append(np.sqrt(s[0] * s[1]))
+            aniso.append(s[0] / s[1])
+    scale = float(np.median(scales))
+    if scale < limits.min_target_scale:
+        raise AlignmentError(f"target too small for the phone frame: it would be upsampled {1 / scale:.1f}x "
+                             f"(it has {scale:.2f} target px per phone px)")
+    if scale > limits.max_target_scale:
+        raise AlignmentError(f"implausible homography: {scale:.1f} target px per phone px")
+    if max(aniso) > limits.max_anisotropy:
+        raise AlignmentError(f"implausible homography: strong shear/stretch (axis ratio {max(aniso):.2f})")
+    if max(scales) / min(scales) > limits.max_scale_variation:
+        raise AlignmentError(f"implausible homography: scale varies {max(scales) / min(scales):.1f}x "
+                             "across the phone frame")
+    return overlap

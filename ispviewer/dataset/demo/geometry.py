@@ -1,0 +1,149 @@
+"""Where the Nikon and the phone see the same scene point: the true homography and parallax.
+
+Contract (what the ground truth promises): the scene point seen at phone pixel ``p`` is seen in the
+Nikon image at ``t_true(p) = H^-1(p + D(p))``, where ``H`` maps Nikon target pixels to phone pixels
+and ``D`` is a smooth displacement field in phone pixels (think parallax the homography cannot
+model).  ``D`` is defined by a coarse grid and :func:`sample_displacement`, which rendering and the
+ground-truth loader both use, so the stored ground truth is exactly the one rendered.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+#: spacing (phone pixels) of the stored displacement grid
+DISP_STEP = 8
+#: the largest displacement magnitude (phone pixels)
+DISP_MAX = 2.0
+#: fixed-point iterations used to invert ``p + D(p) = q`` when rendering the target
+SOLVE_ITERATIONS = 6
+
+#: share of the frame where D is exactly zero; D > 1.2 px then covers about 22% of it
+_STILL_SHARE = 0.5
+_REMAP_MAX = 16384  # cv2.remap needs both sides of its maps below 32767
+
+
+def apply_homography(h: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map points (x, y) by the 3x3 homography ``h`` (float64 arithmetic)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
+    return (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w, (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
+
+
+# --------------------------------------------------------------------------- homography
+
+
+def _centred_homography(phone_size, target_size, scale, angle, shift, tilt) -> np.ndarray:
+    (w, h), (wt, ht) = phone_size, target_size
+    to_centre = np.array([[1, 0, -(wt - 1) / 2], [0, 1, -(ht - 1) / 2], [0, 0, 1]], float)
+    persp = np.array([[1, 0, 0], [0, 1, 0], [tilt[0] / (wt / 2), tilt[1] / (ht / 2), 1]], float)
+    c, s = np.cos(angle), np.sin(angle)
+    rot_scale = np.array([[scale * c, -scale * s, 0], [scale * s, scale * c, 0], [0, 0, 1]], float)
+    to_phone = np.array([[1, 0, (w - 1) / 2 + shift[0]], [0, 1, (h - 1) / 2 + shift[1]], [0, 0, 1]], float)
+    hom = to_phone @ rot_scale @ persp @ to_centre
+    return hom / hom[2, 2]
+
+
+def make_homography(rng: np.random.Generator, phone_size: tuple[int, int],
+                    target_size: tuple[int, int]) -> np.ndarray:
+    """A Nikon -> phone homography: a slightly wider view, a small rotation, a little perspective.
+
+    The phone frame (plus a few pixels for the displacement field) always lies inside the Nikon image.
+    """
+    w, h = phone_size
+    wt, ht = target_size
+    corners = np.array([[-4, -4], [w + 3, -4], [w + 3, h + 3], [-4, h + 3]], float)
+    for attempt in range(64):
+        damp = 0.5 ** (attempt // 16)  # shrink the perturbations if the draws keep failing
+        wider = 1.0 + rng.uniform(0.06, 0.10)
+        angle = np.deg2rad(rng.uniform(0.4, 1.8) * rng.choice([-1.0, 1.0]) * damp)
+        shift = rng.uniform(-0.005, 0.005, 2) * (w, h) * damp
+        tilt = rng.uniform(-0.012, 0.012, 2) * damp
+        hom = _centred_homography(phone_size, target_size, wider * w / wt, angle, shift, tilt)
+        xt, yt = apply_homography(np.linalg.inv(hom), corners[:, 0], corners[:, 1])
+        if xt.min() >= 2 and yt.min() >= 2 and xt.max() <= wt - 3 and yt.max() <= ht - 3:
+            return hom
+    return _centred_homography(phone_size, target_size, 1.08 * w / wt, 0.0, (0.0, 0.0), (0.0, 0.0))
+
+
+# --------------------------------------------------------------------------- displacement field
+
+
+def displacement_grid_shape(phone_size: tuple[int, int], step: int = DISP_STEP) -> tuple[int, int]:
+    """(rows, cols) of a grid whose samples at (i*step, j*step) cover the phone frame."""
+    w, h = phone_size
+    return (h - 1) // step + 2, (w - 1) // step + 2
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, int], cells: tuple[int, int]) -> np.ndarray:
+    """A smooth random field of ``shape`` with about ``cells`` (rows, cols) features, unit std."""
+    coarse = rng.normal(size=cells).astype(np.float32)
+    field = cv2.resize(coarse, (shape[1], shape[0]), interpolation=cv2.INTER_CUBIC)
+    field -= field.mean()
+    return field / max(float(field.std()), 1e-6)
+
+
+def make_displacement_grid(rng: np.random.Generator, phone_size: tuple[int, int],
+                           step: int = DISP_STEP) -> np.ndarray:
+    """The displacement field D (dx, dy) sampled every ``step`` phone pixels, float32 (rows, cols, 2).
+
+    Magnitudes run from 0 (half of the frame) up to ``DISP_MAX`` px; the direction turns
+    slowly, so a 128-px patch sees a nearly uniform shift.
+    """
+    shape = displacement_grid_shape(phone_size, step)
+    w, h = phone_size
+    cells = (4, 5) if w >= h else (5, 4)
+    level = _smooth_field(rng, shape, cells)
+    # rank-normalize, so that the share of the frame above any magnitude is the same every time
+    rank = np.searchsorted(np.sort(level, axis=None), level).astype(np.float32) / level.size
+    s = np.clip((rank - _STILL_SHARE) / (1.0 - _STILL_SHARE), 0.0, 1.0)
+    magnitude = DISP_MAX * s * s * (3.0 - 2.0 * s)
+    angle = rng.uniform(0.0, 2 * np.pi) + 1.2 * _smooth_field(rng, shape, (2, 3))
+    grid = np.stack([magnitude * np.cos(angle), magnitude * np.sin(angle)], axis=-1)
+    return np.ascontiguousarray(grid, dtype=np.float32)
+
+
+def sample_displacement(grid: np.ndarray, step: int, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """D at phone-frame points (x, y): bilinear in the grid, constant beyond its edge.
+
+    The one definition of D used both to render the target and to reconstruct the ground truth.
+    Returns float32 arrays shaped like ``x``.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    y = np.asarray(y, dtype=np.float32)
+    shape = x.shape
+    inv = np.float32(1.0 / step)
+    if x.ndim == 2 and max(shape) < 32767:
+        mx, my = x * inv, y * inv
+    else:
+        n = x.size
+        rows = max(1, -(-n // _REMAP_MAX))
+        mx = np.zeros(rows * _REMAP_MAX, np.float32)
+        my = np.zeros(rows * _REMAP_MAX, np.float32)
+        mx[:n] = x.ravel() * inv
+        my[:n] = y.ravel() * inv
+        mx, my = mx.reshape(rows, _REMAP_MAX), my.reshape(rows, _REMAP_MAX)
+    out = cv2.remap(grid, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    if out.shape[:2] != shape:
+        out = out.reshape(-1, 2)[: x.size].reshape(*shape, 2)
+    return out[..., 0], out[..., 1]
+
+
+def phone_positions_of_target(hom: np.ndarray, grid: np.ndarray, step: int,
+                              target_size: tuple[int, int],
+                              iterations: int = SOLVE_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
+    """For every Nikon pixel t, the phone-frame point p it sees: p + D(p) = H(t), float32 (Ht, Wt)."""
+    wt, ht = target_size
+    tx = np.arange(wt, dtype=np.float32)[None, :]
+    ty = np.arange(ht, dtype=np.float32)[:, None]
+    hf = hom.astype(np.float32)
+    w = hf[2, 0] * tx + hf[2, 1] * ty + hf[2, 2]
+    qx = (hf[0, 0] * tx + hf[0, 1] * ty + hf[0, 2]) / w
+    qy = (hf[1, 0] * tx + hf[1, 1] * ty + hf[1, 2]) / w
+    px, py = qx, qy
+    for _ in range(iterations):
+        dx, dy = sample_displacement(grid, step, px, py)
+        px, py = qx - dx, qy - dy
+    return px, py

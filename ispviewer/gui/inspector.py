@@ -1,0 +1,71 @@
+"""Patch inspector: the selected patch's measurements, status and decision history."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QWidget,
+)
+
+from ispviewer.dataset.records import DecisionEvent, PatchRecord
+
+
+def _fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}{unit}"
+
+
+class PatchInspector(QWidget):
+    """Shows one patch (or a hint when none is selected)."""
+
+    FIELDS = ("triplet", "position", "size", "offset", "ncc", "misalignment", "p95", "status", "decided by",
+              "reason")
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.values: dict[str, QLabel] = {}
+        form = QFormLayout()
+        for name in self.FIELDS:
+            label = QLabel("—")
+            label.setObjectName(f"inspector_{name.replace(' ', '_')}")
+            label.setWordWrap(True)
+            self.values[name] = label
+            form.addRow(name.capitalize() + ":", label)
+        self.history = QTableWidget(0, 4)
+        self.history.setHorizontalHeaderLabels(["when (UTC)", "who", "change", "reason"])
+        self.history.verticalHeader().hide()
+        self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.history.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.history.horizontalHeader().setStretchLastSection(True)
+        self.hint = QLabel("Click a patch, or press N for the worst one.")
+        self.hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.hint)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Decision history:"))
+        layout.addWidget(self.history, 1)
+        self.show_patch(None, [])
+
+    def show_patch(self, patch: PatchRecord | None, history: list[DecisionEvent]) -> None:
+        self.hint.setVisible(patch is None)
+        v = self.values
+        if patch is None:
+            for label in v.values():
+                label.setText("—")
+            self.history.setRowCount(0)
+            return
+        v["triplet"].setText(patch.triplet)
+        v["position"].setText(f"x {patch.x}, y {patch.y}")
+        v["size"].setText(f"{patch.size} px")
+        v["offset"].setText(f"dx {patch.dx:+.2f}, dy {patch.dy:+.2f} px")
+        v["ncc"].setText(_fmt(patch.ncc))
+        v["misalignment"].setText(_fmt(patch.misalignment_px, " px") if patch.measurable else "not measurable")
+        v["p95"].setText(_fmt(patch.misalignment_p95, " px"))
+        v["status"].setText(patch.status.value)
+        v["decided by"].setText(patch.decided_by.value)
+        v["reason"].setText(patch.reason or "—")
+        self.history.setRowCount(len(history))
+        for row, event in enumerate(history):
+            change = f"{event.old_status.value if event.old_status else '∅'} → {event.new_status.value}"
+            for col, text in enumerate((event.at.replace("T", " ")[:19], event.actor.value, change,
+                                        event.reason or "")):
+                self.history.setItem(row, col, QTableWidgetItem(text))

@@ -1,0 +1,96 @@
+"""Small dock contents and dialogs: overlay controls, keyboard help, read-only banner."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QSlider,
+    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+)
+
+from ispviewer.dataset.records import Status
+from ispviewer.gui.actions import shortcut_table
+from ispviewer.gui.overlays import STATUS_COLOURS
+
+
+class OverlayControls(QWidget):
+    """Heatmap and grid toggles, heatmap opacity, and the grid's legend."""
+
+    opacity_changed = Signal(float)
+
+    def __init__(self, heatmap_action, grid_action, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.heatmap_box = QCheckBox("Misalignment heatmap (H)")
+        self.grid_box = QCheckBox("Patch grid (G)")
+        for box, action in ((self.heatmap_box, heatmap_action), (self.grid_box, grid_action)):
+            box.setChecked(action.isChecked())
+            box.toggled.connect(action.setChecked)
+            action.toggled.connect(box.setChecked)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setObjectName("heatmapOpacity")
+        self.opacity.setRange(0, 100)
+        self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        form = QFormLayout()
+        form.addRow(self.heatmap_box)
+        form.addRow("Opacity:", self.opacity)
+        form.addRow(self.grid_box)
+        legend = QLabel(self._legend_html())
+        legend.setTextFormat(Qt.TextFormat.RichText)
+        legend.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(form)
+        layout.addWidget(legend)
+        layout.addStretch(1)
+
+    def set_opacity(self, opacity: float) -> None:
+        self.opacity.setValue(round(opacity * 100))
+
+    @staticmethod
+    def _legend_html() -> str:
+        swatches = " ".join(f"<span style='color:{STATUS_COLOURS[s].name()}'>■</span> {s.value}"
+                            for s in Status)
+        return (f"{swatches}<br>dashed outline: decided by the aligner (auto)<br>"
+                "thick solid outline: decided by a person<br>white box: selected patch")
+
+
+class ShortcutDialog(QDialog):
+    """Every keyboard shortcut of the window."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        rows = shortcut_table()
+        table = QTableWidget(len(rows), 2)
+        table.setHorizontalHeaderLabels(["keys", "action"])
+        table.verticalHeader().hide()
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        for r, (keys, text) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(keys))
+            table.setItem(r, 1, QTableWidgetItem(text))
+        table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        self.resize(520, 620)
+
+
+class Banner(QWidget):
+    """A coloured notice above the panes (read-only dataset, locked manifest)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.label.setObjectName("banner")
+        self.label.setWordWrap(True)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        self.hide()
+
+    def show_text(self, text: str | None) -> None:
+        self.label.setText(text or "")
+        self.setVisible(bool(text))

@@ -1,0 +1,147 @@
+"""The open dataset as the window sees it: triplets, the current triplet's patches, and writes.
+
+Reads go through the manifest opened here (GUI thread, WAL readers never wait for writers);
+writes go through the :class:`DecisionWriter`.  The patch cache is updated at once when a
+decision is made (so the grid redraws immediately) and confirmed when the write lands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from ispviewer.dataset.manifest import Manifest, ManifestError
+from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
+from ispviewer.gui.decisions import Decision, DecisionWriter, WriteJob, decide_job, threshold_job
+
+
+class DatasetSession(QObject):
+    """One open dataset; owns the reading manifest and the writer."""
+
+    patch_changed = Signal(object)  # PatchRecord (possibly not yet written)
+    patches_reloaded = Signal()  # patches of the current triplet re-read (e.g. after a threshold)
+    triplet_changed = Signal(object)  # TripletRecord with fresh counts
+    triplets_reloaded = Signal()
+    write_failed = Signal(str)
+    write_blocked = Signal(str)
+    pending_changed = Signal(int)
+
+    def __init__(self, manifest: Manifest, parent: QObject | None = None):
+        super().__init__(parent)
+        self.manifest = manifest
+        self.readonly = manifest.readonly
+        self.current_triplet_id: int | None = None
+        self._patches: dict[int, PatchRecord] = {}
+        self.writer: DecisionWriter | None = None
+        if not self.readonly:
+            self.writer = DecisionWriter(manifest.root, parent=self)
+            self.writer.written.connect(self._on_written)
+            self.writer.failed.connect(self._on_failed)
+            self.writer.blocked.connect(self.write_blocked)
+            self.writer.pending_changed.connect(self.pending_changed)
+
+    @classmethod
+    def open(cls, path: str | Path) -> "DatasetSession":
+        """Open a dataset (read-only when its folder or manifest is not writable)."""
+        return cls(Manifest.open(path))
+
+    @property
+    def root(self) -> Path:
+        return self.manifest.root
+
+    # ----------------------------------------------------------------- reading
+
+    def triplets(self) -> list[TripletRecord]:
+        return self.manifest.triplets()
+
+    def triplet(self, key: str | int) -> TripletRecord:
+        return self.manifest.triplet(key)
+
+    def load_patches(self, triplet_id: int | None) -> list[PatchRecord]:
+        """Make ``triplet_id`` current and return its patches."""
+        self.current_triplet_id = triplet_id
+        patches = self.manifest.patches(triplet_id) if triplet_id is not None else []
+        self._patches = {p.id: p for p in patches}
+        return patches
+
+    def patches(self) -> list[PatchRecord]:
+        return list(self._patches.values())
+
+    def patch(self, patch_id: int) -> PatchRecord:
+        cached = self._patches.get(patch_id)
+        return cached if cached is not None else self.manifest.patch(patch_id)
+
+    def history(self, patch_id: int) -> list[DecisionEvent]:
+        try:
+            return self.manifest.history(patch_id)
+        except ManifestError:
+            return []
+
+    def misalignment_table(self):
+        return self.manifest.misalignment_table()
+
+    @property
+    def threshold_px(self) -> float:
+        return self.manifest.threshold_px
+
+    # ----------------------------------------------------------------- writing
+
+    @property
+    def pending(self) -> int:
+        return self.writer.pending if self.writer is not None else 0
+
+    def set_decision(self, patch_id: int, decision: Decision, description: str) -> None:
+        """Show the decision at once and queue its write."""
+        if self.writer is None:
+            self.write_failed.emit(f"{self.root}: dataset is open read-only; decision not saved")
+            return
+        old = self.patch(patch_id)
+        new = dataclasses.replace(old, status=decision.status, decided_by=decision.decided_by,
+                                  reason=decision.reason)
+        if patch_id in self._patches:
+            self._patches[patch_id] = new
+        self.patch_changed.emit(new)
+        self.writer.submit(decide_job(patch_id, decision, description))
+
+    def apply_threshold(self, threshold_px: float) -> None:
+        if self.writer is None:
+            self.write_failed.emit(f"{self.root}: dataset is open read-only; threshold not applied")
+            return
+        self.writer.submit(threshold_job(threshold_px))
+
+    def _on_written(self, job: WriteJob, result) -> None:
+        if isinstance(result, PatchRecord):
+            if result.id in self._patches and self.pending == 0:
+                # only when nothing newer is queued, or a later optimistic state would flicker back
+                self._patches[result.id] = result
+                self.patch_changed.emit(result)
+            self._refresh_triplet(result.triplet_id)
+        else:  # a threshold: every auto decision may have changed
+            if self.current_triplet_id is not None:
+                self.load_patches(self.current_triplet_id)
+            self.patches_reloaded.emit()
+            self.triplets_reloaded.emit()
+
+    def _on_failed(self, job: WriteJob, message: str) -> None:
+        if job.patch_id is not None and job.patch_id in self._patches:
+            try:  # show the truth again
+                fresh = self.manifest.patch(job.patch_id)
+                self._patches[fresh.id] = fresh
+                self.patch_changed.emit(fresh)
+            except ManifestError:
+                pass
+        self.write_failed.emit(f"{job.description} was not saved: {message}")
+
+    def _refresh_triplet(self, triplet_id: int) -> None:
+        try:
+            self.triplet_changed.emit(self.manifest.triplet(triplet_id))
+        except ManifestError:
+            pass
+
+    def close(self, timeout: float = 5.0) -> list[WriteJob]:
+        """Write what is queued (up to ``timeout``), close; returns unwritten jobs."""
+        left = self.writer.close(timeout) if self.writer is not None else []
+        self.manifest.close()
+        return left

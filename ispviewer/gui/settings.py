@@ -1,0 +1,34 @@
+"""Persistent settings (QSettings, organisation "ispviewer"): layout, last dataset, overlays."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings
+
+ORGANISATION = "ispviewer"
+APPLICATION = "ispviewer"
+
+GEOMETRY = "window/geometry"
+STATE = "window/state"
+LAST_DATASET = "dataset/last"
+HEATMAP_OPACITY = "overlay/heatmap_opacity"
+HEATMAP_VISIBLE = "overlay/heatmap"
+GRID_VISIBLE = "overlay/grid"
+
+
+def open_settings() -> QSettings:
+    """The user's settings (tests redirect them with QSettings.setPath / QStandardPaths test mode)."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
+
+def read_bool(settings: QSettings, key: str, default: bool) -> bool:
+    value = settings.value(key, default)
+    if isinstance(value, str):
+        return value.lower() in ("1", "true", "yes")
+    return bool(value)
+
+
+def read_float(settings: QSettings, key: str, default: float) -> float:
+    try:
+        return float(settings.value(key, default))
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,130 @@
+"""Where the panes get their pixels: the one adapter between the GUI and the dataset/aligner code.
+
+Everything here is Qt-free and safe to run in a worker thread.  A :class:`LoadRequest` is frozen
+on the GUI thread (paths resolved through the manifest there), then :func:`load_sources` reads it
+in the background.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ispviewer.dataset.images import ImageReadError, load_rgb
+from ispviewer.dataset.records import AlignState, PatchRecord, TripletRecord
+
+PHONE, TARGET, OUTPUT = "phone", "target", "output"
+OUTPUT_PLACEHOLDER = "network output: not rendered yet"
+
+
+@dataclass(frozen=True)
+class Heatmap:
+    """Misalignment per heatmap pixel (px, NaN where unknown); ``scale`` phone px per heatmap px."""
+
+    values: np.ndarray
+    scale: float
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Everything a worker needs to load one triplet, decided on the GUI thread."""
+
+    name: str
+    phone_path: Path
+    target_path: Path
+    phone_size: tuple[int, int]  # (width, height) of the phone frame
+    homography: tuple[tuple[float, ...], ...] | None
+    heatmap_path: Path | None
+    align_state: AlignState
+    align_error: str | None
+
+    @property
+    def key(self) -> tuple:
+        """Cache key: a re-aligned triplet is a different request."""
+        return (self.name, self.homography, str(self.heatmap_path))
+
+
+def make_request(record: TripletRecord, resolve) -> LoadRequest:
+    """Freeze a request for ``record``; ``resolve`` maps manifest-relative paths to files."""
+    heatmap = None
+    if record.heatmap:
+        try:
+            heatmap = resolve(record.heatmap)
+        except Exception:  # an unsafe path in the manifest: treat as "no heatmap"
+            heatmap = None
+    return LoadRequest(
+        name=record.name, phone_path=resolve(record.files.phone), target_path=resolve(record.files.target),
+        phone_size=(record.raw.width, record.raw.height), homography=record.homography,
+        heatmap_path=heatmap, align_state=record.align_state, align_error=record.align_error)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_phone(request: LoadRequest) -> np.ndarray:
+    """The phone's own ISP JPEG (it defines the phone frame)."""
+    return load_rgb(request.phone_path)
+
+
+def load_aligned_target(request: LoadRequest) -> np.ndarray:
+    """The Nikon target warped into the phone frame; ValueError with a user message if impossible."""
+    if request.homography is None:
+        if request.align_state == AlignState.FAILED:
+            raise ValueError(f"alignment failed: {request.align_error or 'unknown reason'}")
+        raise ValueError("target not aligned yet (run: ispviewer align DATASET)")
+    target = load_rgb(request.target_path)
+    H = np.asarray(request.homography, dtype=np.float64)
+    phone_w, phone_h = request.phone_size
+    return warp_to_phone(target, H, (phone_w, phone_h))
+
+
+def warp_to_phone(target: np.ndarray, H: np.ndarray, phone_size: tuple[int, int]) -> np.ndarray:
+    """Warp with the aligner's function when it is available, else an equivalent OpenCV warp."""
+    try:
+        from ispviewer.align.warp import warp_target_to_phone  # type: ignore[import-not-found]
+    except ImportError:
+        warp_target_to_phone = None
+    if warp_target_to_phone is not None:
+        return np.ascontiguousarray(warp_target_to_phone(target, H, phone_size))
+    out = cv2.warpPerspective(target, H, phone_size, flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
+    return np.ascontiguousarray(out)
+
+
+def load_heatmap_file(path: Path) -> Heatmap:
+    """The aligner's heatmap file, through the aligner's reader when it exists."""
+    try:
+        from ispviewer.align.heatmap import load_heatmap  # type: ignore[import-not-found]
+    except ImportError:
+        load_heatmap = None
+    if load_heatmap is not None:
+        values, scale = load_heatmap(path)
+    else:
+        try:
+            with np.load(path) as data:
+                values, scale = data["values"], float(data["scale"])
+        except (OSError, KeyError, ValueError) as exc:
+            raise ImageReadError(path, f"not a readable heatmap ({exc})") from None
+    return Heatmap(np.asarray(values, dtype=np.float32), float(scale))
+
+
+def heatmap_from_patches(patches: list[PatchRecord]) -> Heatmap | None:
+    """A heatmap with one value per patch, on the coarsest grid that holds every patch exactly."""
+    placed = [p for p in patches if p.size > 0]
+    if not placed:
+        return None
+    step = reduce(math.gcd, [p.size for p in placed] + [p.x for p in placed] + [p.y for p in placed])
+    step = max(step, 1)
+    w = max(p.x + p.size for p in placed) // step
+    h = max(p.y + p.size for p in placed) // step
+    values = np.full((h, w), np.nan, np.float32)
+    for p in placed:
+        if p.misalignment_px is not None:
+            n = p.size // step
+            values[p.y // step:p.y // step + n, p.x // step:p.x // step + n] = p.misalignment_px
+    return Heatmap(values, float(step))

@@ -1,0 +1,87 @@
+"""Patch triage: selection, worst-first navigation and undoable accept / reject / flag."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoStack
+
+from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
+from ispviewer.gui.decisions import Decision, DecideCommand
+
+
+def worst_first(patches: list[PatchRecord]) -> list[PatchRecord]:
+    """Patches by misalignment, largest first; unmeasured ones last, in reading order."""
+    measured = [p for p in patches if p.misalignment_px is not None]
+    unmeasured = [p for p in patches if p.misalignment_px is None]
+    measured.sort(key=lambda p: (-p.misalignment_px, p.y, p.x, p.id))
+    unmeasured.sort(key=lambda p: (p.y, p.x, p.id))
+    return measured + unmeasured
+
+
+def patch_at(patches: list[PatchRecord], x: float, y: float) -> PatchRecord | None:
+    """The patch under phone-frame point (x, y) (pixel centres at integers)."""
+    for p in patches:
+        if p.x - 0.5 <= x < p.x + p.size - 0.5 and p.y - 0.5 <= y < p.y + p.size - 0.5:
+            return p
+    return None
+
+
+class Triage(QObject):
+    """The selected patch of the current triplet and the decisions made on it."""
+
+    selection_changed = Signal(object)  # PatchRecord | None
+
+    def __init__(self, session, undo_stack: QUndoStack, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session = session
+        self.undo_stack = undo_stack
+        self._selected: int | None = None
+
+    @property
+    def selected(self) -> PatchRecord | None:
+        if self._selected is None:
+            return None
+        try:
+            return self.session.patch(self._selected)
+        except Exception:  # noqa: BLE001 - a patch that vanished is no selection
+            return None
+
+    def reset(self) -> None:
+        """A new triplet: nothing selected."""
+        self.select(None)
+
+    def select(self, patch_id: int | None) -> None:
+        self._selected = patch_id
+        self.selection_changed.emit(self.selected)
+
+    def select_at(self, x: float, y: float) -> PatchRecord | None:
+        patch = patch_at(self.session.patches(), x, y)
+        self.select(patch.id if patch is not None else None)
+        return patch
+
+    def step_worst(self, step: int) -> PatchRecord | None:
+        """Select the next (step=+1) or previous (-1) patch in worst-first order."""
+        order = worst_first(self.session.patches())
+        if not order:
+            return None
+        ids = [p.id for p in order]
+        if self._selected in ids:
+            index = min(max(ids.index(self._selected) + step, 0), len(ids) - 1)
+        else:
+            index = 0 if step > 0 else len(ids) - 1
+        self.select(ids[index])
+        return order[index]
+
+    def decide(self, status: Status, reason: str | None = None) -> bool:
+        """Decide the selected patch as a person; False when there is nothing to do."""
+        patch = self.selected
+        if patch is None or self.session.readonly:
+            return False
+        new = Decision(Status(status), DecidedBy.USER, reason or None)
+        old = Decision(patch.status, patch.decided_by, patch.reason)
+        if new == old:
+            return False
+        verb = {Status.ACCEPTED: "accept", Status.REJECTED: "reject", Status.FLAGGED: "flag"}[new.status]
+        text = f"{verb} patch ({patch.x}, {patch.y}) of {patch.triplet}"
+        self.undo_stack.push(DecideCommand(self.session, patch.id, new, old, text))
+        return True

@@ -1,0 +1,232 @@
+"""Triplet browser dock: a sortable, filterable table of the dataset's triplets."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import (
+    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
+)
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget,
+)
+
+from ispviewer.dataset.records import AlignState, TripletRecord
+
+COLUMNS = ("name", "phone model", "accepted", "rejected", "flagged", "mean mis. (px)", "error")
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+
+STATUS_FILTERS = {
+    "all triplets": lambda r, err: True,
+    "with rejected": lambda r, err: r.patch_counts.get("rejected", 0) > 0,
+    "with flagged": lambda r, err: r.patch_counts.get("flagged", 0) > 0,
+    "with accepted": lambda r, err: r.patch_counts.get("accepted", 0) > 0,
+    "not aligned": lambda r, err: r.align_state == AlignState.PENDING,
+    "with errors": lambda r, err: bool(err),
+}
+
+
+class TripletTableModel(QAbstractTableModel):
+    """One row per triplet; load errors found by the viewer are shown next to alignment errors."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.records: list[TripletRecord] = []
+        self.load_errors: dict[str, str] = {}
+
+    def set_records(self, records: list[TripletRecord]) -> None:
+        self.beginResetModel()
+        self.records = list(records)
+        self.endResetModel()
+
+    def update_record(self, record: TripletRecord) -> None:
+        for row, old in enumerate(self.records):
+            if old.id == record.id:
+                self.records[row] = record
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                return
+
+    def set_load_error(self, name: str, message: str | None) -> None:
+        if message:
+            self.load_errors[name] = message
+        else:
+            self.load_errors.pop(name, None)
+        for row, r in enumerate(self.records):
+            if r.name == name:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def error_of(self, record: TripletRecord) -> str:
+        parts = [record.align_error] if record.align_state == AlignState.FAILED and record.align_error else []
+        if record.name in self.load_errors:
+            parts.append(self.load_errors[record.name])
+        return "; ".join(parts)
+
+    def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(self.records)
+
+    def columnCount(self, parent=QModelIndex()) -> int:  # noqa: N802
+        return 0 if parent.isValid() else len(COLUMNS)
+
+    def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.records[index.row()]
+        col = index.column()
+        counts = r.patch_counts
+        values = (r.name, r.phone_model or "?", counts.get("accepted", 0), counts.get("rejected", 0),
+                  counts.get("flagged", 0), r.mean_misalignment, self.error_of(r))
+        value = values[col]
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 5:
+                return "—" if value is None else f"{value:.2f}"
+            return str(value) if col not in (2, 3, 4) else value
+        if role == SORT_ROLE:
+            if col == 5:
+                return float("inf") if value is None else float(value)
+            return value
+        if role == Qt.ItemDataRole.ToolTipRole and col == 6 and value:
+            return value
+        if role == Qt.ItemDataRole.ForegroundRole and col == 6 and value:
+            return QColor("#ff6b61")
+        if role == Qt.ItemDataRole.TextAlignmentRole and 2 <= col <= 5:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class TripletFilter(QSortFilterProxyModel):
+    """Filters by patch status / state, phone model and a name substring."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.status = "all triplets"
+        self.phone_model = ""
+        self.text = ""
+        self.setSortRole(SORT_ROLE)
+
+    def set_filters(self, status: str | None = None, phone_model: str | None = None,
+                    text: str | None = None) -> None:
+        self.beginFilterChange()
+        if status is not None:
+            self.status = status
+        if phone_model is not None:
+            self.phone_model = phone_model
+        if text is not None:
+            self.text = text.strip().lower()
+        self.endFilterChange()
+
+    def filterAcceptsRow(self, row: int, parent) -> bool:  # noqa: N802
+        model: TripletTableModel = self.sourceModel()
+        r = model.records[row]
+        if self.phone_model and r.phone_model != self.phone_model:
+            return False
+        if self.text and self.text not in r.name.lower():
+            return False
+        return STATUS_FILTERS[self.status](r, model.error_of(r))
+
+
+class TripletBrowser(QWidget):
+    """The dock's content: filters above a table.  Emits ``activated(name)`` on a user choice."""
+
+    activated = Signal(str)
+    ANY_MODEL = "any phone model"
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.model = TripletTableModel(self)
+        self.proxy = TripletFilter(self)
+        self.proxy.setSourceModel(self.model)
+
+        self.status_box = QComboBox()
+        self.status_box.addItems(list(STATUS_FILTERS))
+        self.phone_box = QComboBox()
+        self.phone_box.addItem(self.ANY_MODEL)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("filter by name…")
+        self.search.setClearButtonEnabled(True)
+
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(22)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(True)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.status_box)
+        filters.addWidget(self.phone_box)
+        filters.addWidget(self.search, 1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(filters)
+        layout.addWidget(self.table, 1)
+
+        self.status_box.currentTextChanged.connect(lambda s: self.proxy.set_filters(status=s))
+        self.phone_box.currentTextChanged.connect(
+            lambda s: self.proxy.set_filters(phone_model="" if s == self.ANY_MODEL else s))
+        self.search.textChanged.connect(lambda s: self.proxy.set_filters(text=s))
+        self.table.clicked.connect(self._on_clicked)
+        self.table.activated.connect(self._on_clicked)
+
+    # ----------------------------------------------------------------- data
+
+    def set_triplets(self, records: list[TripletRecord]) -> None:
+        current = self.current_name()
+        self.model.set_records(records)
+        models = sorted({r.phone_model or "?" for r in records})
+        chosen = self.phone_box.currentText()
+        self.phone_box.blockSignals(True)
+        self.phone_box.clear()
+        self.phone_box.addItems([self.ANY_MODEL, *models])
+        self.phone_box.setCurrentText(chosen if chosen in models else self.ANY_MODEL)
+        self.phone_box.blockSignals(False)
+        self.proxy.set_filters(phone_model="" if self.phone_box.currentText() == self.ANY_MODEL
+                               else self.phone_box.currentText())
+        if current:
+            self.select(current)
+
+    def update_triplet(self, record: TripletRecord) -> None:
+        self.model.update_record(record)
+
+    # ----------------------------------------------------------------- navigation
+
+    def visible_names(self) -> list[str]:
+        """Names in the table's current (sorted, filtered) order."""
+        return [self.proxy.index(row, 0).data() for row in range(self.proxy.rowCount())]
+
+    def current_name(self) -> str | None:
+        index = self.table.currentIndex()
+        return self.proxy.index(index.row(), 0).data() if index.isValid() else None
+
+    def select(self, name: str) -> bool:
+        for row in range(self.proxy.rowCount()):
+            if self.proxy.index(row, 0).data() == name:
+                self.table.setCurrentIndex(self.proxy.index(row, 0))
+                self.table.scrollTo(self.proxy.index(row, 0))
+                return True
+        self.table.clearSelection()
+        return False
+
+    def neighbour(self, name: str | None, step: int) -> str | None:
+        """The triplet ``step`` rows from ``name`` in the visible order (None past either end)."""
+        names = self.visible_names()
+        if not names:
+            return None
+        if name not in names:
+            return names[0] if step > 0 else names[-1]
+        i = names.index(name) + step
+        return names[i] if 0 <= i < len(names) else None
+
+    def _on_clicked(self, index: QModelIndex | QPersistentModelIndex) -> None:
+        name = self.proxy.index(index.row(), 0).data()
+        if name:
+            self.activated.emit(name)

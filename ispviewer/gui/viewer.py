@@ -1,0 +1,209 @@
+"""The triplet viewer: three panes side by side on one view state, with their overlays.
+
+It knows nothing about the manifest: the window hands it loaded images, patches and the
+selection, and listens to its ``hovered`` / ``clicked`` signals (phone-frame coordinates).
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+from ispviewer.dataset.records import PatchRecord
+from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
+from ispviewer.gui.image_pane import ImagePane, PaneRow
+from ispviewer.gui.loader import LoadedTriplet
+from ispviewer.gui.overlays import ColorBar, PaneOverlays, heatmap_rgba
+from ispviewer.gui.pyramid import Pyramid
+from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches
+from ispviewer.gui.view_state import ViewState
+
+PANE_TITLES = {PHONE: "phone ISP", TARGET: "aligned Nikon target", OUTPUT: "network output"}
+ZOOM_STEP = 1.5
+
+
+class TripletViewer(QWidget):
+    """Panes, overlays and colour bar of the current triplet."""
+
+    hovered = Signal(float, float)
+    clicked = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view_state = ViewState(self)
+        self.panes = {key: ImagePane(title, self.view_state) for key, title in PANE_TITLES.items()}
+        self.overlays = {key: PaneOverlays(pane) for key, pane in self.panes.items()}
+        self.row = PaneRow(list(self.panes.values()))
+        self.colorbar = ColorBar(2 * DEFAULT_THRESHOLD_PX)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addWidget(self.row, 1)
+        layout.addWidget(self.colorbar)
+        for pane in self.panes.values():
+            pane.hovered.connect(self.hovered)
+            pane.clicked.connect(self.clicked)
+
+        self.loaded: LoadedTriplet | None = None
+        self.heatmap_vmax = 2 * DEFAULT_THRESHOLD_PX
+        self.heatmap_visible = True
+        self.grid_visible = True
+        self.heatmap_opacity = 0.45
+        self._heatmap: Heatmap | None = None
+        self._heatmap_from_file = False
+        self._patches: list[PatchRecord] = []
+        self.set_output(None, OUTPUT_PLACEHOLDER)
+        self.clear("No dataset open — File ▸ Open dataset… (Ctrl+O)")
+
+    # ----------------------------------------------------------------- content
+
+    def clear(self, message: str) -> None:
+        self.loaded = None
+        for key in (PHONE, TARGET):
+            self.panes[key].set_pyramid(None)
+            self.panes[key].show_message(message)
+        self._set_heatmap(None, from_file=False)
+        self.set_patches([])
+        self.set_selection(None)
+
+    def show_loading(self, name: str) -> None:
+        """Keep showing the old images (no flash); say what is coming."""
+        for key in (PHONE, TARGET):
+            if self.panes[key].pyramid is None:
+                self.panes[key].show_message(f"loading {name}…")
+
+    def show_loaded(self, loaded: LoadedTriplet, keep_view: bool) -> None:
+        """Show a loaded triplet; the view is kept (same phone-frame rectangle) unless told otherwise."""
+        first = self.loaded is None
+        self.loaded = loaded
+        for key in (PHONE, TARGET):
+            pane = self.panes[key]
+            pane.set_pyramid(loaded.pyramids.get(key))
+            error = loaded.errors.get(key)
+            pane.show_message(error, error=True)
+        heatmap = loaded.heatmap
+        self._set_heatmap(heatmap, from_file=heatmap is not None)
+        if not keep_view or first or not self._view_overlaps_image():
+            self.fit()
+        self._refresh_overlay_visibility()
+
+    def set_output(self, pyramid: Pyramid | None, message: str | None = None) -> None:
+        """Fill the network-output pane (used by the inference feature), or show why it is empty."""
+        pane = self.panes[OUTPUT]
+        pane.set_pyramid(pyramid)
+        pane.show_message(message if pyramid is None else None)
+        self._refresh_overlay_visibility()
+
+    def set_patches(self, patches: list[PatchRecord]) -> None:
+        self._patches = list(patches)
+        for ov in self.overlays.values():
+            ov.grid.set_patches(self._patches)
+        if not self._heatmap_from_file:
+            self._set_heatmap(heatmap_from_patches(self._patches), from_file=False)
+
+    def update_patch(self, patch: PatchRecord) -> None:
+        """One patch changed (a decision): redraw the grid (and the selection if it is that patch)."""
+        self._patches = [patch if p.id == patch.id else p for p in self._patches]
+        for ov in self.overlays.values():
+            ov.grid.set_patches(self._patches)
+
+    def set_selection(self, patch: PatchRecord | None) -> None:
+        for ov in self.overlays.values():
+            ov.selection.set_patch(patch)
+
+    # ----------------------------------------------------------------- overlays
+
+    def _set_heatmap(self, heatmap: Heatmap | None, from_file: bool) -> None:
+        self._heatmap = heatmap
+        self._heatmap_from_file = from_file
+        rgba = heatmap_rgba(heatmap.values, self.heatmap_vmax) if heatmap is not None else None
+        for ov in self.overlays.values():
+            ov.heatmap.set_rgba(rgba, heatmap)
+
+    def set_heatmap_range(self, vmax: float) -> None:
+        self.heatmap_vmax = vmax
+        self.colorbar.set_range(vmax)
+        self._set_heatmap(self._heatmap, self._heatmap_from_file)
+
+    def set_heatmap_visible(self, visible: bool) -> None:
+        self.heatmap_visible = visible
+        self.colorbar.setVisible(visible)
+        self._refresh_overlay_visibility()
+
+    def set_grid_visible(self, visible: bool) -> None:
+        self.grid_visible = visible
+        self._refresh_overlay_visibility()
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self.heatmap_opacity = min(1.0, max(0.0, opacity))
+        for ov in self.overlays.values():
+            ov.heatmap.setOpacity(self.heatmap_opacity)
+
+    def _refresh_overlay_visibility(self) -> None:
+        for key, ov in self.overlays.items():
+            has_image = self.panes[key].pyramid is not None
+            ov.heatmap.setVisible(self.heatmap_visible and has_image)
+            ov.heatmap.setOpacity(self.heatmap_opacity)
+            ov.grid.setVisible(self.grid_visible and has_image)
+            ov.selection.setVisible(has_image)
+
+    # ----------------------------------------------------------------- view
+
+    def image_size(self) -> tuple[int, int] | None:
+        for key in (PHONE, TARGET, OUTPUT):
+            pyramid = self.panes[key].pyramid
+            if pyramid is not None:
+                return pyramid.width, pyramid.height
+        if self.loaded is not None:
+            return self.loaded.request.phone_size
+        return None
+
+    def viewport_size(self) -> tuple[float, float]:
+        return self.panes[PHONE].viewport_size()
+
+    def fit(self) -> None:
+        size = self.image_size()
+        if size is not None:
+            self.view_state.fit(size[0], size[1], *self.viewport_size())
+
+    def zoom_100(self) -> None:
+        """True 100%: one image pixel per device pixel, about the current centre."""
+        self.view_state.set_view(*self.view_state.centre, 1.0)
+
+    def zoom_by(self, factor: float) -> None:
+        self.view_state.zoom_by(factor)
+
+    def zoom_to_patch(self, patch: PatchRecord) -> None:
+        margin = patch.size * 0.25
+        self.view_state.show_rect(patch.x - 0.5 - margin, patch.y - 0.5 - margin, patch.size + 2 * margin,
+                                  patch.size + 2 * margin, *self.viewport_size())
+
+    def centre_on(self, patch: PatchRecord) -> None:
+        self.view_state.centre_on(patch.x - 0.5 + patch.size / 2, patch.y - 0.5 + patch.size / 2)
+
+    def _view_overlaps_image(self) -> bool:
+        size = self.image_size()
+        if size is None:
+            return False
+        x, y, w, h = self.view_state.rect(*self.viewport_size())
+        return x < size[0] and y < size[1] and x + w > 0 and y + h > 0
+
+    # ----------------------------------------------------------------- readout
+
+    def readout(self, x: float, y: float) -> str:
+        """Status-bar text for phone-frame point (x, y): coordinate and RGB of every pane."""
+        ix, iy = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
+        parts = [f"x {ix}, y {iy}"]
+        for key, pane in self.panes.items():
+            rgb = pane.pixel_at(ix, iy)
+            value = "—" if rgb is None else " ".join(f"{v:3d}" for v in rgb[:3])
+            parts.append(f"{key} {value}")
+        if self._heatmap is not None:
+            s = self._heatmap.scale
+            hy, hx = int((iy + 0.5) // s), int((ix + 0.5) // s)
+            values = self._heatmap.values
+            if 0 <= hy < values.shape[0] and 0 <= hx < values.shape[1] and math.isfinite(values[hy, hx]):
+                parts.append(f"misalignment {values[hy, hx]:.2f} px")
+        return "  │  ".join(parts)
