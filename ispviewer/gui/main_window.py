@@ -70,7 +70,7 @@ class MainWindow(QMainWindow):
             "inspector": self._dock("Patch inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
             "overlays": self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.RightDockWidgetArea),
             "histogram": self._dock("Misalignment histogram (Figure 4)", self.histogram,
-                                    Qt.DockWidgetArea.LeftDockWidgetArea),
+                                    Qt.DockWidgetArea.BottomDockWidgetArea),
         }
         self.readout = QLabel()
         self.readout.setObjectName("pixelReadout")
@@ -400,6 +400,11 @@ class MainWindow(QMainWindow):
             self.resize(1600, 960)
         if state is not None:
             self.restoreState(state)
+        else:
+            d = self.docks
+            self.resizeDocks([d["triplets"], d["inspector"]], [380, 300], Qt.Orientation.Horizontal)
+            self.resizeDocks([d["histogram"]], [250], Qt.Orientation.Vertical)
+            self.resizeDocks([d["inspector"], d["overlays"]], [420, 200], Qt.Orientation.Vertical)
         opacity = keys.read_float(s, keys.HEATMAP_OPACITY, self.viewer.heatmap_opacity)
         self.overlay_controls.set_opacity(opacity)
         self.viewer.set_heatmap_opacity(opacity)

@@ -1,0 +1,71 @@
+"""Write a phone raw mosaic as a real DNG (pidng), with the tags LibRaw needs to read it back.
+
+Samples are stored bit-packed at the phone's own depth (BitsPerSample 10 or 12), with the CFA
+pattern, black and white levels, the as-shot neutral, the XYZ -> camera colour matrix and the
+camera's make and model in IFD0 (where ``ispviewer.dataset.images`` reads them).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from ispviewer.dataset.demo.cameras import CaptureSettings, PhoneModel
+
+_CFA_CODE = {"R": 0, "G": 1, "B": 2}
+
+
+def _srational(values, denominator: int = 10000) -> list[list[int]]:
+    return [[int(round(float(v) * denominator)), denominator] for v in np.ravel(values)]
+
+
+def _rational(values, max_denominator: int = 100000) -> list[list[int]]:
+    out = []
+    for v in np.ravel(values):
+        f = Fraction(float(v)).limit_denominator(max_denominator)
+        out.append([f.numerator, f.denominator])
+    return out
+
+
+def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) -> bytes:
+    """The DNG file content for a uint16 mosaic (DN, black level included)."""
+    from pidng.core import RAW2DNG, DNGTags, Tag
+    from pidng.defs import CalibrationIlluminant, PhotometricInterpretation
+
+    if raw_dn.dtype != np.uint16 or raw_dn.ndim != 2:
+        raise ValueError("the raw mosaic must be a 2-D uint16 array")
+    h, w = raw_dn.shape
+    if phone.bits == 10 and w % 4:
+        raise ValueError(f"10-bit packing needs a width divisible by 4, got {w}")
+    tags = DNGTags()
+    tags.set(Tag.ImageWidth, w)
+    tags.set(Tag.ImageLength, h)
+    tags.set(Tag.TileWidth, w)
+    tags.set(Tag.TileLength, h)
+    tags.set(Tag.Orientation, 1)
+    tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
+    tags.set(Tag.SamplesPerPixel, 1)
+    tags.set(Tag.BitsPerSample, phone.bits)
+    tags.set(Tag.CFARepeatPatternDim, [2, 2])
+    tags.set(Tag.CFAPattern, [_CFA_CODE[c] for c in phone.cfa])
+    tags.set(Tag.CFAPlaneColor, [0, 1, 2])
+    tags.set(Tag.CFALayout, 1)
+    tags.set(Tag.BlackLevelRepeatDim, [2, 2])
+    tags.set(Tag.BlackLevel, [phone.black] * 4)
+    tags.set(Tag.WhiteLevel, phone.white)
+    tags.set(Tag.ColorMatrix1, _srational(phone.xyz2cam))
+    tags.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)
+    tags.set(Tag.AsShotNeutral, _rational(settings.as_shot_neutral))
+    tags.set(Tag.Make, phone.make)
+    tags.set(Tag.Model, phone.model)
+    tags.set(Tag.UniqueCameraModel, f"{phone.make} {phone.model}")
+    # pidng adds NewSubfileType, Compression, Software and the DNG version tags itself.
+    writer = RAW2DNG()
+    writer.options(tags, path="", compress=False)
+    return bytes(writer.convert(np.ascontiguousarray(raw_dn)))
+
+
+def write_dng(path: Path, raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) -> None:
+    Path(path).write_bytes(dng_bytes(raw_dn, phone, settings))
