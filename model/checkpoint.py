@@ -17,7 +17,9 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import pickle
+import re
 import subprocess
+import warnings
 from pathlib import Path
 
 import torch
@@ -127,16 +129,27 @@ def _read(path: Path) -> object:
     if path.stat().st_size == 0:
         raise CheckpointError(path, "file is empty (0 bytes)")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except PermissionError:
+        raise CheckpointError(path, "file is not readable (permission denied)") from None
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        raise CheckpointError(path, "not a PyTorch checkpoint file (neither a torch.save zip nor a pickle)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": we report it ourselves
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "Unsupported global" in str(exc):
-            raise CheckpointError(path, "refused: the file holds pickled Python objects or code, not "
-                                        "plain weights (it may be malicious); nothing in it was run") from None
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        if found:
+            raise CheckpointError(path, f"refused: the file holds pickled Python objects or code "
+                                        f"({found.group(1)}), not plain weights (it may be malicious); "
+                                        "nothing in it was run") from None
         raise CheckpointError(path, "not a readable checkpoint (corrupt, or a pickle that torch.save "
                                     "did not write); refused without running anything") from None
-    except OSError as exc:
-        raise CheckpointError(path, f"cannot read file ({exc.strerror or exc})") from None
-    except Exception as exc:  # zip/stream errors of truncated or foreign files
+    except PermissionError:
+        raise CheckpointError(path, "file is not readable (permission denied)") from None
+    except Exception as exc:  # zip/stream/seek errors of truncated or foreign files
         first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise CheckpointError(path, f"truncated or corrupt checkpoint ({first})") from None
 

@@ -7,16 +7,19 @@ we call the *base*:
 * :class:`KernelPredictionISP` ("kpn") — the poster's content-aware conditional convolution
   (Eq. 1–2): from the backbone features a 1×1 head predicts, for every output pixel, a k×k kernel
   ``W^i`` and an RGB bias ``b_i``; the output is ``Ŷ_i = Σ_j W^i[i−j] X_j + b_i`` with ``X`` the
-  base, applied by :func:`~.kernels.apply_pixel_kernels`.  The kernels start as identities, so an
-  untrained network renders the base.
+  base.  The kernels act on the output grid; they are applied on its four sub-pixel phases by
+  :func:`~.kernels.apply_subpixel_kernels` (equal to :func:`~.kernels.apply_pixel_kernels` on the
+  pixel-shuffled tensors, without shuffling k² full-resolution planes).  The kernels start as
+  identities, so an untrained network renders the base.
 * :class:`PlainISP` ("plain") — the same backbone and base, but the head predicts the RGB
   residual directly: the ablation baseline with almost the same parameter count.
 
 Receptive field.  Output pixel (y, x) depends only on packed pixels (i, j) with
 ``|i − y//2| ≤ R`` and ``|j − x//2| ≤ R``, ``R = model.receptive_radius``.  With the default
-hyper-parameters (widths 24/48/96, one 3×3 convolution per level and side, k = 5) R = 21 packed
-pixels; tiled inference pads each tile by ``model.default_context`` = R rounded up to a
-multiple of ``model.align`` (24), which makes tiles exact.  ``model.align`` = 2**(levels − 1)
+hyper-parameters (widths 16/32/64/128, one 3×3 convolution per level and side, k = 5) R = 45
+packed pixels (90 output pixels; measured by back-propagation: 42); tiled inference pads each
+tile by ``model.default_context`` = R rounded up to a multiple of ``model.align`` (48), which
+makes tiles exact.  ``model.align`` = 2**(levels − 1)
 is the backbone's total stride: tiles must start on multiples of it so that the strided grids
 of all tiles coincide.
 
@@ -31,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .kernels import apply_pixel_kernels
+from .kernels import apply_subpixel_kernels
 
-DEFAULT_WIDTHS = (24, 48, 96)
+DEFAULT_WIDTHS = (16, 32, 64, 128)
 
 
 def _act() -> nn.Module:
@@ -123,7 +126,7 @@ class _ISPBase(nn.Module):
     def __init__(self, widths, convs: int):
         super().__init__()
         self.backbone = UNetBackbone(4, widths, convs)
-        self.base = nn.Sequential(nn.Conv2d(4, 4 * 3, 3, padding=1), nn.PixelShuffle(2))
+        self.base_conv = nn.Conv2d(4, 4 * 3, 3, padding=1)  # pixel-shuffled to (3, 2h, 2w)
 
     @property
     def align(self) -> int:
@@ -190,11 +193,19 @@ class KernelPredictionISP(_ISPBase):
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
         h, w = packed.shape[-2:]
         x = self._prepare(packed)
-        base = self.base(x).contiguous()
-        head = F.pixel_shuffle(self.head(self.backbone(x)).contiguous(), 2)
-        n = self.kernel_groups * self.kernel_size ** 2
-        kernels = head[:, :n].unflatten(1, (self.kernel_groups, self.kernel_size ** 2))
-        out = apply_pixel_kernels(base, kernels, head[:, n:])
+        n, hp, wp = x.shape[0], x.shape[-2], x.shape[-1]
+        # Base and per-pixel kernels stay in sub-pixel phase form (B, C, 4, h, w) on the packed
+        # grid: the PixelShuffle channel order, so only the 3-channel result is shuffled.
+        base = self.base_conv(x).view(n, 3, 4, hp, wp)
+        feats = self.backbone(x)
+        # 1x1 head as a matrix product: NCHW output straight from (channels-last) features.
+        weight = self.head.weight.view(self.head.out_channels, -1)
+        head = torch.matmul(weight, feats.flatten(2)).add_(self.head.bias.view(1, -1, 1))
+        head = head.view(n, -1, 4, hp, wp)
+        taps = self.kernel_size ** 2
+        kernels = head[:, :self.kernel_groups * taps].unflatten(1, (self.kernel_groups, taps))
+        out = apply_subpixel_kernels(base, kernels, head[:, self.kernel_groups * taps:])
+        out = F.pixel_shuffle(out.view(n, 12, hp, wp), 2)
         return out[..., :2 * h, :2 * w]
 
 
@@ -213,7 +224,7 @@ class PlainISP(_ISPBase):
     def forward(self, packed: torch.Tensor) -> torch.Tensor:
         h, w = packed.shape[-2:]
         x = self._prepare(packed)
-        out = self.base(x) + self.head(self.backbone(x))
+        out = F.pixel_shuffle(self.base_conv(x), 2) + self.head(self.backbone(x))
         return out[..., :2 * h, :2 * w]
 
 

@@ -7,6 +7,7 @@ kill) leaves a consistent manifest and a re-run resumes with the triplets not ye
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sys
@@ -119,7 +120,9 @@ def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: fl
         jobs = [_Job(str(manifest.root), t.name, t.files.phone, t.files.target, f"heatmaps/{t.name}.npz",
                      patch_size, threshold) for t in todo]
         progress = _Progress(len(jobs))
-        pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init)
+        # spawn, not fork: a forked child inherits OpenCV's and torch's thread pools mid-state and can hang
+        pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init,
+                                   mp_context=multiprocessing.get_context("spawn"))
         pending = set()
         try:
             queue = iter(jobs)

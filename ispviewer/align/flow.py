@@ -38,15 +38,31 @@ def normalize_luminance(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sig
     ``blur_sigma`` lightly smooths first (the same for both images, to tame phone noise and
     sharpening halos); ``floor`` (grey levels) keeps flat areas from amplifying noise.
     """
+    return normalize_with_contrast(gray, blur_sigma=blur_sigma, window_sigma=window_sigma, floor=floor)[0]
+
+
+def normalize_with_contrast(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sigma: float = 8.0,
+                            floor: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`normalize_luminance` and the local standard deviation (grey levels) it divided by."""
     g = gray.astype(np.float32)
     if blur_sigma > 0:
         g = cv2.GaussianBlur(g, (0, 0), blur_sigma)
-    mean = cv2.GaussianBlur(g, (0, 0), window_sigma)
-    g -= mean
-    var = cv2.GaussianBlur(g * g, (0, 0), window_sigma)
-    np.maximum(var, floor * floor, out=var)
-    g /= np.sqrt(var)
-    return g
+    g -= local_mean(g, window_sigma)
+    std = local_mean(g * g, window_sigma)
+    np.sqrt(std, out=std)
+    g /= np.maximum(std, np.float32(floor))
+    return g, std
+
+
+def stack_radius(sigma: float) -> int:
+    """Radius of the stack blur whose kernel has standard deviation ``sigma`` (r(r+2)/6 = sigma^2)."""
+    return max(1, int(round(np.sqrt(6 * sigma * sigma + 1) - 1)))
+
+
+def local_mean(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A fast Gaussian-like local mean (stack blur, O(1) per pixel) of standard deviation ``sigma``."""
+    k = 2 * stack_radius(sigma) + 1
+    return cv2.stackBlur(image, (k, k))
 
 
 def to_uint8(norm: np.ndarray, gain: float = 40.0) -> np.ndarray:
@@ -59,7 +75,7 @@ class DISFlowEstimator:
 
     PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
-    def __init__(self, preset: str = "medium", *, finest_scale: int | None = 0,
+    def __init__(self, preset: str = "medium", *, finest_scale: int | None = 1,
                  patch_size: int | None = 8, patch_stride: int | None = 4,
                  gradient_iterations: int | None = 16, variational_iterations: int | None = 5,
                  alpha: float | None = None, gamma: float | None = None, delta: float | None = None):

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -25,8 +26,8 @@ from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered
 
 @dataclass(frozen=True)
 class SiftParams:
-    long_side: int = 1024  # SIFT runs on luminance downscaled to about this long side
-    features: int = 4000
+    long_side: int = 640  # SIFT runs on luminance downscaled to about this long side
+    features: int = 2000
     ratio: float = 0.75  # Lowe's ratio test
     ransac_px: float = 1.5  # inlier distance at the SIFT scale
     min_inliers: int = 20
@@ -60,14 +61,20 @@ def _features(sift, gray: np.ndarray, what: str):
     return np.float32([k.pt for k in kps]), desc
 
 
-def sift_homography(phone_gray: np.ndarray, target_gray: np.ndarray,
-                    params: SiftParams = SiftParams()) -> tuple[np.ndarray, int, int]:
+def sift_homography(phone_gray: np.ndarray, target_gray: np.ndarray, params: SiftParams = SiftParams(),
+                    threads: int = 1) -> tuple[np.ndarray, int, int]:
     """Coarse homography target -> phone at full resolution: (H, ratio-test matches, inliers)."""
     p_small, p_up = _downscale(phone_gray, params.long_side)
     t_small, t_up = _downscale(target_gray, params.long_side)
-    sift = cv2.SIFT_create(nfeatures=params.features)
-    p_pts, p_desc = _features(sift, p_small, "phone")
-    t_pts, t_desc = _features(sift, t_small, "target")
+    if threads > 1:  # cv2 releases the GIL: detect in both images at once
+        with ThreadPoolExecutor(2) as pool:
+            jobs = [pool.submit(_features, cv2.SIFT_create(nfeatures=params.features), img, what)
+                    for img, what in ((p_small, "phone"), (t_small, "target"))]
+            (p_pts, p_desc), (t_pts, t_desc) = (job.result() for job in jobs)
+    else:
+        sift = cv2.SIFT_create(nfeatures=params.features)
+        p_pts, p_desc = _features(sift, p_small, "phone")
+        t_pts, t_desc = _features(sift, t_small, "target")
     matcher = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
     pairs = matcher.knnMatch(t_desc, p_desc, k=2)
     good = [p[0] for p in pairs if len(p) == 2 and p[0].distance < params.ratio * p[1].distance]
@@ -106,7 +113,11 @@ def _subpixel_peak(score: np.ndarray) -> tuple[float, float, float] | None:
 
 def _template_sites(phone_gray: np.ndarray, grid: tuple[int, int], template: int,
                     footprint: np.ndarray, margin: int) -> list[tuple[int, int]]:
-    """The most textured template position (top-left) in each grid cell inside the footprint."""
+    """The most textured template position (top-left) in each grid cell inside the footprint.
+
+    Texture is the smaller eigenvalue of the structure tensor (both directions must vary for a
+    match to pin a point down), measured on a small copy of the image.
+    """
     h, w = phone_gray.shape
     small, up = _downscale(phone_gray, 512)
     f = up[0, 0]
@@ -120,18 +131,17 @@ def _template_sites(phone_gray: np.ndarray, grid: tuple[int, int], template: int
     lam_min = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
     sites = []
     nx, ny = grid
+    lo, hi_x, hi_y = margin, w - template - margin, h - template - margin
+    if hi_x < lo or hi_y < lo:
+        return sites
     for j in range(ny):
         for i in range(nx):
-            x0, x1 = int(w * i / nx), int(w * (i + 1) / nx)
-            y0, y1 = int(h * j / ny), int(h * (j + 1) / ny)
-            sx0, sx1 = int(x0 / f), max(int(x0 / f) + 1, int(x1 / f))
-            sy0, sy1 = int(y0 / f), max(int(y0 / f) + 1, int(y1 / f))
-            cell = lam_min[sy0:sy1, sx0:sx1]
-            if cell.size == 0:
-                continue
+            sx0, sx1 = int(small.shape[1] * i / nx), int(small.shape[1] * (i + 1) / nx)
+            sy0, sy1 = int(small.shape[0] * j / ny), int(small.shape[0] * (j + 1) / ny)
+            cell = lam_min[sy0:max(sy1, sy0 + 1), sx0:max(sx1, sx0 + 1)]
             cy, cx = np.unravel_index(int(np.argmax(cell)), cell.shape)
-            x = int(np.clip((sx0 + cx) * f - template / 2, margin, w - template - margin))
-            y = int(np.clip((sy0 + cy) * f - template / 2, margin, h - template - margin))
+            x = int(np.clip(round((sx0 + cx + 0.5) * f - 0.5 - template / 2), lo, hi_x))
+            y = int(np.clip(round((sy0 + cy + 0.5) * f - 0.5 - template / 2), lo, hi_y))
             corners = [[x - margin, y - margin], [x + template + margin, y + template + margin],
                        [x - margin, y + template + margin], [x + template + margin, y - margin]]
             if inside_convex(footprint, corners, 1.0).all():
@@ -139,52 +149,78 @@ def _template_sites(phone_gray: np.ndarray, grid: tuple[int, int], template: int
     return sites
 
 
+def _robust_fit(src: np.ndarray, dst: np.ndarray, fit_px: tuple[float, ...],
+                min_share: float = 0.25) -> tuple[np.ndarray, np.ndarray] | None:
+    """Homography src -> dst from the tightest tolerance in ``fit_px`` that keeps enough points.
+
+    A tight tolerance keeps the fit on the dominant plane: points displaced by parallax, even by
+    a fraction of a pixel, would otherwise pull the extrapolated corners.
+    """
+    for tol in fit_px:
+        fit = _fit_at(src, dst, tol)
+        if fit is not None and fit[1].sum() >= max(8, min_share * len(src)):
+            return fit
+    return None
+
+
+def _fit_at(src: np.ndarray, dst: np.ndarray, fit_px: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """RANSAC at 2x ``fit_px``, then least squares on the inliers re-selected at ``fit_px``."""
+    if len(src) < 8:
+        return None
+    H, mask = cv2.findHomography(src, dst, cv2.RANSAC, 2 * fit_px, maxIters=2000, confidence=0.999)
+    if H is None:
+        return None
+    inl = mask.ravel().astype(bool)
+    for _ in range(3):
+        if inl.sum() < 8:
+            return None
+        H_ls, _ = cv2.findHomography(src[inl], dst[inl], 0)
+        if H_ls is None:
+            return None
+        H = H_ls / H_ls[2, 2]
+        res = np.linalg.norm(apply_homography(H, src) - dst, axis=1)
+        new = res < fit_px
+        if np.array_equal(new, inl):
+            break
+        inl = new
+    return (H, inl) if inl.sum() >= 8 else None
+
+
 def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.ndarray,
-                      target_size: tuple[int, int], *, grid: tuple[int, int] = (8, 6),
-                      template: int = 96, radius: int = 12, min_ncc: float = 0.5,
-                      fit_px: float = 0.75, iterations: int = 2) -> tuple[np.ndarray, int]:
+                      target_size: tuple[int, int], *, grid: tuple[int, int] = (16, 12),
+                      template: int = 64, radii: tuple[int, ...] = (12, 3), min_ncc: float = 0.6,
+                      fit_px: tuple[float, ...] = (0.15, 0.3, 0.6)) -> tuple[np.ndarray, int]:
     """Correct ``H0`` with full-resolution NCC correspondences: (H, correspondences used).
 
-    Returns ``H0`` unchanged (and 0) when too few templates match reliably.
+    One pass per search radius in ``radii`` (wide first, then narrow around the corrected
+    estimate).  Returns the last good estimate (``H0`` and 0 when nothing matched reliably).
     """
     H = H0
     used = 0
-    for _ in range(iterations):
+    h, w = phone_gray.shape
+    for radius in radii:
         footprint = target_footprint(H, target_size)
         if footprint is None:
             break
         sites = _template_sites(phone_gray, grid, template, footprint, radius + 2)
         tmpl_pts, tgt_pts = [], []
         H_inv = np.linalg.inv(H)
-        blur = lambda a: cv2.GaussianBlur(a, (0, 0), 1.0)  # noqa: E731 - a smoother NCC peak
         for x, y in sites:
-            tpl = blur(phone_gray[y:y + template, x:x + template])
-            win = blur(warp_prefiltered(pre, H, (x - radius, y - radius, template + 2 * radius,
-                                                 template + 2 * radius), border_mode=cv2.BORDER_REPLICATE))
+            tpl = cv2.GaussianBlur(phone_gray[y:y + template, x:x + template], (0, 0), 1.0)
+            win = warp_prefiltered(pre, H, (x - radius, y - radius, template + 2 * radius, template + 2 * radius),
+                                   border_mode=cv2.BORDER_REPLICATE)
+            win = cv2.GaussianBlur(win, (0, 0), 1.0)  # the same light blur: a smoother NCC peak
             peak = _subpixel_peak(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED))
             if peak is None or peak[2] < min_ncc:
                 continue
             c = np.array([x + (template - 1) / 2, y + (template - 1) / 2])
             tmpl_pts.append(c)
             tgt_pts.append(apply_homography(H_inv, [c + np.array(peak[:2]) - radius])[0])
-        if len(tmpl_pts) < 8:
+        fit = _robust_fit(np.float64(tgt_pts), np.float64(tmpl_pts), fit_px) if tmpl_pts else None
+        if fit is None:
             break
-        src = np.float64(tgt_pts)
-        dst = np.float64(tmpl_pts)
-        H_fit, mask = cv2.findHomography(src, dst, cv2.RANSAC, fit_px, maxIters=2000)
-        if H_fit is None or mask.sum() < 8:
-            break
-        inl = mask.ravel().astype(bool)
-        H_ls, _ = cv2.findHomography(src[inl], dst[inl], 0)
-        H_new = (H_ls if H_ls is not None else H_fit)
-        H_new = H_new / H_new[2, 2]
+        H, inl = fit
         used = int(inl.sum())
-        w, h = phone_gray.shape[1], phone_gray.shape[0]
-        corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], np.float64)
-        shift = np.abs(apply_homography(np.linalg.inv(H_new), corners) - apply_homography(H_inv, corners)).max()
-        H = H_new
-        if shift < 0.3:  # in target px: converged
-            break
     return H, used
 
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ispviewer.align.flow import stack_radius
+
 
 @dataclass(frozen=True)
 class PatchFlowStats:
@@ -22,17 +24,41 @@ class PatchFlowStats:
     magnitude: np.ndarray  # residual magnitude map at the flow scale, NaN outside the given patches
 
 
-def _block(x: int, y: int, size: int, scale: float) -> tuple[slice, slice]:
-    x0, y0 = int(round(x * scale)), int(round(y * scale))
+def block_index(positions: np.ndarray, size: int, scale: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """Row and column index arrays (N, n, 1) and (N, 1, n) of every patch's block at ``scale``."""
     n = max(1, int(round(size * scale)))
-    return slice(y0, y0 + n), slice(x0, x0 + n)
+    x0 = np.rint(positions[:, 0] * scale).astype(np.intp)
+    y0 = np.rint(positions[:, 1] * scale).astype(np.intp)
+    ar = np.arange(n)
+    return (y0[:, None] + ar)[:, :, None], (x0[:, None] + ar)[:, None, :], n
 
 
-def smooth_flow(flow: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian-smooth each flow component (sigma in flow pixels; 0 = unchanged)."""
-    if sigma <= 0:
+def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
+    """Smooth each flow component (sigma in flow pixels; 0 = unchanged).
+
+    With ``weight`` (h, w) in [0, 1] this is a normalized convolution: the result is the
+    weight-averaged flow nearby, so the flow of textureless areas (where any estimator is guessing)
+    is replaced by that of their textured surroundings.
+    """
+    if sigma <= 0 and weight is None:
         return flow
-    return cv2.GaussianBlur(flow, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
+    k = 2 * stack_radius(max(sigma, 0.5)) + 1
+    if weight is None:
+        return cv2.stackBlur(flow, (k, k))
+    w = weight.astype(np.float32)
+    num = cv2.stackBlur(flow * w[..., None], (k, k))
+    den = cv2.stackBlur(w, (k, k))
+    fallback = cv2.stackBlur(flow, (k, k))
+    ok = den > 1e-3
+    out = np.where(ok[..., None], num / np.maximum(den, 1e-3)[..., None], fallback)
+    return out.astype(np.float32)
+
+
+def confidence(contrast_phone: np.ndarray, contrast_target: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Per-pixel trust in the flow, 0..1: both images need local contrast above ``low`` grey levels."""
+    c = np.minimum(contrast_phone, contrast_target)
+    t = np.clip((c - low) / (high - low), 0, 1)
+    return t * t * (3 - 2 * t)
 
 
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
@@ -42,17 +68,33 @@ def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patc
     ``flow`` (h, w, 2) is sampled at ``scale`` x the phone frame but holds phone-frame pixels;
     ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy).
     """
-    n = len(positions)
-    mean = np.zeros(n, np.float32)
-    p95 = np.zeros(n, np.float32)
     magnitude = np.full(flow.shape[:2], np.nan, np.float32)
-    for k in range(n):
-        sl = _block(int(positions[k, 0]), int(positions[k, 1]), patch_size, scale)
-        r = flow[sl] - offsets[k].astype(np.float32)
-        m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)
-        magnitude[sl] = m
-        mean[k] = m.mean()
-        p95[k] = np.percentile(m, 95)
+    count = len(positions)
+    if count == 0:
+        empty = np.zeros(0, np.float32)
+        return PatchFlowStats(empty, empty, magnitude)
+    n = max(1, int(round(patch_size * scale)))
+    # Patches tile a lattice: work on the lattice's bounding box as (rows, n, cols, n) blocks.
+    gx = np.rint(positions[:, 0] * scale).astype(np.intp)
+    gy = np.rint(positions[:, 1] * scale).astype(np.intp)
+    x0, y0 = int(gx.min()), int(gy.min())
+    if np.any((gx - x0) % n) or np.any((gy - y0) % n):
+        raise ValueError("patches must lie on one lattice of their own size")
+    ci, ri = (gx - x0) // n, (gy - y0) // n
+    cols, rows = int(ci.max()) + 1, int(ri.max()) + 1
+    region = flow[y0:y0 + rows * n, x0:x0 + cols * n]
+    block_offset = np.zeros((rows, cols, 2), np.float32)
+    block_offset[ri, ci] = offsets
+    r = region.reshape(rows, n, cols, n, 2) - block_offset[:, None, :, None, :]
+    m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (rows, n, cols, n)
+    blocks = m.transpose(0, 2, 1, 3).reshape(rows, cols, n * n)[ri, ci]  # (N, n*n)
+    mean = blocks.mean(axis=1, dtype=np.float64).astype(np.float32)
+    k = int(round(0.95 * (n * n - 1)))
+    p95 = np.partition(blocks, k, axis=1)[:, k].astype(np.float32)
+    used = np.zeros((rows, cols), bool)
+    used[ri, ci] = True
+    m[~used[:, None, :, None].repeat(n, 1).repeat(n, 3)] = np.nan
+    magnitude[y0:y0 + rows * n, x0:x0 + cols * n] = m.reshape(rows * n, cols * n)
     return PatchFlowStats(mean, p95, magnitude)
 
 
@@ -63,20 +105,18 @@ def patch_texture(gray: np.ndarray, scale: float, positions: np.ndarray, patch_s
     In grey levels per phone pixel; near 0 for flat patches and for patches with edges in one
     direction only (where motion along the edge cannot be measured).  ``gray`` is at ``scale``.
     """
+    if len(positions) == 0:
+        return np.zeros(0, np.float32)
     g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), blur_sigma)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=scale / 8)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=scale / 8)
-    sums = [cv2.integral(a, sdepth=cv2.CV_64F) for a in (gx * gx, gy * gy, gx * gy)]
-    out = np.zeros(len(positions), np.float32)
-    for k in range(len(positions)):
-        sy, sx = _block(int(positions[k, 0]), int(positions[k, 1]), patch_size, scale)
-        area = (sy.stop - sy.start) * (sx.stop - sx.start)
-        jxx, jyy, jxy = (s[sy.stop, sx.stop] - s[sy.start, sx.stop] - s[sy.stop, sx.start] + s[sy.start, sx.start]
-                         for s in sums)
-        jxx, jyy, jxy = jxx / area, jyy / area, jxy / area
-        lam = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
-        out[k] = np.sqrt(max(lam, 0.0))
-    return out
+    rows, cols, n = block_index(positions, patch_size, scale)
+    bx, by = gx[rows, cols].reshape(len(positions), -1), gy[rows, cols].reshape(len(positions), -1)
+    jxx = np.einsum("ij,ij->i", bx, bx) / bx.shape[1]
+    jyy = np.einsum("ij,ij->i", by, by) / bx.shape[1]
+    jxy = np.einsum("ij,ij->i", bx, by) / bx.shape[1]
+    lam = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
+    return np.sqrt(np.maximum(lam, 0)).astype(np.float32)
 
 
 def downscale_heatmap(magnitude: np.ndarray, from_scale: float, to_scale: float,

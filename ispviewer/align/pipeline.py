@@ -20,7 +20,9 @@ from ispviewer.align.geometry import target_footprint
 from ispviewer.align.homography import (
     Plausibility, SiftParams, check_homography, refine_homography, sift_homography,
 )
-from ispviewer.align.misalignment import downscale_heatmap, patch_flow_stats, patch_texture, smooth_flow
+from ispviewer.align.misalignment import (
+    block_index, downscale_heatmap, patch_flow_stats, patch_texture, smooth_flow,
+)
 from ispviewer.align.patches import match_patches, patch_grid
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
@@ -136,13 +138,15 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
     estimator = make_flow_estimator(params.flow)
 
     with _stage(timings, "homography"):
-        H, n_matches, n_inliers = sift_homography(phone, target, params.sift)
+        H, n_matches, n_inliers = sift_homography(phone, target, params.sift, threads)
         check_homography(H, phone_size, target_size, params.limits)
-        pre = prefilter_target(target, target_scale(H, phone_size))
+        factor = target_scale(H, phone_size)
+        pre = prefilter_target(target, factor)
         used = 0
         if params.refine:
             H, used = refine_homography(phone, pre, H, target_size)
-            pre = prefilter_target(target, target_scale(H, phone_size))
+            if abs(target_scale(H, phone_size) / factor - 1) > 0.02:
+                pre = prefilter_target(target, target_scale(H, phone_size))
         coverage = check_homography(H, phone_size, target_size, params.limits)
 
     with _stage(timings, "warp"):
@@ -181,11 +185,9 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
                              patch_texture(t_small, s, positions, params.patch_size))
         measurable = texture >= params.min_texture
         magnitude = stats.magnitude
-        for k in np.flatnonzero(~measurable):
-            x, y = positions[k]
-            n = int(params.patch_size * s)
-            y0, x0 = int(round(y * s)), int(round(x * s))
-            magnitude[y0:y0 + n, x0:x0 + n] = np.nan
+        if not measurable.all():
+            rows, cols, _ = block_index(positions[~measurable], params.patch_size, s)
+            magnitude[rows, cols] = np.nan
         heatmap = downscale_heatmap(magnitude, s, params.heatmap_scale, phone_size)
         patches = [
             PatchMeasurement(x=int(positions[k, 0]), y=int(positions[k, 1]), size=params.patch_size,

@@ -47,14 +47,14 @@ def configure_app(app) -> None:
         pass
 
 
-def create_window(dataset: str | os.PathLike | None = None):
+def create_window(dataset: str | os.PathLike | None = None, readonly: bool = False):
     """Build the main window (QApplication must exist) and open ``dataset`` if given."""
     from ispviewer.gui.main_window import MainWindow
     from ispviewer.gui.settings import open_settings
 
     window = MainWindow(open_settings())
     if dataset is not None:
-        window.open_dataset(dataset)
+        window.open_dataset(dataset, readonly=readonly)
     return window
 
 
@@ -71,10 +71,12 @@ def wait_until_shown(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bo
     return False
 
 
-def run_app(dataset: str | os.PathLike | None = None, screenshot: str | os.PathLike | None = None) -> int:
+def run_app(dataset: str | os.PathLike | None = None, screenshot: str | os.PathLike | None = None,
+            readonly: bool = False) -> int:
     """Run the viewer on ``dataset`` (None: the last dataset, if it still exists).
 
     With ``screenshot``, render the window offscreen, save it as PNG and exit (status 0 when saved).
+    ``readonly`` opens the dataset for viewing only (decisions disabled).
     """
     if screenshot is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before the QApplication exists
@@ -93,7 +95,7 @@ def run_app(dataset: str | os.PathLike | None = None, screenshot: str | os.PathL
         window.resize(*SCREENSHOT_SIZE)
     window.show()
     if dataset is not None:
-        window.open_dataset(dataset)
+        window.open_dataset(dataset, readonly=readonly)
     if screenshot is None:
         status = app.exec()
         return int(status)

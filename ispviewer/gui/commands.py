@@ -15,6 +15,8 @@ def register(sub) -> None:
     p.add_argument("dataset", type=Path, help="dataset folder (holds manifest.sqlite)")
     p.add_argument("--screenshot", type=Path, metavar="FILE",
                    help="render the window offscreen, save it as PNG to FILE, and exit")
+    p.add_argument("--read-only", action="store_true", dest="readonly",
+                   help="view only: open the manifest read-only (decisions disabled)")
     p.set_defaults(func=run_open)
 
 
@@ -27,4 +29,4 @@ def run_open(args) -> int:
         return 2
     from ispviewer.gui.app import run_app
 
-    return run_app(args.dataset, screenshot=args.screenshot)
+    return run_app(args.dataset, screenshot=args.screenshot, readonly=args.readonly)

@@ -139,6 +139,10 @@ class ThresholdHistogram(QWidget):
         self._update_preview()
 
     def _on_spin(self, value: float) -> None:
+        if value > self._xmax:  # a typed threshold beyond the histogram widens the axis
+            self._xmax = value * 1.1
+            self.line.setBounds((0.0, self._xmax))
+            self.plot.setXRange(0.0, self._xmax, padding=0.02)
         if abs(self.line.value() - value) > 1e-6:
             self.line.setValue(value)
 

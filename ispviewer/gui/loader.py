@@ -70,7 +70,7 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None) 
                                    f"{request.phone_size[0]}x{request.phone_size[1]}; showing it anyway")
     if request.heatmap_path is not None:
         try:
-            result.heatmap = load_heatmap_file(request.heatmap_path)
+            result.heatmap = load_heatmap_file(request.heatmap_path, request.phone_size)
         except Exception as exc:  # noqa: BLE001 - a missing heatmap only loses the overlay
             result.errors["heatmap"] = _describe(exc)
     return result

@@ -161,11 +161,11 @@ class MainWindow(QMainWindow):
         if path:
             self.open_dataset(path)
 
-    def open_dataset(self, path: str | Path) -> bool:
+    def open_dataset(self, path: str | Path, readonly: bool = False) -> bool:
         """Open a dataset folder; on failure the panes say why and the window stays usable."""
         self.close_dataset()
         try:
-            session = DatasetSession.open(path)
+            session = DatasetSession.open(path, readonly=readonly)
         except (ManifestError, OSError) as exc:
             self.viewer.clear(f"Could not open dataset:\n{exc}")
             self.statusBar().showMessage(f"Could not open {path}: {exc}")

@@ -43,9 +43,9 @@ class DatasetSession(QObject):
             self.writer.pending_changed.connect(self.pending_changed)
 
     @classmethod
-    def open(cls, path: str | Path) -> "DatasetSession":
-        """Open a dataset (read-only when its folder or manifest is not writable)."""
-        return cls(Manifest.open(path))
+    def open(cls, path: str | Path, readonly: bool = False) -> "DatasetSession":
+        """Open a dataset (read-only when asked, or when its folder or manifest is not writable)."""
+        return cls(Manifest.open(path, readonly=readonly))
 
     @property
     def root(self) -> Path:

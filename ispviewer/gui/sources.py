@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from functools import reduce
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from ispviewer.dataset.images import ImageReadError, load_rgb
@@ -84,33 +83,21 @@ def load_aligned_target(request: LoadRequest) -> np.ndarray:
 
 
 def warp_to_phone(target: np.ndarray, H: np.ndarray, phone_size: tuple[int, int]) -> np.ndarray:
-    """Warp with the aligner's function when it is available, else an equivalent OpenCV warp."""
-    try:
-        from ispviewer.align.warp import warp_target_to_phone  # type: ignore[import-not-found]
-    except ImportError:
-        warp_target_to_phone = None
-    if warp_target_to_phone is not None:
-        return np.ascontiguousarray(warp_target_to_phone(target, H, phone_size))
-    out = cv2.warpPerspective(target, H, phone_size, flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
-    return np.ascontiguousarray(out)
+    """The aligner's anti-aliased warp of the whole target into the phone frame."""
+    from ispviewer.align.warp import warp_target_to_phone
+
+    return np.ascontiguousarray(warp_target_to_phone(target, H, phone_size))
 
 
-def load_heatmap_file(path: Path) -> Heatmap:
-    """The aligner's heatmap file, through the aligner's reader when it exists."""
+def load_heatmap_file(path: Path, phone_size: tuple[int, int]) -> Heatmap:
+    """The aligner's heatmap file; it covers the whole phone frame at a reduced scale."""
+    from ispviewer.align.heatmap import HeatmapError, load_heatmap
+
     try:
-        from ispviewer.align.heatmap import load_heatmap  # type: ignore[import-not-found]
-    except ImportError:
-        load_heatmap = None
-    if load_heatmap is not None:
-        values, scale = load_heatmap(path)
-    else:
-        try:
-            with np.load(path) as data:
-                values, scale = data["values"], float(data["scale"])
-        except (OSError, KeyError, ValueError) as exc:
-            raise ImageReadError(path, f"not a readable heatmap ({exc})") from None
-    return Heatmap(np.asarray(values, dtype=np.float32), float(scale))
+        values, _fraction = load_heatmap(path)
+    except HeatmapError as exc:
+        raise ImageReadError(exc.path, exc.reason) from None
+    return Heatmap(np.ascontiguousarray(values, dtype=np.float32), phone_size[0] / values.shape[1])
 
 
 def heatmap_from_patches(patches: list[PatchRecord]) -> Heatmap | None:

@@ -56,13 +56,13 @@ class PhoneModel:
 IPHONE_6S = PhoneModel(
     make="Apple", model="iPhone 6s", cfa="RGGB", bits=12, black=528,
     filter_overlap=((0.78, 0.20, 0.02), (0.10, 0.80, 0.10), (0.03, 0.25, 0.72)),
-    shot_noise=(0.0015, 0.0035), red_gain=(1.8, 2.3), blue_gain=(1.4, 1.8),
+    shot_noise=(0.0008, 0.0020), red_gain=(1.8, 2.3), blue_gain=(1.4, 1.8),
 )
 
 XIAOMI_MI9 = PhoneModel(
     make="Xiaomi", model="Mi 9", cfa="BGGR", bits=10, black=64,
     filter_overlap=((0.70, 0.26, 0.04), (0.12, 0.76, 0.12), (0.02, 0.30, 0.68)),
-    shot_noise=(0.0020, 0.0045), red_gain=(1.9, 2.4), blue_gain=(1.5, 1.9),
+    shot_noise=(0.0010, 0.0025), red_gain=(1.9, 2.4), blue_gain=(1.5, 1.9),
 )
 
 #: the demo alternates between these, triplet by triplet

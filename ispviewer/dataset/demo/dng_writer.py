@@ -1,6 +1,7 @@
 """Write a phone raw mosaic as a real DNG (pidng), with the tags LibRaw needs to read it back.
 
-Samples are stored bit-packed at the phone's own depth (BitsPerSample 10 or 12), with the CFA
+Samples are stored bit-packed at the phone's own depth (BitsPerSample 10 or 12; a 16-bit container
+for 10-bit rows whose width is not a multiple of 4), with the CFA
 pattern, black and white levels, the as-shot neutral, the XYZ -> camera colour matrix and the
 camera's make and model in IFD0 (where ``ispviewer.dataset.images`` reads them).
 """
@@ -37,8 +38,11 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) 
     if raw_dn.dtype != np.uint16 or raw_dn.ndim != 2:
         raise ValueError("the raw mosaic must be a 2-D uint16 array")
     h, w = raw_dn.shape
-    if phone.bits == 10 and w % 4:
-        raise ValueError(f"10-bit packing needs a width divisible by 4, got {w}")
+    if w % 2 or h % 2:
+        raise ValueError(f"a Bayer mosaic needs even sizes, got {w}x{h}")
+    # pidng packs 10-bit rows in groups of 4 samples; other widths keep the 10-bit values in a
+    # 16-bit container (WhiteLevel still says 1023), as some real cameras do.
+    container = 16 if phone.bits == 10 and w % 4 else phone.bits
     tags = DNGTags()
     tags.set(Tag.ImageWidth, w)
     tags.set(Tag.ImageLength, h)
@@ -47,7 +51,7 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) 
     tags.set(Tag.Orientation, 1)
     tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
     tags.set(Tag.SamplesPerPixel, 1)
-    tags.set(Tag.BitsPerSample, phone.bits)
+    tags.set(Tag.BitsPerSample, container)
     tags.set(Tag.CFARepeatPatternDim, [2, 2])
     tags.set(Tag.CFAPattern, [_CFA_CODE[c] for c in phone.cfa])
     tags.set(Tag.CFAPlaneColor, [0, 1, 2])

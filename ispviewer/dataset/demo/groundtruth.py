@@ -119,8 +119,9 @@ def _arrays(gt: GroundTruth) -> dict[str, np.ndarray]:
     }
 
 
-def save_groundtruth(path: str | os.PathLike, gt: GroundTruth) -> None:
-    """Write an .npz that ``numpy.load`` reads, byte-identical for identical ground truth.
+def save_groundtruth(path, gt: GroundTruth) -> None:
+    """Write an .npz (to a path or a binary file object) that ``numpy.load`` reads, byte-identical
+    for identical ground truth.
 
     (``numpy.savez`` stamps the current time into the zip entries.)
     """

@@ -82,7 +82,8 @@ def texture_plane(rng: np.random.Generator, name: str, shape: tuple[int, int], t
     tex = load_asset(name)
     if tex.ndim == 3:
         tex = cv2.cvtColor(tex, cv2.COLOR_RGB2GRAY)
-    tex = (tex - tex.mean()) / max(float(tex.std()), 1e-6)
+    tex = tex - cv2.GaussianBlur(tex, (0, 0), 0.05 * max(tex.shape))  # drop the shading, keep detail
+    tex /= max(float(tex.std()), 1e-6)
     if rng.random() < 0.5:
         tex = tex.T
     tex = tex[:: rng.choice([-1, 1]), :: rng.choice([-1, 1])]

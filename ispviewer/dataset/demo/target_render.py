@@ -69,13 +69,23 @@ def target_view(canvas: np.ndarray, frame: CanvasFrame, hom: np.ndarray, grid: n
     return cv2.remap(canvas, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
 
 
-def gentle_tone(rgb: np.ndarray) -> np.ndarray:
-    """The Nikon's clean look: a mild contrast curve that keeps shadows and highlights."""
-    y = np.clip(rgb, 0.0, 1.0)
-    smooth = y * y * (3.0 - 2.0 * y)
-    y += np.float32(0.25) * (smooth - y)
-    return y
+def _gentle_tone_lut() -> np.ndarray:
+    x = np.arange(256, dtype=np.float64) / 255.0
+    y = x + 0.25 * (x * x * (3.0 - 2.0 * x) - x)
+    return np.clip(np.rint(y * 255.0), 0, 255).astype(np.uint8)
+
+
+_GENTLE_TONE = _gentle_tone_lut()
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    """Float RGB in [0, 1] -> uint8."""
+    out = rgb * np.float32(255.0)
+    out += np.float32(0.5)
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
+
+
+def target_jpeg_rgb(target: np.ndarray) -> np.ndarray:
+    """The Nikon's clean look: the scene with a mild contrast curve that keeps both ends, uint8."""
+    return cv2.LUT(to_uint8(target), _GENTLE_TONE)

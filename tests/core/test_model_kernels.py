@@ -1,0 +1,93 @@
+"""Per-pixel kernel application against an F.unfold reference (values and gradients)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ispviewer.model.kernels import apply_pixel_kernels, apply_subpixel_kernels
+
+
+def unfold_reference(x, kernels, bias):
+    b, c, h, w = x.shape
+    if kernels.dim() == 4:
+        kernels = kernels.unsqueeze(1)
+    groups, taps = kernels.shape[1:3]
+    k = int(round(taps ** 0.5))
+    patches = F.unfold(x, k, padding=k // 2).view(b, groups, c // groups, taps, h, w)
+    out = (patches * kernels.unsqueeze(2)).sum(3).reshape(b, c, h, w)
+    return out if bias is None else out + bias
+
+
+@pytest.mark.parametrize("k", [1, 3, 5])
+@pytest.mark.parametrize("groups", [None, 1, 3])
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_matches_unfold(k, groups, with_bias):
+    g = torch.Generator().manual_seed(k * 10 + (groups or 0))
+    x = torch.randn(2, 3, 13, 17, generator=g, dtype=torch.float64)
+    shape = (2, k * k, 13, 17) if groups is None else (2, groups, k * k, 13, 17)
+    kernels = torch.randn(shape, generator=g, dtype=torch.float64)
+    bias = torch.randn(2, 3, 13, 17, generator=g, dtype=torch.float64) if with_bias else None
+    got = apply_pixel_kernels(x, kernels, bias)
+    torch.testing.assert_close(got, unfold_reference(x, kernels, bias), rtol=1e-12, atol=1e-12)
+
+
+def test_gradients_match_unfold():
+    g = torch.Generator().manual_seed(1)
+    args = [torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True)
+            for s in ((1, 3, 9, 11), (1, 3, 25, 9, 11), (1, 3, 9, 11))]
+    grads = torch.autograd.grad(apply_pixel_kernels(*args).square().sum(), args)
+    expected = torch.autograd.grad(unfold_reference(*args).square().sum(), args)
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b)
+
+
+def test_bias_not_modified_in_place():
+    x, kernels = torch.randn(1, 3, 6, 6), torch.randn(1, 9, 6, 6)
+    bias = torch.randn(1, 3, 6, 6)
+    before = bias.clone()
+    apply_pixel_kernels(x, kernels, bias)
+    assert torch.equal(bias, before)
+
+
+@pytest.mark.parametrize("k", [1, 3, 5, 7])
+@pytest.mark.parametrize("groups", [1, 3])
+def test_subpixel_equals_shuffled_pixel_kernels(k, groups):
+    g = torch.Generator().manual_seed(k + groups)
+    h, w = 7, 10
+    phases = torch.randn(2, 3, 4, h, w, generator=g, dtype=torch.float64)
+    kernels = torch.randn(2, groups, k * k, 4, h, w, generator=g, dtype=torch.float64)
+    bias = torch.randn(2, 3, 4, h, w, generator=g, dtype=torch.float64)
+    got = F.pixel_shuffle(apply_subpixel_kernels(phases, kernels, bias).flatten(1, 2), 2)
+    full_x = F.pixel_shuffle(phases.flatten(1, 2), 2)
+    full_k = F.pixel_shuffle(kernels.flatten(1, 3), 2).view(2, groups, k * k, 2 * h, 2 * w)
+    full_b = F.pixel_shuffle(bias.flatten(1, 2), 2)
+    torch.testing.assert_close(got, unfold_reference(full_x, full_k, full_b), rtol=1e-12, atol=1e-12)
+
+
+def test_subpixel_gradients_match_reference():
+    g = torch.Generator().manual_seed(2)
+    h, w = 5, 6
+    args = [torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True)
+            for s in ((1, 3, 4, h, w), (1, 1, 25, 4, h, w), (1, 3, 4, h, w))]
+    got = F.pixel_shuffle(apply_subpixel_kernels(*args).flatten(1, 2), 2)
+    phases, kernels, bias = args
+    ref = unfold_reference(F.pixel_shuffle(phases.flatten(1, 2), 2),
+                           F.pixel_shuffle(kernels.flatten(1, 3), 2).view(1, 1, 25, 2 * h, 2 * w),
+                           F.pixel_shuffle(bias.flatten(1, 2), 2))
+    weights = torch.randn(got.shape, generator=g, dtype=torch.float64)
+    grads = torch.autograd.grad((got * weights).sum(), args)
+    expected = torch.autograd.grad((ref * weights).sum(), args)
+    for a, b in zip(grads, expected):
+        torch.testing.assert_close(a, b)
+
+
+def test_rejects_bad_shapes():
+    x = torch.zeros(1, 3, 8, 8)
+    with pytest.raises(ValueError, match="odd kernel size"):
+        apply_pixel_kernels(x, torch.zeros(1, 4, 8, 8))
+    with pytest.raises(ValueError, match="do not match"):
+        apply_pixel_kernels(x, torch.zeros(1, 9, 8, 7))
+    with pytest.raises(ValueError, match="groups"):
+        apply_pixel_kernels(x, torch.zeros(1, 2, 9, 8, 8))

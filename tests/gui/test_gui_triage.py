@@ -1,0 +1,121 @@
+"""Triage with the keyboard and mouse: selection, worst-first order, decisions, undo/redo."""
+
+import pytest
+from guidata import db_row
+from guihelpers import click, press_keys, to_viewport
+
+from ispviewer.dataset.manifest import Manifest
+from ispviewer.dataset.records import DecidedBy, Status
+from ispviewer.gui.sources import TARGET
+
+
+def wait_saved(qtbot, window):
+    qtbot.waitUntil(lambda: window.session.pending == 0, timeout=5000)
+
+
+def expected_worst_order(dataset, name="t01"):
+    with Manifest.open(dataset, readonly=True) as m:
+        patches = m.patches(m.triplet(name).id)
+    measured = sorted((p for p in patches if p.misalignment_px is not None), key=lambda p: -p.misalignment_px)
+    unmeasured = sorted((p for p in patches if p.misalignment_px is None), key=lambda p: (p.y, p.x))
+    return [p.id for p in measured + unmeasured]
+
+
+def test_click_selects_the_patch_under_the_mouse(window):
+    pane = window.viewer.panes[TARGET]
+    click(pane, to_viewport(pane, 70, 40))  # patch at (64, 32), size 32
+    patch = window.triage.selected
+    assert (patch.x, patch.y) == (64, 32)
+    assert window.viewer.overlays[TARGET].selection.boundingRect().contains(70, 40)
+    assert window.inspector.values["position"].text() == "x 64, y 32"
+
+
+def test_next_worst_patch_order_and_centring(window, dataset):
+    order = expected_worst_order(dataset)
+    seen = []
+    for _ in range(len(order) + 2):  # past the end it stays on the last one
+        press_keys(window, "N")
+        seen.append(window.triage.selected.id)
+        p = window.triage.selected
+        assert window.viewer.view_state.centre == pytest.approx((p.x - 0.5 + p.size / 2, p.y - 0.5 + p.size / 2))
+    assert seen[:len(order)] == order
+    assert seen[-1] == order[-1]
+    press_keys(window, "Shift+N")
+    assert window.triage.selected.id == order[-2]
+
+
+@pytest.mark.parametrize("key, status", [("A", Status.ACCEPTED), ("R", Status.REJECTED), ("F", Status.FLAGGED)])
+def test_decision_keys_write_the_manifest_and_undo_restores(qtbot, window, dataset, key, status):
+    press_keys(window, "N")  # the worst patch: auto-rejected
+    patch = window.triage.selected
+    before = db_row(dataset, patch.id)
+    assert before[1] == "auto"  # deciding the same status as the aligner still makes it a person's decision
+    press_keys(window, key)
+    wait_saved(qtbot, window)
+    assert db_row(dataset, patch.id) == (status.value, "user", None)  # seen by another connection
+    assert window.triage.selected.status == status
+    assert window.inspector.values["decided by"].text() == "user"
+    press_keys(window, "Ctrl+Z")
+    wait_saved(qtbot, window)
+    assert db_row(dataset, patch.id) == before
+    press_keys(window, "Ctrl+Shift+Z")
+    wait_saved(qtbot, window)
+    assert db_row(dataset, patch.id) == (status.value, "user", None)
+
+
+def test_history_and_grid_follow_decisions(qtbot, window, dataset):
+    press_keys(window, "N")
+    patch = window.triage.selected
+    press_keys(window, "A")
+    press_keys(window, "F")
+    wait_saved(qtbot, window)
+    with Manifest.open(dataset, readonly=True) as m:
+        history = m.history(patch.id)
+    assert [(e.actor, e.new_status) for e in history][-2:] == [(DecidedBy.USER, Status.ACCEPTED),
+                                                               (DecidedBy.USER, Status.FLAGGED)]
+    assert window.inspector.history.rowCount() == len(history)
+    grid = window.viewer.overlays[TARGET].grid
+    pens = {(pen.color().name(), pen.style()) for pen, _ in grid._paths}
+    from ispviewer.gui.overlays import STATUS_COLOURS
+    from PySide6.QtCore import Qt
+
+    assert (STATUS_COLOURS[Status.FLAGGED].name(), Qt.PenStyle.SolidLine) in pens  # a person's flag
+    press_keys(window, "Ctrl+Z")
+    press_keys(window, "Ctrl+Z")
+    wait_saved(qtbot, window)
+    assert db_row(dataset, patch.id)[:2] == ("rejected", "auto")
+
+
+def test_reject_with_reason(qtbot, window, dataset, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("blurry target", True)))
+    press_keys(window, "N")
+    press_keys(window, "Shift+N")  # still the worst one (clamped at the start)
+    patch = window.triage.selected
+    press_keys(window, "Shift+R")
+    wait_saved(qtbot, window)
+    assert db_row(dataset, patch.id) == ("rejected", "user", "blurry target")
+    assert window.inspector.values["reason"].text() == "blurry target"
+
+
+def test_decision_without_selection_does_nothing(window, dataset):
+    press_keys(window, "A")
+    assert window.undo_stack.count() == 0
+    assert "Select a patch" in window.statusBar().currentMessage()
+
+
+def test_undo_across_triplets_and_counts_refresh(qtbot, window, dataset):
+    press_keys(window, "N")
+    worst = window.triage.selected
+    press_keys(window, "A")
+    wait_saved(qtbot, window)
+    row = window.browser.model.records[0]
+    assert row.name == "t01" and row.patch_counts["accepted"] == 32  # 31 auto + 1 user
+    press_keys(window, "PgDown")
+    qtbot.waitUntil(lambda: not window.loading)
+    assert window.current.name == "t02"
+    press_keys(window, "Ctrl+Z")  # undo works for a decision made on another triplet
+    wait_saved(qtbot, window)
+    assert db_row(dataset, worst.id) == ("rejected", "auto", db_row(dataset, worst.id)[2])
+    qtbot.waitUntil(lambda: window.browser.model.records[0].patch_counts["accepted"] == 31)
