@@ -131,7 +131,7 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
             loss.backward()
             optim.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(loss.item())
         row = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.monotonic() - t0}
         if val_pairs:
             row.update(validate(model, val_pairs, device))

@@ -24,15 +24,6 @@ class PatchFlowStats:
     magnitude: np.ndarray  # residual magnitude map at the flow scale, NaN outside the given patches
 
 
-def block_index(positions: np.ndarray, size: int, scale: float) -> tuple[np.ndarray, np.ndarray, int]:
-    """Row and column index arrays (N, n, 1) and (N, 1, n) of every patch's block at ``scale``."""
-    n = max(1, int(round(size * scale)))
-    x0 = np.rint(positions[:, 0] * scale).astype(np.intp)
-    y0 = np.rint(positions[:, 1] * scale).astype(np.intp)
-    ar = np.arange(n)
-    return (y0[:, None] + ar)[:, :, None], (x0[:, None] + ar)[:, None, :], n
-
-
 def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
     """Smooth each flow component (sigma in flow pixels; 0 = unchanged).
 
@@ -61,41 +52,77 @@ def confidence(contrast_phone: np.ndarray, contrast_target: np.ndarray, low: flo
     return t * t * (3 - 2 * t)
 
 
+@dataclass(frozen=True)
+class Lattice:
+    """Where patches lie in a map sampled at ``scale`` of the phone frame: blocks of n x n."""
+
+    n: int
+    x0: int
+    y0: int
+    rows: int
+    cols: int
+    ri: np.ndarray  # (N,) block row of each patch
+    ci: np.ndarray  # (N,) block column of each patch
+
+    @classmethod
+    def of(cls, positions: np.ndarray, patch_size: int, scale: float) -> "Lattice":
+        n = max(1, int(round(patch_size * scale)))
+        gx = np.rint(np.asarray(positions)[:, 0] * scale).astype(np.intp)
+        gy = np.rint(np.asarray(positions)[:, 1] * scale).astype(np.intp)
+        x0, y0 = int(gx.min()), int(gy.min())
+        if np.any((gx - x0) % n) or np.any((gy - y0) % n):
+            raise ValueError("patches must lie on one lattice of their own size")
+        ci, ri = (gx - x0) // n, (gy - y0) // n
+        return cls(n, x0, y0, int(ri.max()) + 1, int(ci.max()) + 1, ri, ci)
+
+    def view(self, array: np.ndarray) -> np.ndarray:
+        """(rows, n, cols, n, ...) view of the lattice's bounding box in ``array``."""
+        n = self.n
+        box = array[self.y0:self.y0 + self.rows * n, self.x0:self.x0 + self.cols * n]
+        return box.reshape(self.rows, n, self.cols, n, *array.shape[2:])
+
+    def blocks(self, array: np.ndarray) -> np.ndarray:
+        """(N, n * n, ...) pixels of every patch's block."""
+        v = self.view(array)
+        v = np.moveaxis(v, 2, 1).reshape(self.rows, self.cols, self.n * self.n, *array.shape[2:])
+        return v[self.ri, self.ci]
+
+    def used(self) -> np.ndarray:
+        u = np.zeros((self.rows, self.cols), bool)
+        u[self.ri, self.ci] = True
+        return u
+
+
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
                      offsets: np.ndarray) -> PatchFlowStats:
     """Residual-flow statistics of every patch.
 
     ``flow`` (h, w, 2) is sampled at ``scale`` x the phone frame but holds phone-frame pixels;
-    ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy).
+    ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy).  Patches must tile one lattice.
     """
     magnitude = np.full(flow.shape[:2], np.nan, np.float32)
-    count = len(positions)
-    if count == 0:
+    if len(positions) == 0:
         empty = np.zeros(0, np.float32)
         return PatchFlowStats(empty, empty, magnitude)
-    n = max(1, int(round(patch_size * scale)))
-    # Patches tile a lattice: work on the lattice's bounding box as (rows, n, cols, n) blocks.
-    gx = np.rint(positions[:, 0] * scale).astype(np.intp)
-    gy = np.rint(positions[:, 1] * scale).astype(np.intp)
-    x0, y0 = int(gx.min()), int(gy.min())
-    if np.any((gx - x0) % n) or np.any((gy - y0) % n):
-        raise ValueError("patches must lie on one lattice of their own size")
-    ci, ri = (gx - x0) // n, (gy - y0) // n
-    cols, rows = int(ci.max()) + 1, int(ri.max()) + 1
-    region = flow[y0:y0 + rows * n, x0:x0 + cols * n]
-    block_offset = np.zeros((rows, cols, 2), np.float32)
-    block_offset[ri, ci] = offsets
-    r = region.reshape(rows, n, cols, n, 2) - block_offset[:, None, :, None, :]
+    lat = Lattice.of(positions, patch_size, scale)
+    block_offset = np.zeros((lat.rows, lat.cols, 2), np.float32)
+    block_offset[lat.ri, lat.ci] = offsets
+    r = lat.view(flow) - block_offset[:, None, :, None, :]
     m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (rows, n, cols, n)
-    blocks = m.transpose(0, 2, 1, 3).reshape(rows, cols, n * n)[ri, ci]  # (N, n*n)
+    m[~lat.used()[:, None, :, None].repeat(lat.n, 1).repeat(lat.n, 3)] = np.nan
+    lat.view(magnitude)[...] = m
+    blocks = lat.blocks(magnitude)  # (N, n*n)
     mean = blocks.mean(axis=1, dtype=np.float64).astype(np.float32)
-    k = int(round(0.95 * (n * n - 1)))
+    k = int(round(0.95 * (blocks.shape[1] - 1)))
     p95 = np.partition(blocks, k, axis=1)[:, k].astype(np.float32)
-    used = np.zeros((rows, cols), bool)
-    used[ri, ci] = True
-    m[~used[:, None, :, None].repeat(n, 1).repeat(n, 3)] = np.nan
-    magnitude[y0:y0 + rows * n, x0:x0 + cols * n] = m.reshape(rows * n, cols * n)
     return PatchFlowStats(mean, p95, magnitude)
+
+
+def patch_means(values: np.ndarray, scale: float, positions: np.ndarray, patch_size: int) -> np.ndarray:
+    """Mean of a 2-D map over every patch (map sampled at ``scale`` of the phone frame)."""
+    if len(positions) == 0:
+        return np.zeros(0, np.float32)
+    return Lattice.of(positions, patch_size, scale).blocks(values).mean(axis=1).astype(np.float32)
 
 
 def patch_texture(gray: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
@@ -110,11 +137,7 @@ def patch_texture(gray: np.ndarray, scale: float, positions: np.ndarray, patch_s
     g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), blur_sigma)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=scale / 8)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=scale / 8)
-    rows, cols, n = block_index(positions, patch_size, scale)
-    bx, by = gx[rows, cols].reshape(len(positions), -1), gy[rows, cols].reshape(len(positions), -1)
-    jxx = np.einsum("ij,ij->i", bx, bx) / bx.shape[1]
-    jyy = np.einsum("ij,ij->i", by, by) / bx.shape[1]
-    jxy = np.einsum("ij,ij->i", bx, by) / bx.shape[1]
+    jxx, jyy, jxy = (patch_means(a, scale, positions, patch_size) for a in (gx * gx, gy * gy, gx * gy))
     lam = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
     return np.sqrt(np.maximum(lam, 0)).astype(np.float32)
 

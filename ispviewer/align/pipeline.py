@@ -15,13 +15,13 @@ import cv2
 import numpy as np
 
 from ispviewer.align.errors import AlignmentError
-from ispviewer.align.flow import FlowEstimator, make_flow_estimator, normalize_luminance
+from ispviewer.align.flow import FlowEstimator, make_flow_estimator, normalize_with_contrast
 from ispviewer.align.geometry import target_footprint
 from ispviewer.align.homography import (
     Plausibility, SiftParams, check_homography, refine_homography, sift_homography,
 )
 from ispviewer.align.misalignment import (
-    block_index, downscale_heatmap, patch_flow_stats, patch_texture, smooth_flow,
+    Lattice, confidence, downscale_heatmap, patch_flow_stats, patch_means, patch_texture, smooth_flow,
 )
 from ispviewer.align.patches import match_patches, patch_grid
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
@@ -41,9 +41,11 @@ class AlignParams:
     threshold_px: float = DEFAULT_THRESHOLD_PX  # auto status: rejected above
     flow: str | FlowEstimator = "dis"  # registered name or an estimator instance
     flow_scale: float = 0.5  # flow runs at this fraction of the phone resolution
-    flow_smooth_px: float = 6.0  # Gaussian sigma (phone px) applied to flow vectors: noise debias
+    flow_smooth_px: float = 10.0  # sigma (phone px) of the smoothing of flow vectors: noise debias
     normalize_sigma_px: float = 16.0  # local-contrast window (phone px) of the photometric normalization
-    min_texture: float = 1.0  # grey levels / phone px; below: the patch is not measurable
+    contrast_px: tuple[float, float] = (2.0, 6.0)  # local contrast (grey levels): flow untrusted..trusted
+    min_texture: float = 0.4  # grey levels / phone px (structure tensor's smaller eigenvalue)
+    min_trusted_share: float = 0.3  # of a patch's area with trusted flow; below: not measurable
     heatmap_scale: float = 0.25  # of the phone frame
     refine: bool = True  # refine the SIFT homography at full resolution
     sift: SiftParams = field(default_factory=SiftParams)
@@ -174,20 +176,25 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
             p_small, t_small = phone, np.ascontiguousarray(inner)
         del aligned, inner
         window = params.normalize_sigma_px * s
-        flow = estimator.estimate(normalize_luminance(p_small, window_sigma=window),
-                                  normalize_luminance(t_small, window_sigma=window))
+        p_norm, p_contrast = normalize_with_contrast(p_small, window_sigma=window)
+        t_norm, t_contrast = normalize_with_contrast(t_small, window_sigma=window)
+        flow = estimator.estimate(p_norm, t_norm)
+        del p_norm, t_norm
         flow = np.asarray(flow, np.float32) * np.float32(1.0 / s)  # phone-frame pixels
-        flow = smooth_flow(flow, params.flow_smooth_px * s)
+        weight = confidence(p_contrast, t_contrast, *params.contrast_px)
+        flow = smooth_flow(flow, params.flow_smooth_px * s, weight)
 
     with _stage(timings, "stats"):
         stats = patch_flow_stats(flow, s, positions, params.patch_size, offsets)
         texture = np.minimum(patch_texture(p_small, s, positions, params.patch_size),
                              patch_texture(t_small, s, positions, params.patch_size))
-        measurable = texture >= params.min_texture
+        coverage_share = patch_means(weight, s, positions, params.patch_size)
+        measurable = (texture >= params.min_texture) & (coverage_share >= params.min_trusted_share)
         magnitude = stats.magnitude
         if not measurable.all():
-            rows, cols, _ = block_index(positions[~measurable], params.patch_size, s)
-            magnitude[rows, cols] = np.nan
+            lat = Lattice.of(positions, params.patch_size, s)
+            for r, c in zip(lat.ri[~measurable], lat.ci[~measurable]):
+                lat.view(magnitude)[r, :, c, :] = np.nan
         heatmap = downscale_heatmap(magnitude, s, params.heatmap_scale, phone_size)
         patches = [
             PatchMeasurement(x=int(positions[k, 0]), y=int(positions[k, 1]), size=params.patch_size,

@@ -1,0 +1,120 @@
+"""Entry points, settings, help, overlays and the screenshot mode."""
+
+import argparse
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+from guihelpers import press_keys
+from PySide6.QtWidgets import QApplication
+
+from ispviewer.gui import commands, settings as keys
+from ispviewer.gui.actions import SPECS, shortcut_table
+from ispviewer.gui.panels import ShortcutDialog
+from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET
+
+
+def test_open_subcommand_is_registered():
+    parser = argparse.ArgumentParser(prog="ispviewer")
+    commands.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["open", "DS", "--screenshot", "out.png", "--read-only"])
+    assert args.func is commands.run_open
+    assert (str(args.dataset), str(args.screenshot), args.readonly) == ("DS", "out.png", True)
+
+
+def test_open_refuses_a_folder_without_manifest(tmp_path, capsys):
+    parser = argparse.ArgumentParser(prog="ispviewer")
+    commands.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["open", str(tmp_path)])
+    assert args.func(args) == 2
+    assert "no ispviewer dataset here" in capsys.readouterr().err
+
+
+def test_screenshot_renders_offscreen_and_exits(dataset, tmp_path):
+    png = tmp_path / "shot.png"
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"))
+    env.pop("QT_QPA_PLATFORM", None)  # --screenshot must select offscreen by itself
+    code = ("import sys\nfrom ispviewer.gui.commands import register\nimport argparse\n"
+            "p = argparse.ArgumentParser(); register(p.add_subparsers())\n"
+            f"a = p.parse_args(['open', {str(dataset)!r}, '--screenshot', {str(png)!r}])\n"
+            "sys.exit(a.func(a))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    image = cv2.imread(str(png))
+    assert image is not None and image.shape[:2] == (1000, 1680)
+    assert image.std() > 10  # not a blank window
+    assert (tmp_path / "config" / "ispviewer" / "ispviewer.ini").is_file()  # settings went to XDG_CONFIG_HOME
+
+
+def test_settings_persist_in_the_isolated_location(make_window, dataset, isolated_settings, qtbot):
+    w = make_window(dataset)
+    w.overlay_controls.opacity.setValue(73)
+    press_keys(w, "G")
+    w.close()
+    files = list(isolated_settings.rglob("*.ini"))
+    assert files and all(isolated_settings in f.parents for f in files)
+    w2 = make_window(None)
+    assert w2.overlay_controls.opacity.value() == 73
+    assert w2.viewer.heatmap_opacity == pytest.approx(0.73)
+    assert not w2.actions_["grid"].isChecked()
+    assert w2.settings.value(keys.LAST_DATASET) == str(dataset.resolve())
+
+
+def test_help_lists_every_shortcut(window):
+    press_keys(window, "F1")
+    dialogs = [d for d in QApplication.topLevelWidgets() if isinstance(d, ShortcutDialog) and d.isVisible()]
+    assert dialogs, "F1 did not open the shortcut dialog"
+    table = shortcut_table()
+    for spec in SPECS:
+        assert any(" / ".join(spec.keys) == keys_ for keys_, _ in table)
+    assert ("Ctrl+Z", "Undo the last decision") in table
+    for d in dialogs:
+        d.close()
+
+
+def test_every_action_has_an_icon_and_a_shortcut(window):
+    for name, action in window.actions_.items():
+        assert not action.icon().isNull(), name
+        assert action.shortcuts(), name
+    assert not window.undo_action.icon().isNull() and window.undo_action.shortcuts()
+
+
+def test_overlays_heatmap_from_the_aligner_and_toggles(window):
+    ov = window.viewer.overlays[TARGET]
+    assert ov.heatmap.isVisible() and ov.grid.isVisible()
+    rect = ov.heatmap.mapRectToParent(ov.heatmap.boundingRect())
+    assert (rect.x(), rect.y(), rect.width(), rect.height()) == pytest.approx((-0.5, -0.5, 320, 240))
+    assert ov.heatmap.image.shape[:2] == (60, 80)  # the aligner's 1/4-scale heatmap, not the patch grid
+    assert ov.heatmap.image[0, 0, 3] == 0  # NaN is transparent
+    assert not window.viewer.overlays[OUTPUT].grid.isVisible()  # nothing to outline on an empty pane
+    press_keys(window, "H")
+    assert not ov.heatmap.isVisible() and not window.viewer.colorbar.isVisible()
+    press_keys(window, "G")
+    assert not ov.grid.isVisible()
+    press_keys(window, "H")
+    press_keys(window, "G")
+    assert ov.heatmap.isVisible() and ov.grid.isVisible()
+    window.overlay_controls.opacity.setValue(20)
+    assert ov.heatmap.opacity() == pytest.approx(0.2)
+
+
+def test_output_pane_placeholder_and_grid_is_one_item_per_group(window):
+    out = window.viewer.panes[OUTPUT]
+    assert out.pyramid is None and out.message.text() == OUTPUT_PLACEHOLDER
+    items = window.viewer.panes[PHONE].view_box.addedItems
+    assert len(items) == 4  # image, heatmap, grid, selection — not one item per patch
+    grid = window.viewer.overlays[PHONE].grid
+    assert len(grid._paths) <= 6 and sum(p.elementCount() for _, p in grid._paths) == 70 * 5
+
+
+def test_zoom_to_patch(window):
+    press_keys(window, "N")
+    press_keys(window, "Z")
+    p = window.triage.selected
+    x, y, w, h = window.viewer.panes[PHONE].visible_rect()
+    assert x <= p.x - 0.5 and y <= p.y - 0.5 and x + w >= p.x + p.size - 0.5 and y + h >= p.y + p.size - 0.5
+    assert min(w, h) <= p.size * 1.6
+    assert np.isfinite(window.viewer.view_state.zoom)
