@@ -38,6 +38,15 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _load() -> str:
+    """1-minute load average: other processes on a 2-core machine skew every figure here."""
+    try:
+        with open("/proc/loadavg") as fh:
+            return f"load average {fh.read().split()[0]}"
+    except OSError:
+        return "load average unknown"
+
+
 def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
 
@@ -167,7 +176,7 @@ def main() -> int:
           f"{n * 4 / 2**20:.2f} MB float32 / {n * 2 / 2**20:.2f} MB half; receptive radius "
           f"{model.receptive_radius} packed px, context {model.default_context}, align {model.align}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; tile {args.tile} packed px "
-          f"({2 * args.tile} output px); each task in a fresh process\n")
+          f"({2 * args.tile} output px); each task in a fresh process; {_load()}\n")
 
     crop = _run_child("crop", args)
     print(f"512x512 output crop (render_region, median of {args.repeats}): {crop['median_s'] * 1e3:.0f} ms "
@@ -196,6 +205,7 @@ def main() -> int:
               f"scaled to 12 MP")
     if full:
         print(f"\nratio: network full render / LibRaw postprocess (12 MP) = {full['s'] / ref['s']:.1f}x")
+    print(f"({_load()} at the end)")
     return 0
 
 

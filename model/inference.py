@@ -201,9 +201,3 @@ def render_full(model: nn.Module, packed, **kwargs) -> np.ndarray:
     """Render the whole phone frame; see :func:`render_region` for the keyword arguments."""
     return render_region(model, packed, None, **kwargs)
 
-
-def count_tiles(model: nn.Module, packed_shape: tuple[int, ...], tile: int = DEFAULT_TILE) -> int:
-    """How many tiles :func:`render_full` uses for a packed raw of this shape (RGGB origin)."""
-    align = int(getattr(model, "align", 1))
-    tile = _round_up(int(tile), align)
-    return -(-packed_shape[0] // tile) * -(-packed_shape[1] // tile)

@@ -2,7 +2,8 @@
 
 Both networks share one small U-Net backbone that works on the packed raw grid and one learned
 linear demosaic (a 3×3 convolution of the packed planes, pixel-shuffled to the output grid) that
-we call the *base*:
+we call the *base*.  The base starts as a bilinear demosaic (camera RGB, no white balance or
+tone curve), so an untrained network already renders a recognisable image.
 
 * :class:`KernelPredictionISP` ("kpn") — the poster's content-aware conditional convolution
   (Eq. 1–2): from the backbone features a 1×1 head predicts, for every output pixel, a k×k kernel
@@ -120,6 +121,37 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> torch.Tensor:
     return x
 
 
+R, GR, GB, B = 0, 1, 2, 3  # packed planes
+# Bilinear demosaic of an RGGB mosaic as a 3x3 conv on the packed planes: for each colour and
+# output sub-pixel (a, b) (PixelShuffle channel colour * 4 + 2a + b), the (plane, dy, dx)
+# packed samples averaged.  Packed pixel (i, j) holds R at (2i, 2j), Gr at (2i, 2j+1),
+# Gb at (2i+1, 2j), B at (2i+1, 2j+1) of the mosaic.
+_BILINEAR = {
+    (0, 0): [(R, 0, 0)],
+    (0, 1): [(R, 0, 0), (R, 0, 1)],
+    (0, 2): [(R, 0, 0), (R, 1, 0)],
+    (0, 3): [(R, 0, 0), (R, 0, 1), (R, 1, 0), (R, 1, 1)],
+    (1, 0): [(GR, 0, -1), (GR, 0, 0), (GB, -1, 0), (GB, 0, 0)],
+    (1, 1): [(GR, 0, 0)],
+    (1, 2): [(GB, 0, 0)],
+    (1, 3): [(GR, 0, 0), (GR, 1, 0), (GB, 0, 0), (GB, 0, 1)],
+    (2, 0): [(B, -1, -1), (B, -1, 0), (B, 0, -1), (B, 0, 0)],
+    (2, 1): [(B, -1, 0), (B, 0, 0)],
+    (2, 2): [(B, 0, -1), (B, 0, 0)],
+    (2, 3): [(B, 0, 0)],
+}
+
+
+def _init_bilinear_demosaic(conv: nn.Conv2d) -> None:
+    """Start the base as a bilinear demosaic (camera RGB): an untrained net renders a real image."""
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.bias.zero_()
+        for (colour, sub), taps in _BILINEAR.items():
+            for plane, dy, dx in taps:
+                conv.weight[colour * 4 + sub, plane, dy + 1, dx + 1] = 1.0 / len(taps)
+
+
 class _ISPBase(nn.Module):
     """Shared parts: input checks, padding to ``align``, the base demosaic and the backbone."""
 
@@ -127,6 +159,7 @@ class _ISPBase(nn.Module):
         super().__init__()
         self.backbone = UNetBackbone(4, widths, convs)
         self.base_conv = nn.Conv2d(4, 4 * 3, 3, padding=1)  # pixel-shuffled to (3, 2h, 2w)
+        _init_bilinear_demosaic(self.base_conv)
 
     @property
     def align(self) -> int:
@@ -216,6 +249,9 @@ class PlainISP(_ISPBase):
         super().__init__(widths, convs)
         self.hparams = {"widths": list(self.backbone.widths), "convs": int(convs)}
         self.head = nn.Sequential(nn.Conv2d(self.backbone.widths[0], 4 * 3, 1), nn.PixelShuffle(2))
+        with torch.no_grad():  # start near the base, like the kpn's identity kernels
+            self.head[0].weight.mul_(0.1)
+            self.head[0].bias.zero_()
 
     @property
     def receptive_radius(self) -> int:

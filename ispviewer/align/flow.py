@@ -4,9 +4,9 @@
 Inverse Search) is the default.  A learned estimator (PWC-Net, RAFT...) only has to implement
 ``estimate`` and be registered with :func:`register_flow_estimator`.
 
-Both images are photometrically normalized first (:func:`normalize_luminance`): the phone ISP and
-the Nikon render tone, contrast and colour differently, and such differences must not read as
-motion.
+The aligner hands estimators photometrically normalized luminance (see
+:mod:`ispviewer.align.photometric`), so tone and colour differences between the phone ISP and the
+Nikon do not read as motion.
 """
 
 from __future__ import annotations
@@ -29,40 +29,6 @@ class FlowEstimator(Protocol):
         Inputs are float32 (h, w) of the same shape, zero-mean and of about unit local contrast.
         """
         ...
-
-
-def normalize_luminance(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sigma: float = 8.0,
-                        floor: float = 2.0) -> np.ndarray:
-    """Local contrast normalization: (L - local mean) / local std, float32.
-
-    ``blur_sigma`` lightly smooths first (the same for both images, to tame phone noise and
-    sharpening halos); ``floor`` (grey levels) keeps flat areas from amplifying noise.
-    """
-    return normalize_with_contrast(gray, blur_sigma=blur_sigma, window_sigma=window_sigma, floor=floor)[0]
-
-
-def normalize_with_contrast(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sigma: float = 8.0,
-                            floor: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`normalize_luminance` and the local standard deviation (grey levels) it divided by."""
-    g = gray.astype(np.float32)
-    if blur_sigma > 0:
-        g = cv2.GaussianBlur(g, (0, 0), blur_sigma)
-    g -= local_mean(g, window_sigma)
-    std = local_mean(g * g, window_sigma)
-    np.sqrt(std, out=std)
-    g /= np.maximum(std, np.float32(floor))
-    return g, std
-
-
-def stack_radius(sigma: float) -> int:
-    """Radius of the stack blur whose kernel has standard deviation ``sigma`` (r(r+2)/6 = sigma^2)."""
-    return max(1, int(round(np.sqrt(6 * sigma * sigma + 1) - 1)))
-
-
-def local_mean(image: np.ndarray, sigma: float) -> np.ndarray:
-    """A fast Gaussian-like local mean (stack blur, O(1) per pixel) of standard deviation ``sigma``."""
-    k = 2 * stack_radius(sigma) + 1
-    return cv2.stackBlur(image, (k, k))
 
 
 def to_uint8(norm: np.ndarray, gain: float = 40.0) -> np.ndarray:

@@ -2,9 +2,15 @@
 
 A patch's misalignment is the mean magnitude of the residual flow, i.e. the flow between the
 phone patch and its matched target patch (flow minus the patch's NCC offset), in phone pixels.
-Noise in a flow field inflates the mean of its magnitude (a zero-mean error still has a positive
-length), so the flow *vectors* are smoothed over a small window before taking magnitudes: the
-true displacement is smooth at that scale, the estimator's noise is not.
+
+Two things keep it honest:
+
+* noise in a flow field inflates the mean of its magnitude (a zero-mean error still has a
+  positive length), so the flow *vectors* are smoothed before taking magnitudes — the true
+  displacement is smooth at that scale, the estimator's noise is not;
+* where an image is flat (sky, crushed shadows, blown highlights) any estimator guesses, so the
+  smoothing is a normalized convolution weighted by per-pixel trust, and the patch mean is
+  trust-weighted too.  A patch with too little trusted area is not measurable.
 """
 
 from __future__ import annotations
@@ -14,42 +20,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ispviewer.align.flow import stack_radius
-
-
-@dataclass(frozen=True)
-class PatchFlowStats:
-    mean: np.ndarray  # (N,) float32, px
-    p95: np.ndarray  # (N,) float32, px
-    magnitude: np.ndarray  # residual magnitude map at the flow scale, NaN outside the given patches
-
-
-def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
-    """Smooth each flow component (sigma in flow pixels; 0 = unchanged).
-
-    With ``weight`` (h, w) in [0, 1] this is a normalized convolution: the result is the
-    weight-averaged flow nearby, so the flow of textureless areas (where any estimator is guessing)
-    is replaced by that of their textured surroundings.
-    """
-    if sigma <= 0 and weight is None:
-        return flow
-    k = 2 * stack_radius(max(sigma, 0.5)) + 1
-    if weight is None:
-        return cv2.stackBlur(flow, (k, k))
-    w = weight.astype(np.float32)
-    num = cv2.stackBlur(flow * w[..., None], (k, k))
-    den = cv2.stackBlur(w, (k, k))
-    fallback = cv2.stackBlur(flow, (k, k))
-    ok = den > 1e-3
-    out = np.where(ok[..., None], num / np.maximum(den, 1e-3)[..., None], fallback)
-    return out.astype(np.float32)
-
-
-def confidence(contrast_phone: np.ndarray, contrast_target: np.ndarray, low: float, high: float) -> np.ndarray:
-    """Per-pixel trust in the flow, 0..1: both images need local contrast above ``low`` grey levels."""
-    c = np.minimum(contrast_phone, contrast_target)
-    t = np.clip((c - low) / (high - low), 0, 1)
-    return t * t * (3 - 2 * t)
+from ispviewer.align.photometric import stack_radius
 
 
 @dataclass(frozen=True)
@@ -83,39 +54,99 @@ class Lattice:
 
     def blocks(self, array: np.ndarray) -> np.ndarray:
         """(N, n * n, ...) pixels of every patch's block."""
-        v = self.view(array)
-        v = np.moveaxis(v, 2, 1).reshape(self.rows, self.cols, self.n * self.n, *array.shape[2:])
-        return v[self.ri, self.ci]
+        v = np.moveaxis(self.view(array), 2, 1)
+        return v.reshape(self.rows, self.cols, self.n * self.n, *array.shape[2:])[self.ri, self.ci]
 
-    def used(self) -> np.ndarray:
-        u = np.zeros((self.rows, self.cols), bool)
-        u[self.ri, self.ci] = True
-        return u
+    def scatter(self, values: np.ndarray, fill: float = 0.0) -> np.ndarray:
+        """Per-patch ``values`` (N, ...) laid out as a (rows, cols, ...) grid."""
+        grid = np.full((self.rows, self.cols, *values.shape[1:]), fill, np.float32)
+        grid[self.ri, self.ci] = values
+        return grid
+
+
+@dataclass(frozen=True)
+class PatchFlowStats:
+    mean: np.ndarray  # (N,) float32, px
+    p95: np.ndarray  # (N,) float32, px
+    magnitude: np.ndarray  # residual magnitude map at the flow scale, NaN outside the given patches
+
+
+def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
+    """Smooth each flow component over ``sigma`` flow pixels.
+
+    With ``weight`` (h, w) in [0, 1] this is a normalized convolution: the result is the
+    weight-averaged flow nearby, so the flow of flat areas (where any estimator guesses) is
+    replaced by that of their textured surroundings where there are any.
+    """
+    k = 2 * stack_radius(max(sigma, 0.5)) + 1
+    if weight is None:
+        return cv2.stackBlur(flow, (k, k))
+    w = weight.astype(np.float32)
+    num = cv2.stackBlur(flow * w[..., None], (k, k))
+    den = cv2.stackBlur(w, (k, k))
+    plain = cv2.stackBlur(flow, (k, k))
+    alpha = np.clip(den / 0.05, 0, 1)[..., None]  # no trusted neighbour at all: plain smoothing
+    return (alpha * num / np.maximum(den, 1e-6)[..., None] + (1 - alpha) * plain).astype(np.float32)
+
+
+def offset_field(positions: np.ndarray, offsets: np.ndarray, patch_size: int, scale: float,
+                 shape: tuple[int, int]) -> np.ndarray:
+    """The patches' NCC offsets as a smooth field (h, w, 2) in pixels of ``scale``."""
+    field = np.zeros((*shape, 2), np.float32)
+    if len(positions) == 0:
+        return field
+    lat = Lattice.of(positions, patch_size, scale)
+    grid = lat.scatter(offsets.astype(np.float32) * np.float32(scale))
+    used = lat.scatter(np.ones(len(positions), np.float32))
+    # fill lattice cells without a patch with the mean of the others (a prior only)
+    grid[used == 0] = grid[used > 0].mean(axis=0)
+    box = cv2.resize(grid, (lat.cols * lat.n, lat.rows * lat.n), interpolation=cv2.INTER_LINEAR)
+    h, w = shape
+    top, left = lat.y0, lat.x0
+    bottom, right = h - top - box.shape[0], w - left - box.shape[1]
+    return cv2.copyMakeBorder(box, top, max(bottom, 0), left, max(right, 0), cv2.BORDER_REPLICATE)[:h, :w]
 
 
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
-                     offsets: np.ndarray) -> PatchFlowStats:
+                     offsets: np.ndarray, weight: np.ndarray | None = None) -> PatchFlowStats:
     """Residual-flow statistics of every patch.
 
     ``flow`` (h, w, 2) is sampled at ``scale`` x the phone frame but holds phone-frame pixels;
-    ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy).  Patches must tile one lattice.
+    ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy); ``weight`` (h, w) weights the mean
+    (and restricts the p95 to trusted pixels where a patch has enough of them).
     """
     magnitude = np.full(flow.shape[:2], np.nan, np.float32)
     if len(positions) == 0:
         empty = np.zeros(0, np.float32)
         return PatchFlowStats(empty, empty, magnitude)
     lat = Lattice.of(positions, patch_size, scale)
-    block_offset = np.zeros((lat.rows, lat.cols, 2), np.float32)
-    block_offset[lat.ri, lat.ci] = offsets
-    r = lat.view(flow) - block_offset[:, None, :, None, :]
+    r = lat.view(flow) - lat.scatter(offsets.astype(np.float32))[:, None, :, None, :]
     m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (rows, n, cols, n)
-    m[~lat.used()[:, None, :, None].repeat(lat.n, 1).repeat(lat.n, 3)] = np.nan
+    unused = lat.scatter(np.ones(len(positions)), fill=0) == 0
+    m[np.broadcast_to(unused[:, None, :, None], m.shape)] = np.nan
     lat.view(magnitude)[...] = m
     blocks = lat.blocks(magnitude)  # (N, n*n)
-    mean = blocks.mean(axis=1, dtype=np.float64).astype(np.float32)
-    k = int(round(0.95 * (blocks.shape[1] - 1)))
-    p95 = np.partition(blocks, k, axis=1)[:, k].astype(np.float32)
-    return PatchFlowStats(mean, p95, magnitude)
+    mean = blocks.mean(axis=1, dtype=np.float64)
+    p95 = _percentile(blocks, np.ones(blocks.shape, bool), 95)
+    if weight is not None:
+        wb = lat.blocks(weight).astype(np.float64)
+        total = wb.sum(axis=1)
+        weighted = (blocks * wb).sum(axis=1) / np.maximum(total, 1e-6)
+        mean = np.where(total > 1e-6, weighted, mean)
+        trusted = wb >= 0.5
+        enough = trusted.mean(axis=1) >= 0.1
+        p95 = np.where(enough, _percentile(blocks, trusted, 95), p95)
+    return PatchFlowStats(mean.astype(np.float32), p95.astype(np.float32), magnitude)
+
+
+def _percentile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
+    """Per row of ``values`` (N, M), the ``q``-th percentile of the entries where ``mask`` holds
+    (nearest rank; 0 for a row with none)."""
+    ranked = np.sort(np.where(mask, values, np.inf), axis=1)
+    count = mask.sum(axis=1)
+    idx = np.clip(np.rint(q / 100 * (count - 1)), 0, values.shape[1] - 1).astype(np.intp)
+    out = ranked[np.arange(len(values)), idx]
+    return np.where(count > 0, out, 0.0)
 
 
 def patch_means(values: np.ndarray, scale: float, positions: np.ndarray, patch_size: int) -> np.ndarray:
@@ -125,26 +156,22 @@ def patch_means(values: np.ndarray, scale: float, positions: np.ndarray, patch_s
     return Lattice.of(positions, patch_size, scale).blocks(values).mean(axis=1).astype(np.float32)
 
 
-def patch_texture(gray: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
-                  blur_sigma: float = 1.5) -> np.ndarray:
+def patch_texture(gx: np.ndarray, gy: np.ndarray, scale: float, positions: np.ndarray,
+                  patch_size: int) -> np.ndarray:
     """Texture strength per patch: sqrt of the smaller eigenvalue of the patch's structure tensor.
 
-    In grey levels per phone pixel; near 0 for flat patches and for patches with edges in one
-    direction only (where motion along the edge cannot be measured).  ``gray`` is at ``scale``.
+    From gradient maps (grey levels per phone px) at ``scale``; near 0 for flat patches and for
+    patches with edges in one direction only (where motion along the edge cannot be measured).
     """
     if len(positions) == 0:
         return np.zeros(0, np.float32)
-    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), blur_sigma)
-    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=scale / 8)
-    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=scale / 8)
     jxx, jyy, jxy = (patch_means(a, scale, positions, patch_size) for a in (gx * gx, gy * gy, gx * gy))
     lam = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
     return np.sqrt(np.maximum(lam, 0)).astype(np.float32)
 
 
-def downscale_heatmap(magnitude: np.ndarray, from_scale: float, to_scale: float,
-                      phone_size: tuple[int, int]) -> np.ndarray:
-    """Area-average a NaN-masked map from ``from_scale`` to ``to_scale`` of the phone frame.
+def downscale_heatmap(magnitude: np.ndarray, to_scale: float, phone_size: tuple[int, int]) -> np.ndarray:
+    """Area-average a NaN-masked map to ``to_scale`` of the phone frame (float32).
 
     A heatmap pixel is NaN unless at least half of its area was measured.
     """
@@ -152,13 +179,11 @@ def downscale_heatmap(magnitude: np.ndarray, from_scale: float, to_scale: float,
     size = (max(1, int(round(w * to_scale))), max(1, int(round(h * to_scale))))
     valid = np.isfinite(magnitude)
     values = np.where(valid, magnitude, 0).astype(np.float32)
-    if size == (magnitude.shape[1], magnitude.shape[0]):
-        out = values
-        cover = valid.astype(np.float32)
-    else:
-        out = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
-        cover = cv2.resize(valid.astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    cover = valid.astype(np.float32)
+    if size != (magnitude.shape[1], magnitude.shape[0]):
+        values = cv2.resize(values, size, interpolation=cv2.INTER_AREA)
+        cover = cv2.resize(cover, size, interpolation=cv2.INTER_AREA)
     with np.errstate(invalid="ignore", divide="ignore"):
-        result = out / cover
+        result = values / cover
     result[cover < 0.5] = np.nan
     return result.astype(np.float32)

@@ -15,15 +15,18 @@ import cv2
 import numpy as np
 
 from ispviewer.align.errors import AlignmentError
-from ispviewer.align.flow import FlowEstimator, make_flow_estimator, normalize_with_contrast
+from ispviewer.align.flow import FlowEstimator, make_flow_estimator
 from ispviewer.align.geometry import target_footprint
 from ispviewer.align.homography import (
     Plausibility, SiftParams, check_homography, refine_homography, sift_homography,
 )
 from ispviewer.align.misalignment import (
-    Lattice, confidence, downscale_heatmap, patch_flow_stats, patch_means, patch_texture, smooth_flow,
+    Lattice, downscale_heatmap, offset_field, patch_flow_stats, patch_means, patch_texture, smooth_flow,
 )
 from ispviewer.align.patches import match_patches, patch_grid
+from ispviewer.align.photometric import (
+    gradient_energy, gradients, match_tone, normalize_luminance, stabilizer, trust,
+)
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
@@ -43,9 +46,11 @@ class AlignParams:
     flow_scale: float = 0.5  # flow runs at this fraction of the phone resolution
     flow_smooth_px: float = 10.0  # sigma (phone px) of the smoothing of flow vectors: noise debias
     normalize_sigma_px: float = 16.0  # local-contrast window (phone px) of the photometric normalization
-    contrast_px: tuple[float, float] = (2.0, 6.0)  # local contrast (grey levels): flow untrusted..trusted
+    structure_px: tuple[float, float] = (0.5, 2.0)  # local RMS gradient (grey levels / phone px):
+    #                                                   flow untrusted below the first, trusted above the second
+    stabilize: float = 0.5  # faint shared texture added where the images are flat (0: off)
     min_texture: float = 0.4  # grey levels / phone px (structure tensor's smaller eigenvalue)
-    min_trusted_share: float = 0.3  # of a patch's area with trusted flow; below: not measurable
+    min_trusted_share: float = 0.25  # of a patch's area with trusted flow; below: not measurable
     heatmap_scale: float = 0.25  # of the phone frame
     refine: bool = True  # refine the SIFT homography at full resolution
     sift: SiftParams = field(default_factory=SiftParams)
@@ -175,27 +180,36 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
         else:
             p_small, t_small = phone, np.ascontiguousarray(inner)
         del aligned, inner
+        p_grad = gradients(p_small, s)
+        t_grad = gradients(t_small, s)
         window = params.normalize_sigma_px * s
-        p_norm, p_contrast = normalize_with_contrast(p_small, window_sigma=window)
-        t_norm, t_contrast = normalize_with_contrast(t_small, window_sigma=window)
+        weight = trust(gradient_energy(*p_grad, window / 4), gradient_energy(*t_grad, window / 4),
+                       *params.structure_px)
+        p_norm = normalize_luminance(match_tone(p_small, t_small), window_sigma=window)
+        t_norm = normalize_luminance(t_small, window_sigma=window)
+        if params.stabilize > 0:
+            motion = offset_field(positions, offsets, params.patch_size, s, p_norm.shape)
+            p_add, t_add = stabilizer(p_norm.shape, params.stabilize * (1 - weight), motion)
+            p_norm += p_add
+            t_norm += t_add
+            del p_add, t_add, motion
         flow = estimator.estimate(p_norm, t_norm)
         del p_norm, t_norm
         flow = np.asarray(flow, np.float32) * np.float32(1.0 / s)  # phone-frame pixels
-        weight = confidence(p_contrast, t_contrast, *params.contrast_px)
         flow = smooth_flow(flow, params.flow_smooth_px * s, weight)
 
     with _stage(timings, "stats"):
-        stats = patch_flow_stats(flow, s, positions, params.patch_size, offsets)
-        texture = np.minimum(patch_texture(p_small, s, positions, params.patch_size),
-                             patch_texture(t_small, s, positions, params.patch_size))
-        coverage_share = patch_means(weight, s, positions, params.patch_size)
-        measurable = (texture >= params.min_texture) & (coverage_share >= params.min_trusted_share)
+        stats = patch_flow_stats(flow, s, positions, params.patch_size, offsets, weight)
+        texture = np.minimum(patch_texture(*p_grad, s, positions, params.patch_size),
+                             patch_texture(*t_grad, s, positions, params.patch_size))
+        trusted_share = patch_means(weight, s, positions, params.patch_size)
+        measurable = (texture >= params.min_texture) & (trusted_share >= params.min_trusted_share)
         magnitude = stats.magnitude
         if not measurable.all():
             lat = Lattice.of(positions, params.patch_size, s)
             for r, c in zip(lat.ri[~measurable], lat.ci[~measurable]):
                 lat.view(magnitude)[r, :, c, :] = np.nan
-        heatmap = downscale_heatmap(magnitude, s, params.heatmap_scale, phone_size)
+        heatmap = downscale_heatmap(magnitude, params.heatmap_scale, phone_size)
         patches = [
             PatchMeasurement(x=int(positions[k, 0]), y=int(positions[k, 1]), size=params.patch_size,
                              dx=float(offsets[k, 0]), dy=float(offsets[k, 1]), ncc=float(ncc[k]),

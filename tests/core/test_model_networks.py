@@ -96,3 +96,17 @@ def test_train_and_eval_compute_the_same_and_backprop_reaches_all_weights():
     torch.testing.assert_close(out, model.eval()(x))
     out.mean().backward()
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+
+
+def test_base_starts_as_bilinear_demosaic_with_the_right_cfa_phase():
+    """Bilinear interpolation is exact for affine images: mosaic an affine RGB scene, and the
+    untrained base must give it back inside the frame (any plane/phase mix-up breaks this)."""
+    h, w = 10, 12
+    yy, xx = torch.meshgrid(torch.arange(2 * h, dtype=torch.float64),
+                            torch.arange(2 * w, dtype=torch.float64), indexing="ij")
+    scene = torch.stack([0.1 + 0.01 * yy + 0.02 * xx, 0.5 - 0.01 * yy + 0.005 * xx, 0.3 + 0.003 * yy])
+    packed = torch.stack([scene[0, 0::2, 0::2], scene[1, 0::2, 1::2],
+                          scene[1, 1::2, 0::2], scene[2, 1::2, 1::2]])[None]
+    model = build_model("kpn", **SMALL).double()
+    base = F.pixel_shuffle(model.base_conv(packed), 2)[0]
+    torch.testing.assert_close(base[:, 2:-2, 2:-2], scene[:, 2:-2, 2:-2])

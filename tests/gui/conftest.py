@@ -54,6 +54,8 @@ def make_window(qtbot):
     yield make
     for w in windows:
         w.close()
+        w.deleteLater()
+    QApplication.processEvents()
 
 
 @pytest.fixture

@@ -110,8 +110,8 @@ def test_undo_across_triplets_and_counts_refresh(qtbot, window, dataset):
     worst = window.triage.selected
     press_keys(window, "A")
     wait_saved(qtbot, window)
-    row = window.browser.model.records[0]
-    assert row.name == "t01" and row.patch_counts["accepted"] == 32  # 31 auto + 1 user
+    assert window.browser.model.records[0].name == "t01"
+    qtbot.waitUntil(lambda: window.browser.model.records[0].patch_counts["accepted"] == 32)  # 31 auto + 1 user
     press_keys(window, "PgDown")
     qtbot.waitUntil(lambda: not window.loading)
     assert window.current.name == "t02"

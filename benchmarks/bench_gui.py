@@ -1,0 +1,252 @@
+"""GUI benchmark: repaint, prefetched switch and cold open, each next to a same-run reference.
+
+Setup: the real main window (offscreen, 1920x1080) on a synthetic dataset with a 24 MP Nikon
+target (6048x4024) and a 12 MP phone frame (4032x3024), a 12 MP image in the network-output pane,
+the aligner's heatmap and a patch grid of ~3,000 patches, both overlays on.
+
+  pan/zoom step    one change of the shared view state until all three panes have repainted
+                   (target: median <= 16 ms); reference: one plain pyqtgraph ImageItem (12 MP,
+                   fast path) repainted after the same step in one pane-sized ViewBox
+  prefetched switch  PgDown to a triplet the loader already holds, until painted (<= 150 ms)
+  cold open        a triplet not in the cache, until painted (<= 600 ms); reference: decoding
+                   its 24 MP target JPEG alone
+
+Run:  QT_QPA_PLATFORM=offscreen python benchmarks/bench_gui.py [--repeats N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+PHONE = (4032, 3024)
+TARGET = (6048, 4024)
+PATCH = 64
+NAMES = ("bench_a", "bench_b", "bench_c")
+
+
+def _scene(size: tuple[int, int], seed: int) -> np.ndarray:
+    """A photo-like RGB image: a bundled scikit-image photo upscaled, plus fine texture."""
+    from skimage import data
+
+    photo = [data.astronaut, data.coffee, data.chelsea][seed % 3]()
+    img = cv2.resize(photo, size, interpolation=cv2.INTER_CUBIC)
+    rng = np.random.default_rng(seed)
+    noise = rng.normal(0, 6, (size[1] // 2, size[0] // 2, 1)).astype(np.float32)
+    noise = cv2.resize(noise, size, interpolation=cv2.INTER_LINEAR)[..., None]
+    return np.clip(img.astype(np.float32) + noise, 0, 255).astype(np.uint8)
+
+
+def build_dataset(root: Path) -> None:
+    from ispviewer.align.heatmap import save_heatmap
+    from ispviewer.dataset.manifest import Manifest
+    from ispviewer.dataset.records import AlignmentResult, CaptureFiles, PatchMeasurement, RawInfo
+
+    s = PHONE[1] / TARGET[1]  # the phone sees the central 4:3 part of the 3:2 Nikon frame
+    x_off = (TARGET[0] - PHONE[0] / s) / 2
+    H = ((s, 0.0, -s * x_off), (0.0, s, 0.0), (0.0, 0.0, 1.0))
+    rng = np.random.default_rng(0)
+    with Manifest.open(root, create=True) as m:
+        for i, name in enumerate(NAMES):
+            folder = root / "captures" / name
+            folder.mkdir(parents=True)
+            target = _scene(TARGET, i)
+            phone = cv2.resize(target[:, int(x_off):int(x_off) + int(PHONE[0] / s)], PHONE,
+                               interpolation=cv2.INTER_AREA)
+            cv2.imwrite(str(folder / "target.jpg"), target[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92])
+            cv2.imwrite(str(folder / "phone.jpg"), phone[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, 90])
+            (folder / "raw.dng").write_bytes(b"")
+            files = CaptureFiles(f"captures/{name}/raw.dng", f"captures/{name}/phone.jpg",
+                                 f"captures/{name}/target.jpg")
+            tid, _ = m.add_triplet(name, files, RawInfo(*PHONE, "Apple", "iPhone 6s", "RGGB", 528.0, 4095.0),
+                                   TARGET)
+            cells = [(x, y) for y in range(0, PHONE[1] - PATCH + 1, PATCH)
+                     for x in range(0, PHONE[0] - PATCH + 1, PATCH)]
+            mis = rng.gamma(2.0, 0.4, len(cells))
+            patches = tuple(PatchMeasurement(x, y, PATCH, 0.1, -0.2, 0.95, float(v), float(v) * 1.7)
+                            for (x, y), v in zip(cells, mis))
+            heat = f"heatmaps/{name}.npz"
+            (root / "heatmaps").mkdir(exist_ok=True)
+            values = cv2.resize(rng.gamma(2.0, 0.4, (24, 32)).astype(np.float32), (PHONE[0] // 4, PHONE[1] // 4))
+            save_heatmap(root / heat, values, 0.25)
+            m.store_alignment(tid, AlignmentResult(H, patches, heat, 1.2))
+
+
+def _repaint(panes) -> None:
+    for pane in panes:
+        pane.graphics.viewport().repaint()
+
+
+def _median_ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000.0
+
+
+def bench_steps(window, app, repeats: int) -> dict[str, tuple[float, float]]:
+    """Median ms per pan/zoom step at several zooms: (all three panes, plain ImageItem reference)."""
+    import pyqtgraph as pg
+
+    viewer = window.viewer
+    panes = list(viewer.panes.values())
+    vw, vh = panes[0].graphics.viewport().width(), panes[0].graphics.viewport().height()
+    # reference: one plain ImageItem with the same 12 MP image, in a ViewBox of one pane's size
+    ref_view = pg.GraphicsView()
+    ref_box = pg.ViewBox(invertY=True, lockAspect=True, enableMenu=False)
+    ref_view.setCentralItem(ref_box)
+    ref_item = pg.ImageItem(viewer.panes["phone"].pyramid.levels[0], levels=None)
+    ref_box.addItem(ref_item)
+    ref_view.resize(vw, vh)
+    ref_view.show()
+    app.processEvents()
+
+    results = {}
+    vs = viewer.view_state
+    cx, cy = PHONE[0] / 2, PHONE[1] / 2
+    for label, zoom in (("fit", None), ("50%", 0.5), ("100%", 1.0), ("200%", 2.0)):
+        if zoom is None:
+            viewer.fit()
+            zoom = vs.zoom
+        vs.set_view(cx, cy, zoom)
+        app.processEvents()
+        _repaint(panes)
+        ours, ref = [], []
+        for i in range(repeats):
+            step = 7.0 / zoom if i % 4 < 2 else -7.0 / zoom
+            t0 = time.perf_counter()
+            if i % 5 == 4:  # every fifth step is a zoom step (in and back out)
+                vs.zoom_by(1.1 if (i // 5) % 2 == 0 else 1 / 1.1)
+            else:
+                vs.pan_by(step, step * 0.5)
+            _repaint(panes)
+            ours.append(time.perf_counter() - t0)
+            x, y, w, h = vs.rect(vw, vh)
+            t0 = time.perf_counter()
+            ref_box.setRange(xRange=(x, x + w), yRange=(y, y + h), padding=0)
+            ref_view.viewport().repaint()
+            ref.append(time.perf_counter() - t0)
+        results[label] = (_median_ms(ours), _median_ms(ref))
+    ref_view.close()
+    return results
+
+
+def bench_switch(window, app, repeats: int) -> float:
+    """Median ms of PgDown/PgUp between two triplets that the loader already holds."""
+    from ispviewer.gui.sources import make_request
+
+    session = window.session
+    samples = []
+    for i in range(repeats):
+        name = NAMES[1] if window.current.name == NAMES[0] else NAMES[0]
+        request = make_request(session.triplet(name), session.manifest.resolve)
+        deadline = time.monotonic() + 30
+        while window.loader.cached(request) is None and time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.005)
+        assert window.loader.cached(request) is not None, "prefetch did not happen"
+        t0 = time.perf_counter()
+        window.show_triplet(name)
+        assert not window.loading
+        app.processEvents()
+        _repaint(window.viewer.panes.values())
+        samples.append(time.perf_counter() - t0)
+    return _median_ms(samples)
+
+
+def bench_cold(window, app, root: Path, repeats: int) -> tuple[float, float]:
+    """Median ms of opening a triplet that is not cached, and of decoding its target JPEG alone."""
+    from ispviewer.dataset.images import load_rgb
+
+    samples, decode = [], []
+    for i in range(repeats):
+        name = NAMES[2] if i % 2 == 0 else NAMES[0]
+        _settle(window, app)
+        window.loader.forget()
+        t0 = time.perf_counter()
+        window.show_triplet(name)
+        while window.loading:
+            app.processEvents()
+            time.sleep(0.001)
+        _repaint(window.viewer.panes.values())
+        samples.append(time.perf_counter() - t0)
+        _settle(window, app)
+        t0 = time.perf_counter()
+        load_rgb(root / "captures" / name / "target.jpg")
+        decode.append(time.perf_counter() - t0)
+    return _median_ms(samples), _median_ms(decode)
+
+
+def _settle(window, app) -> None:
+    """Wait until no background load (prefetch) is running."""
+    while window.loader._inflight:  # noqa: SLF001 - benchmark only
+        app.processEvents()
+        time.sleep(0.005)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=40, help="steps per zoom level (default 40)")
+    parser.add_argument("--dataset", type=Path, help="reuse/build the synthetic dataset here")
+    args = parser.parse_args()
+
+    from PySide6.QtCore import QSettings, QStandardPaths
+    from PySide6.QtWidgets import QApplication
+
+    tmp = tempfile.TemporaryDirectory(prefix="ispviewer-bench-")
+    QStandardPaths.setTestModeEnabled(True)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, tmp.name)
+    root = args.dataset or Path(tmp.name) / "ds"
+    if not (root / "manifest.sqlite").exists():
+        t0 = time.perf_counter()
+        build_dataset(root)
+        print(f"built synthetic dataset in {time.perf_counter() - t0:.1f} s: {root}", file=sys.stderr)
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from ispviewer.gui.app import configure_app, create_window, wait_until_shown
+    from ispviewer.gui.pyramid import build_pyramid
+
+    configure_app(app)
+    window = create_window(None)
+    window.resize(1920, 1080)
+    window.show()
+    window.open_dataset(root)
+    wait_until_shown(window, app)
+    output = build_pyramid(_scene(PHONE, 5))
+    window.viewer.set_output(output)
+    assert window.actions_["heatmap"].isChecked() and window.actions_["grid"].isChecked()
+    n_patches = len(window.session.patches())
+    pane_w, pane_h = window.viewer.panes["phone"].viewport_size()
+
+    steps = bench_steps(window, app, args.repeats)
+    switch = bench_switch(window, app, max(6, args.repeats // 4))
+    cold, decode = bench_cold(window, app, root, 5)
+    window.close()
+
+    print(f"ispviewer GUI benchmark — phone {PHONE[0]}x{PHONE[1]}, target {TARGET[0]}x{TARGET[1]}, "
+          f"{n_patches} patches, 3 panes of {pane_w:.0f}x{pane_h:.0f} device px, heatmap + grid on")
+    print(f"{'measure':34s} {'ours (ms)':>10s} {'reference (ms)':>15s} {'ratio':>7s}  target")
+    all_steps = []
+    for label, (ours, ref) in steps.items():
+        all_steps.append(ours)
+        print(f"{'pan/zoom step at ' + label + ', 3 panes':34s} {ours:10.2f} {ref:15.2f} {ours / ref:7.2f}  "
+              f"<= 16 ms {'OK' if ours <= 16 else 'MISSED'}  (ref: 1 plain ImageItem, 12 MP)")
+    worst = max(all_steps)
+    print(f"{'pan/zoom step, worst zoom':34s} {worst:10.2f} {'':15s} {'':7s}  <= 16 ms {'OK' if worst <= 16 else 'MISSED'}")
+    print(f"{'switch to prefetched triplet':34s} {switch:10.2f} {decode:15.2f} {switch / decode:7.2f}  "
+          f"<= 150 ms {'OK' if switch <= 150 else 'MISSED'}  (ref: 24 MP JPEG decode)")
+    print(f"{'cold open of a triplet':34s} {cold:10.2f} {decode:15.2f} {cold / decode:7.2f}  "
+          f"<= 600 ms {'OK' if cold <= 600 else 'MISSED'}  (ref: 24 MP JPEG decode)")
+    tmp.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,125 @@
+"""Make the phone and target luminance comparable before measuring motion between them.
+
+The phone ISP and the Nikon render tone, contrast and noise differently; none of that may read as
+motion.  The steps, all at the flow's working scale:
+
+* :func:`match_tone` maps the phone's grey levels onto the target's (a monotonic curve measured
+  from the two images themselves — it undoes the phone's harsh tone curve);
+* :func:`normalize_luminance` removes the local mean and divides by the local contrast;
+* :func:`gradient_energy` + :func:`trust` say where there is structure to measure at all;
+* :func:`stabilizer` gives flat areas a faint texture, identical in both images up to the
+  expected motion, so that a flow estimator has nothing to hallucinate there.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+
+def stack_radius(sigma: float) -> int:
+    """Radius of the stack blur whose kernel has standard deviation ``sigma`` (r(r+2)/6 = sigma^2)."""
+    return max(1, int(round(np.sqrt(6 * sigma * sigma + 1) - 1)))
+
+
+def local_mean(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A fast Gaussian-like local mean (stack blur, O(1) per pixel) of standard deviation ``sigma``."""
+    k = 2 * stack_radius(sigma) + 1
+    return cv2.stackBlur(image, (k, k))
+
+
+def match_tone(phone: np.ndarray, target: np.ndarray, min_count: int = 32) -> np.ndarray:
+    """The phone's uint8 luminance re-mapped through the monotonic curve that best fits the target.
+
+    The curve is, per phone grey level, the mean target level at the same pixels (the images are
+    already aligned to a few pixels, and means over many pixels do not care), made monotonic.
+    """
+    p = phone.ravel()
+    count = np.bincount(p, minlength=256).astype(np.float64)
+    total = np.bincount(p, weights=target.ravel().astype(np.float64), minlength=256)
+    levels = np.arange(256, dtype=np.float64)
+    seen = count >= min_count
+    if seen.sum() < 2:
+        return phone
+    curve = np.interp(levels, levels[seen], total[seen] / count[seen])
+    curve = np.maximum.accumulate(curve)
+    return cv2.LUT(phone, np.clip(curve + 0.5, 0, 255).astype(np.uint8))
+
+
+def normalize_luminance(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sigma: float = 8.0,
+                        floor: float = 2.0) -> np.ndarray:
+    """Local contrast normalization: (L - local mean) / local std, float32.
+
+    ``blur_sigma`` lightly smooths first (the same for both images, to tame phone noise and
+    sharpening halos); ``floor`` (grey levels) keeps flat areas from amplifying noise.
+    """
+    g = gray.astype(np.float32)
+    if blur_sigma > 0:
+        g = cv2.GaussianBlur(g, (0, 0), blur_sigma)
+    g -= local_mean(g, window_sigma)
+    std = local_mean(g * g, window_sigma)
+    np.maximum(std, floor * floor, out=std)  # the blur may also round a zero variance below 0
+    np.sqrt(std, out=std)
+    g /= std
+    return g
+
+
+def gradients(gray: np.ndarray, scale: float, blur_sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(gx, gy) of lightly blurred luminance, in grey levels per *phone* pixel (``gray`` at ``scale``)."""
+    g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), blur_sigma)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=scale / 8)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=scale / 8)
+    return gx, gy
+
+
+def gradient_energy(gx: np.ndarray, gy: np.ndarray, sigma: float) -> np.ndarray:
+    """Local RMS gradient (grey levels per phone px) over a window of ``sigma`` pixels."""
+    e = local_mean(gx * gx + gy * gy, sigma)
+    np.maximum(e, 0, out=e)
+    return np.sqrt(e, out=e)
+
+
+def trust(energy_phone: np.ndarray, energy_target: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Per-pixel trust in a flow measurement, 0..1: both images need structure (gradient energy)
+    above ``low`` grey levels per pixel; full trust from ``high``."""
+    c = np.minimum(energy_phone, energy_target)
+    t = np.clip((c - low) / (high - low), 0, 1)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+@lru_cache(maxsize=1)
+def _pattern_tile(tile: int = 256) -> np.ndarray:
+    """A fixed, periodic, band-limited random texture of unit std (deterministic)."""
+    rng = np.random.default_rng(12345)
+    noise = np.pad(rng.standard_normal((tile, tile)).astype(np.float32), 8, mode="wrap")
+    base = cv2.GaussianBlur(noise, (0, 0), 1.0)[8:-8, 8:-8]
+    base /= base.std()
+    base.flags.writeable = False
+    return base
+
+
+def _pattern(shape: tuple[int, int]) -> np.ndarray:
+    base = _pattern_tile()
+    reps = (shape[0] // base.shape[0] + 1, shape[1] // base.shape[1] + 1)
+    return np.tile(base, reps)[:shape[0], :shape[1]]
+
+
+def stabilizer(shape: tuple[int, int], amplitude: np.ndarray, motion: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Faint texture to add to the (phone, target) normalized images where they are flat.
+
+    ``amplitude`` (h, w) scales it per pixel (0 where the images have structure of their own);
+    ``motion`` (h, w, 2) is the expected flow (pixels of this scale): the target's copy is moved
+    by it, so in flat areas the flow settles on that expectation instead of on noise.
+    """
+    h, w = shape
+    pat = _pattern((h, w))
+    phone_part = pat * amplitude
+    if motion is None:
+        return phone_part, phone_part
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    moved = cv2.remap(pat * amplitude, xs - motion[..., 0], ys - motion[..., 1], cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REFLECT)
+    return phone_part, moved
