@@ -140,13 +140,12 @@ def bench_steps(window, app, repeats: int) -> dict[str, tuple[float, float]]:
 
 def bench_switch(window, app, repeats: int) -> float:
     """Median ms of PgDown/PgUp between two triplets that the loader already holds."""
-    from ispviewer.gui.sources import make_request
 
     session = window.session
     samples = []
     for i in range(repeats):
         name = NAMES[1] if window.current.name == NAMES[0] else NAMES[0]
-        request = make_request(session.triplet(name), session.manifest.resolve)
+        request = window.request_for(session.triplet(name))
         deadline = time.monotonic() + 30
         while window.loader.cached(request) is None and time.monotonic() < deadline:
             app.processEvents()

@@ -89,24 +89,6 @@ def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None
     return (alpha * num / np.maximum(den, 1e-6)[..., None] + (1 - alpha) * plain).astype(np.float32)
 
 
-def offset_field(positions: np.ndarray, offsets: np.ndarray, patch_size: int, scale: float,
-                 shape: tuple[int, int]) -> np.ndarray:
-    """The patches' NCC offsets as a smooth field (h, w, 2) in pixels of ``scale``."""
-    field = np.zeros((*shape, 2), np.float32)
-    if len(positions) == 0:
-        return field
-    lat = Lattice.of(positions, patch_size, scale)
-    grid = lat.scatter(offsets.astype(np.float32) * np.float32(scale))
-    used = lat.scatter(np.ones(len(positions), np.float32))
-    # fill lattice cells without a patch with the mean of the others (a prior only)
-    grid[used == 0] = grid[used > 0].mean(axis=0)
-    box = cv2.resize(grid, (lat.cols * lat.n, lat.rows * lat.n), interpolation=cv2.INTER_LINEAR)
-    h, w = shape
-    top, left = lat.y0, lat.x0
-    bottom, right = h - top - box.shape[0], w - left - box.shape[1]
-    return cv2.copyMakeBorder(box, top, max(bottom, 0), left, max(right, 0), cv2.BORDER_REPLICATE)[:h, :w]
-
-
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
                      offsets: np.ndarray, weight: np.ndarray | None = None) -> PatchFlowStats:
     """Residual-flow statistics of every patch.

@@ -6,14 +6,10 @@ motion.  The steps, all at the flow's working scale:
 * :func:`match_tone` maps the phone's grey levels onto the target's (a monotonic curve measured
   from the two images themselves — it undoes the phone's harsh tone curve);
 * :func:`normalize_luminance` removes the local mean and divides by the local contrast;
-* :func:`gradient_energy` + :func:`trust` say where there is structure to measure at all;
-* :func:`stabilizer` gives flat areas a faint texture, identical in both images up to the
-  expected motion, so that a flow estimator has nothing to hallucinate there.
+* :func:`gradient_energy` + :func:`trust` say where there is structure to measure at all.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -87,39 +83,3 @@ def trust(energy_phone: np.ndarray, energy_target: np.ndarray, low: float, high:
     c = np.minimum(energy_phone, energy_target)
     t = np.clip((c - low) / (high - low), 0, 1)
     return (t * t * (3 - 2 * t)).astype(np.float32)
-
-
-@lru_cache(maxsize=1)
-def _pattern_tile(tile: int = 256) -> np.ndarray:
-    """A fixed, periodic, band-limited random texture of unit std (deterministic)."""
-    rng = np.random.default_rng(12345)
-    noise = np.pad(rng.standard_normal((tile, tile)).astype(np.float32), 8, mode="wrap")
-    base = cv2.GaussianBlur(noise, (0, 0), 1.0)[8:-8, 8:-8]
-    base /= base.std()
-    base.flags.writeable = False
-    return base
-
-
-def _pattern(shape: tuple[int, int]) -> np.ndarray:
-    base = _pattern_tile()
-    reps = (shape[0] // base.shape[0] + 1, shape[1] // base.shape[1] + 1)
-    return np.tile(base, reps)[:shape[0], :shape[1]]
-
-
-def stabilizer(shape: tuple[int, int], amplitude: np.ndarray, motion: np.ndarray | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """Faint texture to add to the (phone, target) normalized images where they are flat.
-
-    ``amplitude`` (h, w) scales it per pixel (0 where the images have structure of their own);
-    ``motion`` (h, w, 2) is the expected flow (pixels of this scale): the target's copy is moved
-    by it, so in flat areas the flow settles on that expectation instead of on noise.
-    """
-    h, w = shape
-    pat = _pattern((h, w))
-    phone_part = pat * amplitude
-    if motion is None:
-        return phone_part, phone_part
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    moved = cv2.remap(pat * amplitude, xs - motion[..., 0], ys - motion[..., 1], cv2.INTER_LINEAR,
-                      borderMode=cv2.BORDER_REFLECT)
-    return phone_part, moved

@@ -21,11 +21,11 @@ from ispviewer.align.homography import (
     Plausibility, SiftParams, check_homography, refine_homography, sift_homography,
 )
 from ispviewer.align.misalignment import (
-    Lattice, downscale_heatmap, offset_field, patch_flow_stats, patch_means, patch_texture, smooth_flow,
+    Lattice, downscale_heatmap, patch_flow_stats, patch_means, patch_texture, smooth_flow,
 )
 from ispviewer.align.patches import match_patches, patch_grid
 from ispviewer.align.photometric import (
-    gradient_energy, gradients, match_tone, normalize_luminance, stabilizer, trust,
+    gradient_energy, gradients, match_tone, normalize_luminance, trust,
 )
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
@@ -48,7 +48,6 @@ class AlignParams:
     normalize_sigma_px: float = 16.0  # local-contrast window (phone px) of the photometric normalization
     structure_px: tuple[float, float] = (0.5, 2.0)  # local RMS gradient (grey levels / phone px):
     #                                                   flow untrusted below the first, trusted above the second
-    stabilize: float = 0.5  # faint shared texture added where the images are flat (0: off)
     min_texture: float = 0.4  # grey levels / phone px (structure tensor's smaller eigenvalue)
     min_trusted_share: float = 0.25  # of a patch's area with trusted flow; below: not measurable
     heatmap_scale: float = 0.25  # of the phone frame
@@ -187,12 +186,6 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
                        *params.structure_px)
         p_norm = normalize_luminance(match_tone(p_small, t_small), window_sigma=window)
         t_norm = normalize_luminance(t_small, window_sigma=window)
-        if params.stabilize > 0:
-            motion = offset_field(positions, offsets, params.patch_size, s, p_norm.shape)
-            p_add, t_add = stabilizer(p_norm.shape, params.stabilize * (1 - weight), motion)
-            p_norm += p_add
-            t_norm += t_add
-            del p_add, t_add, motion
         flow = estimator.estimate(p_norm, t_norm)
         del p_norm, t_norm
         flow = np.asarray(flow, np.float32) * np.float32(1.0 / s)  # phone-frame pixels

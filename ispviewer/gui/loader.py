@@ -12,9 +12,11 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from ispviewer.dataset.images import ImageReadError
+from ispviewer.gui.overlays import heatmap_lut, heatmap_rgba
 from ispviewer.gui.pyramid import Pyramid, build_pyramid
 from ispviewer.gui.sources import (
     PHONE, TARGET, Heatmap, LoadRequest, load_aligned_target, load_heatmap_file, load_phone,
@@ -31,6 +33,9 @@ class LoadedTriplet:
     heatmap: Heatmap | None = None
     errors: dict[str, str] = field(default_factory=dict)  # pane (or "heatmap") -> message
     warnings: list[str] = field(default_factory=list)
+    heatmap_rgba: np.ndarray | None = None  # the heatmap coloured for ``heatmap_vmax``
+    heatmap_vmax: float | None = None
+    preview: bool = False  # decoded at reduced size; the full-resolution result follows
 
 
 def _describe(exc: BaseException) -> str:
@@ -41,15 +46,24 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None) -> LoadedTriplet:
-    """Decode the phone JPEG and the aligned target (in parallel when ``parts`` is given)."""
-    result = LoadedTriplet(request.name, request)
+#: A cold open first shows the triplet decoded at 1/PREVIEW_REDUCE size (JPEG DCT scaling: fast).
+PREVIEW_REDUCE = 4
+
+
+def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
+                 reduce: int = 1) -> LoadedTriplet:
+    """Decode the phone JPEG and the aligned target (in parallel when ``parts`` is given).
+
+    ``reduce`` > 1 makes a quick preview: both decoded at 1/reduce size, standing for the full frame.
+    """
+    result = LoadedTriplet(request.name, request, preview=reduce > 1)
+    frame = request.phone_size if reduce > 1 else None
 
     def phone_part():
-        return build_pyramid(load_phone(request))
+        return build_pyramid(load_phone(request, reduce), frame_size=frame)
 
     def target_part():
-        return build_pyramid(load_aligned_target(request))
+        return build_pyramid(load_aligned_target(request, reduce), frame_size=frame)
 
     phone_future = parts.submit(phone_part) if parts is not None else None
     jobs = [(TARGET, target_part)] + ([] if phone_future else [(PHONE, phone_part)])
@@ -63,7 +77,7 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None) 
             result.pyramids[PHONE] = phone_future.result()
         except Exception as exc:  # noqa: BLE001
             result.errors[PHONE] = _describe(exc)
-    if PHONE in result.pyramids:
+    if PHONE in result.pyramids and reduce == 1:
         size = (result.pyramids[PHONE].width, result.pyramids[PHONE].height)
         if size != request.phone_size:
             result.warnings.append(f"{request.phone_path}: phone JPEG is {size[0]}x{size[1]} but the raw is "
@@ -71,6 +85,8 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None) 
     if request.heatmap_path is not None:
         try:
             result.heatmap = load_heatmap_file(request.heatmap_path, request.phone_size)
+            result.heatmap_rgba = heatmap_rgba(result.heatmap.values, request.heatmap_vmax)
+            result.heatmap_vmax = request.heatmap_vmax
         except Exception as exc:  # noqa: BLE001 - a missing heatmap only loses the overlay
             result.errors["heatmap"] = _describe(exc)
     return result
@@ -88,8 +104,10 @@ class TripletLoader(QObject):
     loaded = Signal(object)  # LoadedTriplet of the latest request
     prefetched = Signal(str)  # name of a triplet now in the cache
 
-    def __init__(self, cache_size: int = 3, parent: QObject | None = None):
+    def __init__(self, cache_size: int = 3, preview: bool = True, parent: QObject | None = None):
         super().__init__(parent)
+        heatmap_lut()  # built here, on the GUI thread, before any worker colours a heatmap
+        self.preview = preview
         self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ispviewer-load")
         self._parts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ispviewer-part")
         self._cache: OrderedDict[tuple, LoadedTriplet] = OrderedDict()
@@ -116,6 +134,8 @@ class TripletLoader(QObject):
             self._cache.move_to_end(request.key)
             self.loaded.emit(hit)
             return True
+        if self.preview and request.key not in self._inflight:
+            self._submit(request, self._generation, PREVIEW_REDUCE)
         self._submit(request, self._generation)
         return False
 
@@ -125,14 +145,14 @@ class TripletLoader(QObject):
             return
         self._submit(request, -1)
 
-    def _submit(self, request: LoadRequest, generation: int) -> None:
+    def _submit(self, request: LoadRequest, generation: int, reduce: int = 1) -> None:
         if self._closed:
             return
-        future = self._inflight.get(request.key)
+        key = request.key if reduce == 1 else (*request.key, "preview")
+        future = self._inflight.get(key)
         if future is None:
-            future = self._jobs.submit(load_triplet, request, self._parts)
-            self._inflight[request.key] = future
-        key = request.key
+            future = self._jobs.submit(load_triplet, request, self._parts, reduce)
+            self._inflight[key] = future
         future.add_done_callback(lambda f, g=generation, k=key: self._emit_done(g, k, f))
 
     def _emit_done(self, generation: int, key: tuple, future: Future) -> None:
@@ -148,6 +168,11 @@ class TripletLoader(QObject):
         if exc is not None:  # load_triplet turns failures into messages; this is a bug guard
             return
         result: LoadedTriplet = future.result()
+        if result.preview:  # shown only while the full result of the latest request is still missing
+            full = result.request.key
+            if generation == self._generation and full not in self._cache:
+                self.loaded.emit(result)
+            return
         self._cache[key] = result
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:

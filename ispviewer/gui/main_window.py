@@ -40,8 +40,9 @@ class MainWindow(QMainWindow):
         self.session: DatasetSession | None = None
         self.triage: Triage | None = None
         self.current: TripletRecord | None = None
-        self.loading = False  # a triplet was asked for and is not on screen yet
+        self.loading = False  # a triplet was asked for and is not on screen (at full resolution) yet
         self._keep_view = True
+        self._shown_name: str | None = None  # the triplet whose patches are on screen
         self.undo_stack = QUndoStack(self)
         self.loader = TripletLoader(cache_size=3, parent=self)
         self.loader.loaded.connect(self._on_loaded)
@@ -243,11 +244,12 @@ class MainWindow(QMainWindow):
             return False
         self.current = record
         self._keep_view = keep_view
+        self._shown_name = None
         self.browser.select(name)
         self._update_title()
         self.viewer.show_loading(name)
         try:
-            request = make_request(record, self.session.manifest.resolve)
+            request = self.request_for(record)
         except ManifestError as exc:  # an unsafe path in the manifest
             self.viewer.clear(str(exc))
             self.browser.model.set_load_error(name, str(exc))
@@ -263,15 +265,24 @@ class MainWindow(QMainWindow):
             return
         self.show_triplet(name, keep_view=True)
 
+    def request_for(self, record: TripletRecord):
+        """The load request the window would make for ``record``."""
+        return make_request(record, self.session.manifest.resolve, self.viewer.heatmap_vmax)
+
     def _on_loaded(self, loaded: LoadedTriplet) -> None:
+        """A triplet (or first its quick preview) arrived from the loader: show it."""
         if self.session is None or self.current is None or loaded.name != self.current.name:
             return
+        first_arrival = self._shown_name != loaded.name
+        self.viewer.show_loaded(loaded, keep_view=self._keep_view or not first_arrival)
+        if first_arrival:
+            self._shown_name = loaded.name
+            self.viewer.set_patches(self.session.load_patches(self.current.id))
+            if self.triage is not None:
+                self.triage.reset()
+        if loaded.preview:
+            return
         self.loading = False
-        self.viewer.show_loaded(loaded, keep_view=self._keep_view)
-        patches = self.session.load_patches(self.current.id)
-        self.viewer.set_patches(patches)
-        if self.triage is not None:
-            self.triage.reset()
         problems = list(loaded.errors.values()) + loaded.warnings
         self.browser.model.set_load_error(loaded.name, "; ".join(loaded.errors.values()) or None)
         if problems:
@@ -286,7 +297,7 @@ class MainWindow(QMainWindow):
             if name is None:
                 continue
             try:
-                self.loader.prefetch(make_request(self.session.triplet(name), self.session.manifest.resolve))
+                self.loader.prefetch(self.request_for(self.session.triplet(name)))
             except ManifestError:
                 continue
 

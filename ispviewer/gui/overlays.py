@@ -27,30 +27,63 @@ def colormap() -> pg.ColorMap:
     return pg.colormap.get(HEATMAP_COLORMAP)
 
 
-def heatmap_rgba(values: np.ndarray, vmax: float, cmap: pg.ColorMap | None = None) -> np.ndarray:
-    """Map misalignment (px) to C-contiguous RGBA uint8 over [0, vmax]; NaN becomes transparent."""
-    cmap = cmap or colormap()
+_LUT: np.ndarray | None = None
+
+
+def heatmap_lut() -> np.ndarray:
+    """The colour map as a (256, 4) uint8 table (built once, on first use)."""
+    global _LUT
+    if _LUT is None:
+        _LUT = np.ascontiguousarray(colormap().getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8))
+    return _LUT
+
+
+def heatmap_rgba(values: np.ndarray, vmax: float, lut: np.ndarray | None = None) -> np.ndarray:
+    """Map misalignment (px) to C-contiguous RGBA uint8 over [0, vmax]; NaN becomes transparent.
+
+    Plain numpy (safe in a worker thread once :func:`heatmap_lut` was built).
+    """
+    lut = heatmap_lut() if lut is None else lut
     finite = np.isfinite(values)
-    norm = np.clip(np.where(finite, values, 0.0) / max(vmax, 1e-6), 0.0, 1.0)
-    lut = cmap.getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8)
-    rgba = lut[np.round(norm * 255).astype(np.intp)]
+    index = np.where(finite, values, 0.0) * np.float32(255.0 / max(vmax, 1e-6))
+    np.clip(index, 0, 255, out=index)
+    rgba = lut[(index + 0.5).astype(np.uint8)]
     rgba[..., 3] = np.where(finite, 255, 0)
     return np.ascontiguousarray(rgba)
 
 
 def _pen(status: Status, decided_by: DecidedBy) -> QPen:
+    """Thin for the aligner's decisions, three times thicker for a person's.
+
+    (Dashed outlines were measured 3x slower to stroke than solid ones for thousands of patches.)
+    """
     pen = QPen(STATUS_COLOURS[status])
     pen.setCosmetic(True)
-    if decided_by == DecidedBy.USER:
-        pen.setWidthF(2.5)  # a person's decision: solid and thicker
-    else:
-        pen.setWidthF(1.0)
-        pen.setStyle(Qt.PenStyle.DashLine)  # the aligner's decision: thin dashes
+    pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+    pen.setWidthF(3.0 if decided_by == DecidedBy.USER else 1.0)
     return pen
 
 
+def grid_paths(patches: list[PatchRecord]) -> tuple[list[tuple[QPen, QPainterPath]], QRectF]:
+    """One outline path per (status, decider) group, and their bounds (built once, shared by panes)."""
+    groups: dict[tuple[Status, DecidedBy], QPainterPath] = {}
+    bounds = QRectF()
+    pad = 0.0
+    for p in patches:
+        rect = QRectF(p.x - 0.5, p.y - 0.5, p.size, p.size)
+        path = groups.get((p.status, p.decided_by))
+        if path is None:
+            path = groups[(p.status, p.decided_by)] = QPainterPath()
+        path.addRect(rect)
+        bounds = bounds.united(rect)
+        pad = max(pad, p.size / 8.0)
+    # the aligner's first, so a person's thick outline is drawn over a neighbour's thin one
+    order = sorted(groups, key=lambda k: (k[1] == DecidedBy.USER, k[0].value))
+    return [(_pen(*key), groups[key]) for key in order], bounds.adjusted(-pad, -pad, pad, pad)
+
+
 class PatchGridItem(pg.GraphicsObject):
-    """All patches of a triplet, outlined by status (colour) and decider (dashed auto, solid user)."""
+    """All patches of a triplet, outlined by status (colour) and decider (thin auto, thick user)."""
 
     def __init__(self):
         super().__init__()
@@ -59,22 +92,12 @@ class PatchGridItem(pg.GraphicsObject):
         self.setZValue(GRID_Z)
 
     def set_patches(self, patches: list[PatchRecord]) -> None:
+        self.set_paths(*grid_paths(patches))
+
+    def set_paths(self, paths: list[tuple[QPen, QPainterPath]], bounds: QRectF) -> None:
         self.prepareGeometryChange()
-        groups: dict[tuple[Status, DecidedBy], QPainterPath] = {}
-        bounds = QRectF()
-        pad = 0.0
-        for p in patches:
-            rect = QRectF(p.x - 0.5, p.y - 0.5, p.size, p.size)
-            path = groups.get((p.status, p.decided_by))
-            if path is None:
-                path = groups[(p.status, p.decided_by)] = QPainterPath()
-            path.addRect(rect)
-            bounds = bounds.united(rect)
-            pad = max(pad, p.size / 8.0)
-        # auto first, so a person's solid outline is drawn over a neighbour's dashes
-        order = sorted(groups, key=lambda k: (k[1] == DecidedBy.USER, k[0].value))
-        self._paths = [(_pen(*key), groups[key]) for key in order]
-        self._bounds = bounds.adjusted(-pad, -pad, pad, pad)
+        self._paths = paths
+        self._bounds = bounds
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802

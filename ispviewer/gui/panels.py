@@ -50,8 +50,8 @@ class OverlayControls(QWidget):
     def _legend_html() -> str:
         swatches = " ".join(f"<span style='color:{STATUS_COLOURS[s].name()}'>■</span> {s.value}"
                             for s in Status)
-        return (f"{swatches}<br>dashed outline: decided by the aligner (auto)<br>"
-                "thick solid outline: decided by a person<br>white box: selected patch")
+        return (f"{swatches}<br>thin outline: decided by the aligner (auto)<br>"
+                "thick outline: decided by a person<br>white box: selected patch")
 
 
 class ShortcutDialog(QDialog):

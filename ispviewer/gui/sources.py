@@ -37,18 +37,20 @@ class LoadRequest:
     phone_path: Path
     target_path: Path
     phone_size: tuple[int, int]  # (width, height) of the phone frame
+    target_size: tuple[int, int]  # (width, height) of the Nikon target
     homography: tuple[tuple[float, ...], ...] | None
     heatmap_path: Path | None
     align_state: AlignState
     align_error: str | None
+    heatmap_vmax: float = 2.4  # misalignment (px) at the top of the colour map
 
     @property
     def key(self) -> tuple:
         """Cache key: a re-aligned triplet is a different request."""
-        return (self.name, self.homography, str(self.heatmap_path))
+        return (self.name, self.homography, str(self.heatmap_path), self.heatmap_vmax)
 
 
-def make_request(record: TripletRecord, resolve) -> LoadRequest:
+def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4) -> LoadRequest:
     """Freeze a request for ``record``; ``resolve`` maps manifest-relative paths to files."""
     heatmap = None
     if record.heatmap:
@@ -58,28 +60,43 @@ def make_request(record: TripletRecord, resolve) -> LoadRequest:
             heatmap = None
     return LoadRequest(
         name=record.name, phone_path=resolve(record.files.phone), target_path=resolve(record.files.target),
-        phone_size=(record.raw.width, record.raw.height), homography=record.homography,
-        heatmap_path=heatmap, align_state=record.align_state, align_error=record.align_error)
+        phone_size=(record.raw.width, record.raw.height), target_size=(record.target_width, record.target_height),
+        homography=record.homography, heatmap_path=heatmap, align_state=record.align_state,
+        align_error=record.align_error, heatmap_vmax=heatmap_vmax)
 
 
 # --------------------------------------------------------------------------- loading
 
 
-def load_phone(request: LoadRequest) -> np.ndarray:
-    """The phone's own ISP JPEG (it defines the phone frame)."""
-    return load_rgb(request.phone_path)
+def load_phone(request: LoadRequest, reduce: int = 1) -> np.ndarray:
+    """The phone's own ISP JPEG (it defines the phone frame), optionally decoded at 1/reduce size."""
+    return load_rgb(request.phone_path, reduce=reduce)
 
 
-def load_aligned_target(request: LoadRequest) -> np.ndarray:
-    """The Nikon target warped into the phone frame; ValueError with a user message if impossible."""
+def _to_reduced(f: float) -> np.ndarray:
+    """Full-resolution pixel coordinates -> coordinates in an image reduced f times (centres at integers)."""
+    return np.array([[1 / f, 0, 0.5 / f - 0.5], [0, 1 / f, 0.5 / f - 0.5], [0, 0, 1]], dtype=np.float64)
+
+
+def load_aligned_target(request: LoadRequest, reduce: int = 1) -> np.ndarray:
+    """The Nikon target warped into the phone frame; ValueError with a user message if impossible.
+
+    With ``reduce`` > 1 the target is decoded at 1/reduce size and warped into a phone frame reduced
+    by the same factor (a quick preview).
+    """
     if request.homography is None:
         if request.align_state == AlignState.FAILED:
             raise ValueError(f"alignment failed: {request.align_error or 'unknown reason'}")
         raise ValueError("target not aligned yet (run: ispviewer align DATASET)")
-    target = load_rgb(request.target_path)
+    target = load_rgb(request.target_path, reduce=reduce)
     H = np.asarray(request.homography, dtype=np.float64)
     phone_w, phone_h = request.phone_size
-    return warp_to_phone(target, H, (phone_w, phone_h))
+    if reduce == 1:
+        return warp_to_phone(target, H, (phone_w, phone_h))
+    out_w, out_h = -(-phone_w // reduce), -(-phone_h // reduce)
+    f_target = request.target_size[0] / target.shape[1] if request.target_size[0] else reduce
+    H_small = _to_reduced(phone_w / out_w) @ H @ np.linalg.inv(_to_reduced(f_target))
+    return warp_to_phone(target, H_small, (out_w, out_h))
 
 
 def warp_to_phone(target: np.ndarray, H: np.ndarray, phone_size: tuple[int, int]) -> np.ndarray:

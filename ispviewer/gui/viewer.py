@@ -15,7 +15,7 @@ from ispviewer.dataset.records import PatchRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 from ispviewer.gui.image_pane import ImagePane, PaneRow
 from ispviewer.gui.loader import LoadedTriplet
-from ispviewer.gui.overlays import ColorBar, PaneOverlays, heatmap_rgba
+from ispviewer.gui.overlays import ColorBar, PaneOverlays, grid_paths, heatmap_rgba
 from ispviewer.gui.pyramid import Pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches
 from ispviewer.gui.view_state import ViewState
@@ -75,7 +75,7 @@ class TripletViewer(QWidget):
                 self.panes[key].show_message(f"loading {name}…")
 
     def show_loaded(self, loaded: LoadedTriplet, keep_view: bool) -> None:
-        """Show a loaded triplet; the view is kept (same phone-frame rectangle) unless told otherwise."""
+        """Show a loaded triplet (or its quick preview); the view is kept unless told otherwise."""
         first = self.loaded is None
         self.loaded = loaded
         for key in (PHONE, TARGET):
@@ -84,7 +84,9 @@ class TripletViewer(QWidget):
             error = loaded.errors.get(key)
             pane.show_message(error, error=True)
         heatmap = loaded.heatmap
-        self._set_heatmap(heatmap, from_file=heatmap is not None)
+        if heatmap is not None or self._heatmap_from_file:
+            rgba = loaded.heatmap_rgba if loaded.heatmap_vmax == self.heatmap_vmax else None
+            self._set_heatmap(heatmap, from_file=heatmap is not None, rgba=rgba)
         if not keep_view or first or not self._view_overlaps_image():
             self.fit()
         self._refresh_overlay_visibility()
@@ -98,16 +100,19 @@ class TripletViewer(QWidget):
 
     def set_patches(self, patches: list[PatchRecord]) -> None:
         self._patches = list(patches)
-        for ov in self.overlays.values():
-            ov.grid.set_patches(self._patches)
+        self._update_grid()
         if not self._heatmap_from_file:
             self._set_heatmap(heatmap_from_patches(self._patches), from_file=False)
 
     def update_patch(self, patch: PatchRecord) -> None:
-        """One patch changed (a decision): redraw the grid (and the selection if it is that patch)."""
+        """One patch changed (a decision): redraw the grid."""
         self._patches = [patch if p.id == patch.id else p for p in self._patches]
+        self._update_grid()
+
+    def _update_grid(self) -> None:
+        paths, bounds = grid_paths(self._patches)  # built once; QPainterPaths are shared, not copied
         for ov in self.overlays.values():
-            ov.grid.set_patches(self._patches)
+            ov.grid.set_paths(paths, bounds)
 
     def set_selection(self, patch: PatchRecord | None) -> None:
         for ov in self.overlays.values():
@@ -115,10 +120,11 @@ class TripletViewer(QWidget):
 
     # ----------------------------------------------------------------- overlays
 
-    def _set_heatmap(self, heatmap: Heatmap | None, from_file: bool) -> None:
+    def _set_heatmap(self, heatmap: Heatmap | None, from_file: bool, rgba=None) -> None:
         self._heatmap = heatmap
         self._heatmap_from_file = from_file
-        rgba = heatmap_rgba(heatmap.values, self.heatmap_vmax) if heatmap is not None else None
+        if heatmap is not None and rgba is None:
+            rgba = heatmap_rgba(heatmap.values, self.heatmap_vmax)
         for ov in self.overlays.values():
             ov.heatmap.set_rgba(rgba, heatmap)
 

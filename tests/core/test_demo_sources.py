@@ -125,6 +125,8 @@ def test_bad_arguments_are_refused(tmp_path):
         build_demo_sources(tmp_path, count=1, size=(32, 24))
     with pytest.raises(ValueError, match="count"):
         build_demo_sources(tmp_path, count=-1, size=SIZE)
+    with pytest.raises(ValueError, match="seed"):
+        build_demo_sources(tmp_path, count=1, size=SIZE, seed=-2)
 
 
 # --------------------------------------------------------------------------- ground truth vs pixels

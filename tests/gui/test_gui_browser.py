@@ -7,7 +7,7 @@ from guihelpers import press_keys
 from PySide6.QtCore import Qt
 
 from ispviewer.gui.loader import TripletLoader
-from ispviewer.gui.sources import PHONE, make_request
+from ispviewer.gui.sources import PHONE
 
 
 def test_table_shows_counts_and_filters(window):
@@ -51,7 +51,7 @@ def test_next_triplet_keeps_the_view_and_is_prefetched(qtbot, window):
     vs.set_view(101.25, 77.5, 2.5)
     rect = window.viewer.panes[PHONE].visible_rect()
     session = window.session
-    request = make_request(session.triplet("t02"), session.manifest.resolve)
+    request = window.request_for(session.triplet("t02"))
     qtbot.waitUntil(lambda: window.loader.cached(request) is not None, timeout=10000)  # prefetched
     press_keys(window, "PgDown")
     assert not window.loading  # shown straight from the cache, no waiting
@@ -73,12 +73,12 @@ def test_clicking_a_row_opens_that_triplet(qtbot, window):
 
 def test_loader_drops_stale_results(qtbot, window):
     session = window.session
-    loader = TripletLoader(cache_size=4)
+    loader = TripletLoader(cache_size=4, preview=False)
     shown = []
     loader.loaded.connect(lambda r: shown.append(r.name))
     try:
         for name in ("t02", "t03", "t04"):  # quick succession: only the last one may be shown
-            loader.request(make_request(session.triplet(name), session.manifest.resolve))
+            loader.request(window.request_for(session.triplet(name)))
         qtbot.waitUntil(lambda: shown == ["t04"], timeout=10000)
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
@@ -86,7 +86,39 @@ def test_loader_drops_stale_results(qtbot, window):
         assert shown == ["t04"]
         assert loader.generation == 3
         # the stale results were still kept: asking again is instant
-        assert loader.request(make_request(session.triplet("t03"), session.manifest.resolve))
+        assert loader.request(window.request_for(session.triplet("t03")))
         assert shown == ["t04", "t03"]
     finally:
         loader.shutdown()
+
+
+def test_preview_is_the_same_picture_at_a_quarter_size(window):
+    import cv2
+    import numpy as np
+
+    from ispviewer.gui.loader import PREVIEW_REDUCE, load_triplet
+    from ispviewer.gui.sources import TARGET
+
+    request = window.request_for(window.session.triplet("t01"))
+    full = load_triplet(request)
+    quick = load_triplet(request, reduce=PREVIEW_REDUCE)
+    assert quick.preview and not full.preview
+    for key in (PHONE, TARGET):
+        p = quick.pyramids[key]
+        assert (p.width, p.height) == (320, 240) and p.levels[0].shape[:2] == (60, 80)
+        assert p.is_preview and p.base_scale == 4.0
+        reduced = cv2.resize(full.pyramids[key].levels[0], (80, 60), interpolation=cv2.INTER_AREA)
+        inner = (slice(4, -4), slice(4, -4))  # the warp's border differs by a pixel or two
+        assert np.abs(p.levels[0][inner].astype(int) - reduced[inner]).mean() < 6  # same geometry
+        assert p.pixel(319, 239) is not None and p.pixel(320, 0) is None
+
+
+def test_cold_open_shows_a_preview_then_full_resolution(qtbot, window):
+    window.loader.forget()
+    seen = []
+    window.loader.loaded.connect(lambda r: seen.append(r.preview))
+    window.show_triplet("t04")
+    qtbot.waitUntil(lambda: not window.loading, timeout=10000)
+    assert seen[-1] is False and seen.count(False) == 1  # the full result came last, once
+    assert not window.viewer.panes[PHONE].pyramid.is_preview
+    assert len(window.viewer.overlays[PHONE].grid._paths) > 0

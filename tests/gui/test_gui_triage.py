@@ -75,11 +75,10 @@ def test_history_and_grid_follow_decisions(qtbot, window, dataset):
                                                                (DecidedBy.USER, Status.FLAGGED)]
     assert window.inspector.history.rowCount() == len(history)
     grid = window.viewer.overlays[TARGET].grid
-    pens = {(pen.color().name(), pen.style()) for pen, _ in grid._paths}
+    pens = {(pen.color().name(), pen.widthF()) for pen, _ in grid._paths}
     from ispviewer.gui.overlays import STATUS_COLOURS
-    from PySide6.QtCore import Qt
 
-    assert (STATUS_COLOURS[Status.FLAGGED].name(), Qt.PenStyle.SolidLine) in pens  # a person's flag
+    assert (STATUS_COLOURS[Status.FLAGGED].name(), 3.0) in pens  # a person's flag: thick
     press_keys(window, "Ctrl+Z")
     press_keys(window, "Ctrl+Z")
     wait_saved(qtbot, window)

@@ -22,7 +22,7 @@ from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
 from ispviewer.dataset.demo.phone_isp import render_phone_jpeg_rgb
-from ispviewer.dataset.demo.scenes import compose_scene
+from ispviewer.dataset.demo.scenes import compose_scene, load_asset
 from ispviewer.dataset.demo.target_render import (canvas_frame_for, phone_view, target_jpeg_rgb,
                                                   target_view)
 from ispviewer.dataset.demo.unprocess import unprocess_to_raw
@@ -121,12 +121,18 @@ def build_demo_sources(out: str | os.PathLike, count: int = 6, size: tuple[int, 
     phone_size = _check_size(size)
     if int(count) < 0:
         raise ValueError(f"count must be >= 0, got {count}")
+    if int(seed) < 0:
+        raise ValueError(f"seed must be >= 0, got {seed}")
     out = Path(out)
     for role in ROLES:
         (out / role).mkdir(parents=True, exist_ok=True)
     stems = []
-    for index in range(int(count)):
-        if progress is not None:
-            progress(index, int(count), stem_for(index))
-        stems.append(build_triplet(out, index, int(seed), phone_size, PHONE_MODELS[index % len(PHONE_MODELS)]))
+    try:
+        for index in range(int(count)):
+            if progress is not None:
+                progress(index, int(count), stem_for(index))
+            phone = PHONE_MODELS[index % len(PHONE_MODELS)]
+            stems.append(build_triplet(out, index, int(seed), phone_size, phone))
+    finally:
+        load_asset.cache_clear()  # the decoded photos (~60 MB) are not needed any more
     return stems

@@ -22,6 +22,7 @@ SOLVE_ITERATIONS = 4  # |grad D| < 0.06: the error after 4 is below 1e-4 px
 #: share of the frame where D is exactly zero; D > 1.2 px then covers about 22% of it
 _STILL_SHARE = 0.5
 _REMAP_MAX = 16384  # cv2.remap needs both sides of its maps below 32767
+_BAND = 256  # target rows solved at a time
 
 
 def apply_homography(h: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,9 +133,13 @@ def sample_displacement(grid: np.ndarray, step: int, x, y) -> tuple[np.ndarray, 
     Exact bilinear interpolation in float32 (cv2.remap's own INTER_LINEAR rounds positions to
     1/32 of a cell, which would make D a staircase); returns float32 arrays shaped like ``x``.
     """
+    return _sample(_cell_coefficients(grid), grid.shape[:2], step, x, y)
+
+
+def _sample(planes: list[np.ndarray], grid_shape: tuple[int, int], step: int, x, y):
     x = np.asarray(x, dtype=np.float32)
     shape = x.shape
-    gh, gw = grid.shape[:2]
+    gh, gw = grid_shape
     u, v = _as_maps(x, np.asarray(y, dtype=np.float32))
     inv = np.float32(1.0 / step)
     u = np.clip(u * inv, 0, gw - 1)
@@ -143,10 +148,10 @@ def sample_displacement(grid: np.ndarray, step: int, x, y) -> tuple[np.ndarray, 
     cv = np.minimum(np.floor(v), np.float32(gh - 2))
     u -= cu  # fractions within the cell, in [0, 1]
     v -= cv
-    planes = [cv2.remap(p, cu, cv, cv2.INTER_NEAREST) for p in _cell_coefficients(grid)]
+    coef = [cv2.remap(p, cu, cv, cv2.INTER_NEAREST) for p in planes]
     out = []
     for k in (0, 1):
-        a, b, c, d = planes[k], planes[2 + k], planes[4 + k], planes[6 + k]
+        a, b, c, d = coef[k], coef[2 + k], coef[4 + k], coef[6 + k]
         d *= v
         b += d
         b *= u
@@ -162,14 +167,18 @@ def phone_positions_of_target(hom: np.ndarray, grid: np.ndarray, step: int,
                               iterations: int = SOLVE_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
     """For every Nikon pixel t, the phone-frame point p it sees: p + D(p) = H(t), float32 (Ht, Wt)."""
     wt, ht = target_size
-    tx = np.arange(wt, dtype=np.float32)[None, :]
-    ty = np.arange(ht, dtype=np.float32)[:, None]
-    hf = hom.astype(np.float32)
-    w = hf[2, 0] * tx + hf[2, 1] * ty + hf[2, 2]
-    qx = (hf[0, 0] * tx + hf[0, 1] * ty + hf[0, 2]) / w
-    qy = (hf[1, 0] * tx + hf[1, 1] * ty + hf[1, 2]) / w
-    px, py = qx, qy
-    for _ in range(iterations):
-        dx, dy = sample_displacement(grid, step, px, py)
-        px, py = qx - dx, qy - dy
+    planes = _cell_coefficients(grid)
+    px = np.empty((ht, wt), np.float32)
+    py = np.empty((ht, wt), np.float32)
+    tx = np.arange(wt, dtype=np.float64)[None, :]
+    for y0 in range(0, ht, _BAND):  # row bands: small temporaries, cache-friendly
+        ty = np.arange(y0, min(ht, y0 + _BAND), dtype=np.float64)[:, None]
+        qx, qy = apply_homography(hom, tx, ty)
+        qx, qy = qx.astype(np.float32), qy.astype(np.float32)
+        bx, by = qx, qy
+        for _ in range(iterations):
+            dx, dy = _sample(planes, grid.shape[:2], step, bx, by)
+            bx, by = qx - dx, qy - dy
+        px[y0:y0 + len(ty)] = bx
+        py[y0:y0 + len(ty)] = by
     return px, py
