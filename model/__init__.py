@@ -1,7 +1,7 @@
 """The ISP network of ispviewer (installed as ``ispviewer.model``): Qt-free, pure PyTorch.
 
 Modules:
-    kernels     ``apply_pixel_kernels`` — per-pixel k×k kernels by shifted-slice accumulation
+    kernels     ``apply_pixel_kernels`` (+ sub-pixel form) — per-pixel k×k kernels, shifted slices
     networks    ``KernelPredictionISP`` (poster Eq. 1–2) and the ``PlainISP`` baseline
     registry    ``MODELS``, ``build_model(name, **hparams)``, ``model_name(model)``
     inference   ``render_region`` / ``render_full`` (tiled, exact), ``RenderCancelled``
@@ -18,6 +18,7 @@ import importlib
 
 _EXPORTS = {
     "apply_pixel_kernels": "kernels",
+    "apply_subpixel_kernels": "kernels",
     "KernelPredictionISP": "networks",
     "PlainISP": "networks",
     "parameter_count": "networks",

@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 #: Default tile side in packed pixels (512 output pixels): small enough to stay in cache-friendly
-#: sizes and to bound memory (~150 MB per tile with the default model), large enough that the
-#: context overhead stays moderate.
+#: sizes and to bound memory (~250 MB working set per tile with the default model), large enough
+#: that the context overhead stays moderate.
 DEFAULT_TILE = 256
 
 ProgressFn = Callable[[int, int], None]
@@ -99,6 +99,15 @@ def _round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
+def _spans(start: int, stop: int, tile: int) -> list[tuple[int, int]]:
+    """[start, stop) cut every ``tile``; a last piece thinner than tile/4 joins its neighbour
+    (one slightly larger tile costs less than an extra thin one with its full context)."""
+    cuts = list(range(start, stop, tile))
+    if len(cuts) > 1 and stop - cuts[-1] < tile // 4:
+        cuts.pop()
+    return [(a, b) for a, b in zip(cuts, cuts[1:] + [stop])]
+
+
 def _unpack_source(packed, origin, frame_size):
     """Accept a PackedRaw or an (h, w, 4) array; return (array, origin, frame_size)."""
     if hasattr(packed, "data") and hasattr(packed, "origin"):
@@ -131,7 +140,9 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
         packed: (h, w, 4) float RGGB planes in [0, 1], or a ``PackedRaw`` (whose ``origin`` and
             raw size are then used unless given).
         region: phone-frame rectangle; None = the whole frame.  Must lie inside the frame.
-        tile: tile side in packed pixels (rounded up to a multiple of ``model.align``).
+        tile: tile side in packed pixels (rounded up to a multiple of ``model.align``); a last
+            row/column of tiles thinner than tile/4 is merged into the previous one, so a tile
+            is at most 1.25 × ``tile`` on a side.
         context: padding in packed pixels around each tile; default ``model.default_context``
             (exact).  Smaller values are faster but approximate near tile seams.
         origin: (oy, ox) phone-frame position of packed pixel (0, 0)'s R sample; default (0, 0).
@@ -168,8 +179,8 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
     cy1, cx1 = cy0 + h, cx0 + w
     py0, px0 = (cy0 // 2) // align * align, (cx0 // 2) // align * align
     py1, px1 = -(-cy1 // 2), -(-cx1 // 2)
-    starts = [(ty, tx) for ty in range(py0, py1, tile) for tx in range(px0, px1, tile)]
-    total = len(starts)
+    tiles = [(ys, xs) for ys in _spans(py0, py1, tile) for xs in _spans(px0, px1, tile)]
+    total = len(tiles)
 
     result = np.empty((h, w, 3), np.float32)
     if progress is not None:
@@ -177,10 +188,9 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
     param = next(model.parameters(), None)
     dtype = param.dtype if param is not None else torch.float32
     with _torch_threads(threads), _eval_mode(model), torch.inference_mode():
-        for done, (ty0, tx0) in enumerate(starts):
+        for done, ((ty0, ty1), (tx0, tx1)) in enumerate(tiles):
             if _is_cancelled(cancel):
                 raise RenderCancelled(done, total)
-            ty1, tx1 = min(ty0 + tile, py1), min(tx0 + tile, px1)
             win = _window(packed, ty0 - context, ty1 + context, tx0 - context, tx1 + context)
             # HWC memory viewed as NCHW is channels_last, the fast layout for CPU convolutions.
             inp = torch.from_numpy(win).permute(2, 0, 1).unsqueeze(0).to(dtype)

@@ -231,13 +231,13 @@ class KernelPredictionISP(_ISPBase):
         # grid: the PixelShuffle channel order, so only the 3-channel result is shuffled.
         base = self.base_conv(x).view(n, 3, 4, hp, wp)
         feats = self.backbone(x)
-        # 1x1 head as a matrix product: NCHW output straight from (channels-last) features.
+        # The 1x1 head as a matrix product: NCHW output straight from (channels-last) features.
         weight = self.head.weight.view(self.head.out_channels, -1)
         head = torch.matmul(weight, feats.flatten(2)).add_(self.head.bias.view(1, -1, 1))
         head = head.view(n, -1, 4, hp, wp)
-        taps = self.kernel_size ** 2
-        kernels = head[:, :self.kernel_groups * taps].unflatten(1, (self.kernel_groups, taps))
-        out = apply_subpixel_kernels(base, kernels, head[:, self.kernel_groups * taps:])
+        n_k = self.kernel_groups * self.kernel_size ** 2
+        kernels = head[:, :n_k].unflatten(1, (self.kernel_groups, self.kernel_size ** 2))
+        out = apply_subpixel_kernels(base, kernels, head[:, n_k:])
         out = F.pixel_shuffle(out.view(n, 12, hp, wp), 2)
         return out[..., :2 * h, :2 * w]
 

@@ -93,11 +93,12 @@ class DISFlowEstimator:
         flow = dis.calc(a, b, None)
         if self.passes > 1:
             h, w = a.shape
-            ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+            xs = np.arange(w, dtype=np.float32)[None, :]
+            ys = np.arange(h, dtype=np.float32)[:, None]
             for _ in range(self.passes - 1):
                 # DIS's smoothness shrinks a varying flow by ~10%: estimate what is left after
                 # undoing the flow found so far, on the target resampled by it
-                moved = cv2.remap(b, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR,
+                moved = cv2.remap(b, flow[..., 0] + xs, flow[..., 1] + ys, cv2.INTER_LINEAR,
                                   borderMode=cv2.BORDER_REPLICATE)
                 flow += dis.calc(a, moved, None)
         return flow

@@ -1,12 +1,12 @@
 """Global alignment: SIFT + RANSAC homography (target -> phone), refined at full resolution.
 
-1. ``sift_homography``: SIFT on area-downscaled luminance (long side ~1000 px), Lowe's ratio
+1. ``sift_homography``: SIFT on area-downscaled luminance (long side ~512 px), Lowe's ratio
    test, robust (MAGSAC++) homography, rescaled to full-resolution pixel coordinates.
 2. ``refine_homography``: a grid of textured phone templates is matched by NCC (sub-pixel) in the
    target warped with the current estimate; a robust fit to these full-resolution
    correspondences corrects the coarse estimate.
-3. ``check_homography``: refuses what no real capture pair can produce (a fold, strong shear,
-   a target that would have to be upsampled, too little overlap).
+3. ``check_homography``: refuses what no real capture pair can produce (a fold, strong shear or
+   rotation, a target that would have to be upsampled, too little overlap).
 """
 
 from __future__ import annotations
@@ -21,13 +21,14 @@ from ispviewer.align.errors import AlignmentError
 from ispviewer.align.geometry import (
     apply_homography, inside_convex, jacobian, quad_overlap_fraction, resize_matrix, target_footprint,
 )
+from ispviewer.align.patches import subpixel_peak
 from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered
 
 
 @dataclass(frozen=True)
 class SiftParams:
-    long_side: int = 640  # SIFT runs on luminance downscaled to about this long side
-    features: int = 2000
+    long_side: int = 512  # SIFT runs on luminance downscaled to about this long side
+    features: int = 1500
     ratio: float = 0.75  # Lowe's ratio test
     ransac_px: float = 1.5  # inlier distance at the SIFT scale
     min_inliers: int = 20
@@ -40,6 +41,7 @@ class Plausibility:
     max_target_scale: float = 8.0
     max_anisotropy: float = 1.5  # ratio of the local map's singular values
     max_scale_variation: float = 2.0  # max/min local scale over the overlap (perspective)
+    max_rotation_deg: float = 30.0  # both images upright (EXIF applied): no more than a tilt
     min_overlap: float = 0.25  # fraction of the phone frame the target must cover
 
 
@@ -97,28 +99,9 @@ def sift_homography(phone_gray: np.ndarray, target_gray: np.ndarray, params: Sif
 # --------------------------------------------------------------------------- refinement
 
 
-def _subpixel_peak(score: np.ndarray) -> tuple[float, float, float] | None:
-    """(x, y, value) of the maximum with a parabola fit per axis; None if it sits on the border."""
-    _, best, _, (px, py) = cv2.minMaxLoc(score)
-    h, w = score.shape
-    if not (0 < px < w - 1 and 0 < py < h - 1):
-        return None
-    def vertex(a: float, b: float, c: float) -> float:
-        den = a - 2 * b + c
-        return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
-    ox = vertex(score[py, px - 1], score[py, px], score[py, px + 1])
-    oy = vertex(score[py - 1, px], score[py, px], score[py + 1, px])
-    return px + ox, py + oy, float(best)
-
-
-def _template_sites(phone_gray: np.ndarray, grid: tuple[int, int], template: int,
-                    footprint: np.ndarray, margin: int) -> list[tuple[int, int]]:
-    """The most textured template position (top-left) in each grid cell inside the footprint.
-
-    Texture is the smaller eigenvalue of the structure tensor (both directions must vary for a
-    match to pin a point down), measured on a small copy of the image.
-    """
-    h, w = phone_gray.shape
+def _texture_map(phone_gray: np.ndarray, template: int) -> tuple[np.ndarray, float]:
+    """Smaller structure-tensor eigenvalue over template-sized windows, on a small copy of the
+    image (both directions must vary for a match to pin a point down); and that copy's scale."""
     small, up = _downscale(phone_gray, 512)
     f = up[0, 0]
     g = cv2.GaussianBlur(small.astype(np.float32), (0, 0), 1.0)
@@ -128,25 +111,34 @@ def _template_sites(phone_gray: np.ndarray, grid: tuple[int, int], template: int
     jxx = cv2.boxFilter(gx * gx, -1, (k, k))
     jyy = cv2.boxFilter(gy * gy, -1, (k, k))
     jxy = cv2.boxFilter(gx * gy, -1, (k, k))
-    lam_min = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
-    sites = []
+    return (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2), f
+
+
+def _template_sites(texture: np.ndarray, f: float, frame: tuple[int, int], grid: tuple[int, int],
+                    template: int, footprint: np.ndarray, margin: int) -> list[tuple[int, int]]:
+    """The most textured template position (top-left, phone px) in each grid cell, kept where the
+    template plus ``margin`` lies inside the target's footprint."""
+    w, h = frame
     nx, ny = grid
     lo, hi_x, hi_y = margin, w - template - margin, h - template - margin
     if hi_x < lo or hi_y < lo:
-        return sites
+        return []
+    sh, sw = texture.shape
+    sites = []
     for j in range(ny):
         for i in range(nx):
-            sx0, sx1 = int(small.shape[1] * i / nx), int(small.shape[1] * (i + 1) / nx)
-            sy0, sy1 = int(small.shape[0] * j / ny), int(small.shape[0] * (j + 1) / ny)
-            cell = lam_min[sy0:max(sy1, sy0 + 1), sx0:max(sx1, sx0 + 1)]
-            cy, cx = np.unravel_index(int(np.argmax(cell)), cell.shape)
-            x = int(np.clip(round((sx0 + cx + 0.5) * f - 0.5 - template / 2), lo, hi_x))
-            y = int(np.clip(round((sy0 + cy + 0.5) * f - 0.5 - template / 2), lo, hi_y))
-            corners = [[x - margin, y - margin], [x + template + margin, y + template + margin],
-                       [x - margin, y + template + margin], [x + template + margin, y - margin]]
-            if inside_convex(footprint, corners, 1.0).all():
-                sites.append((x, y))
-    return sites
+            sx0, sy0 = sw * i // nx, sh * j // ny
+            cell = texture[sy0:max(sh * (j + 1) // ny, sy0 + 1), sx0:max(sw * (i + 1) // nx, sx0 + 1)]
+            cy, cx = divmod(int(np.argmax(cell)), cell.shape[1])
+            x = min(max(int(round((sx0 + cx + 0.5) * f - 0.5 - template / 2)), lo), hi_x)
+            y = min(max(int(round((sy0 + cy + 0.5) * f - 0.5 - template / 2)), lo), hi_y)
+            sites.append((x, y))
+    xy = np.array(sites, np.float64)
+    ok = np.ones(len(xy), bool)
+    for cx, cy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+        corner = xy + (np.array([cx, cy]) * (template + 2 * margin) - margin)
+        ok &= inside_convex(footprint, corner, 1.0)
+    return [site for site, keep in zip(sites, ok) if keep]
 
 
 def _robust_fit(src: np.ndarray, dst: np.ndarray, fit_px: tuple[float, ...],
@@ -197,26 +189,29 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
     """
     H = H0
     used = 0
-    h, w = phone_gray.shape
+    texture, f = _texture_map(phone_gray, template)
+    frame = (phone_gray.shape[1], phone_gray.shape[0])
     for radius in radii:
         footprint = target_footprint(H, target_size)
         if footprint is None:
             break
-        sites = _template_sites(phone_gray, grid, template, footprint, radius + 2)
-        tmpl_pts, tgt_pts = [], []
-        H_inv = np.linalg.inv(H)
-        for x, y in sites:
+        sites = _template_sites(texture, f, frame, grid, template, footprint, radius + 2)
+        size = template + 2 * radius
+
+        def match(site: tuple[int, int]) -> tuple[float, float, float] | None:
+            x, y = site
             tpl = cv2.GaussianBlur(phone_gray[y:y + template, x:x + template], (0, 0), 1.0)
-            win = warp_prefiltered(pre, H, (x - radius, y - radius, template + 2 * radius, template + 2 * radius),
-                                   border_mode=cv2.BORDER_REPLICATE)
+            win = warp_prefiltered(pre, H, (x - radius, y - radius, size, size), border_mode=cv2.BORDER_REPLICATE)
             win = cv2.GaussianBlur(win, (0, 0), 1.0)  # the same light blur: a smoother NCC peak
-            peak = _subpixel_peak(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED))
-            if peak is None or peak[2] < min_ncc:
-                continue
-            c = np.array([x + (template - 1) / 2, y + (template - 1) / 2])
-            tmpl_pts.append(c)
-            tgt_pts.append(apply_homography(H_inv, [c + np.array(peak[:2]) - radius])[0])
-        fit = _robust_fit(np.float64(tgt_pts), np.float64(tmpl_pts), fit_px) if tmpl_pts else None
+            return subpixel_peak(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED), interior_only=True)
+
+        peaks = [match(site) for site in sites]
+        good = [(site, peak) for site, peak in zip(sites, peaks) if peak is not None and peak[2] >= min_ncc]
+        if not good:
+            break
+        centres = np.array([[x + (template - 1) / 2, y + (template - 1) / 2] for (x, y), _ in good])
+        moved = centres + np.array([peak[:2] for _, peak in good]) - radius
+        fit = _robust_fit(apply_homography(np.linalg.inv(H), moved), centres, fit_px)
         if fit is None:
             break
         H, inl = fit
@@ -258,6 +253,11 @@ def check_homography(H: np.ndarray, phone_size: tuple[int, int], target_size: tu
             s = np.linalg.svd(J, compute_uv=False)
             scales.append(np.sqrt(s[0] * s[1]))
             aniso.append(s[0] / s[1])
+    c = jacobian(H_inv, ((w - 1) / 2, (h - 1) / 2))
+    angle = float(np.degrees(np.arctan2(c[1, 0] - c[0, 1], c[0, 0] + c[1, 1])))
+    if abs(angle) > limits.max_rotation_deg:
+        raise AlignmentError(f"implausible homography: the target is rotated {angle:.0f} degrees against the "
+                             "phone image (unrelated images, or an EXIF orientation not applied?)")
     scale = float(np.median(scales))
     if scale < limits.min_target_scale:
         raise AlignmentError(f"target too small for the phone frame: it would be upsampled {1 / scale:.1f}x "

@@ -71,53 +71,55 @@ class PatchFlowStats:
     magnitude: np.ndarray  # residual magnitude map at the flow scale, NaN outside the given patches
 
 
-def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None) -> np.ndarray:
-    """Smooth each flow component over ``sigma`` flow pixels.
+def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None,
+                min_support: float = 0.02) -> np.ndarray:
+    """Smooth each flow component over ``sigma`` pixels.
 
-    With ``weight`` (h, w) in [0, 1] this is a normalized convolution: the result is the
-    weight-averaged flow nearby, so the flow of flat areas (where any estimator guesses) is
-    replaced by that of their textured surroundings where there are any.
+    With ``weight`` (h, w) in [0, 1] this is a normalized convolution: each result is the
+    weight-averaged flow nearby, so flat areas (where any estimator guesses) take the flow of their
+    textured surroundings; where the nearby weight is below ``min_support`` the result is NaN.
     """
     k = 2 * stack_radius(max(sigma, 0.5)) + 1
     if weight is None:
         return cv2.stackBlur(flow, (k, k))
     w = weight.astype(np.float32)
-    num = cv2.stackBlur(flow * w[..., None], (k, k))
-    den = cv2.stackBlur(w, (k, k))
-    plain = cv2.stackBlur(flow, (k, k))
-    alpha = np.clip(den / 0.05, 0, 1)[..., None]  # no trusted neighbour at all: plain smoothing
-    return (alpha * num / np.maximum(den, 1e-6)[..., None] + (1 - alpha) * plain).astype(np.float32)
+    stack = cv2.stackBlur(np.dstack([flow[..., 0] * w, flow[..., 1] * w, w]), (k, k))
+    den = stack[..., 2:3]
+    out = stack[..., :2] / np.maximum(den, np.float32(1e-6))
+    out[den[..., 0] < min_support] = np.nan
+    return out
 
 
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
                      offsets: np.ndarray, weight: np.ndarray | None = None) -> PatchFlowStats:
     """Residual-flow statistics of every patch.
 
-    ``flow`` (h, w, 2) is sampled at ``scale`` x the phone frame but holds phone-frame pixels;
-    ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy); ``weight`` (h, w) weights the mean
-    (and restricts the p95 to trusted pixels where a patch has enough of them).
+    ``flow`` (h, w, 2) is sampled at ``scale`` x the phone frame but holds phone-frame pixels
+    (NaN where unknown); ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy); ``weight``
+    (h, w) weights the mean, and the p95 is taken over pixels of weight >= 0.5 where a patch has
+    enough of them.
     """
     magnitude = np.full(flow.shape[:2], np.nan, np.float32)
-    if len(positions) == 0:
+    n_patches = len(positions)
+    if n_patches == 0:
         empty = np.zeros(0, np.float32)
         return PatchFlowStats(empty, empty, magnitude)
     lat = Lattice.of(positions, patch_size, scale)
     r = lat.view(flow) - lat.scatter(offsets.astype(np.float32))[:, None, :, None, :]
     m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (rows, n, cols, n)
-    unused = lat.scatter(np.ones(len(positions)), fill=0) == 0
+    unused = lat.scatter(np.ones(n_patches), fill=0) == 0
     m[np.broadcast_to(unused[:, None, :, None], m.shape)] = np.nan
     lat.view(magnitude)[...] = m
-    blocks = lat.blocks(magnitude)  # (N, n*n)
-    mean = blocks.mean(axis=1, dtype=np.float64)
-    p95 = _percentile(blocks, np.ones(blocks.shape, bool), 95)
-    if weight is not None:
-        wb = lat.blocks(weight).astype(np.float64)
-        total = wb.sum(axis=1)
-        weighted = (blocks * wb).sum(axis=1) / np.maximum(total, 1e-6)
-        mean = np.where(total > 1e-6, weighted, mean)
-        trusted = wb >= 0.5
-        enough = trusted.mean(axis=1) >= 0.1
-        p95 = np.where(enough, _percentile(blocks, trusted, 95), p95)
+    blocks = lat.blocks(magnitude).astype(np.float64)  # (N, n*n)
+    known = np.isfinite(blocks)
+    w = known.astype(np.float64) if weight is None else lat.blocks(weight).astype(np.float64) * known
+    values = np.where(known, blocks, 0.0)
+    total = w.sum(axis=1)
+    plain = values.sum(axis=1) / np.maximum(known.sum(axis=1), 1)
+    mean = np.where(total > 1e-6, (values * w).sum(axis=1) / np.maximum(total, 1e-6), plain)
+    trusted = w >= 0.5
+    enough = trusted.mean(axis=1) >= 0.1
+    p95 = np.where(enough, _percentile(blocks, trusted, 95), _percentile(blocks, known, 95))
     return PatchFlowStats(mean.astype(np.float32), p95.astype(np.float32), magnitude)
 
 
@@ -138,16 +140,17 @@ def patch_means(values: np.ndarray, scale: float, positions: np.ndarray, patch_s
     return Lattice.of(positions, patch_size, scale).blocks(values).mean(axis=1).astype(np.float32)
 
 
-def patch_texture(gx: np.ndarray, gy: np.ndarray, scale: float, positions: np.ndarray,
+def patch_texture(tensor: tuple[np.ndarray, np.ndarray, np.ndarray], scale: float, positions: np.ndarray,
                   patch_size: int) -> np.ndarray:
     """Texture strength per patch: sqrt of the smaller eigenvalue of the patch's structure tensor.
 
-    From gradient maps (grey levels per phone px) at ``scale``; near 0 for flat patches and for
-    patches with edges in one direction only (where motion along the edge cannot be measured).
+    ``tensor`` = (gx^2, gy^2, gx*gy) maps at ``scale`` (grey levels per phone px, squared); near 0
+    for flat patches and for patches with edges in one direction only (where motion along the
+    edge cannot be measured).
     """
     if len(positions) == 0:
         return np.zeros(0, np.float32)
-    jxx, jyy, jxy = (patch_means(a, scale, positions, patch_size) for a in (gx * gx, gy * gy, gx * gy))
+    jxx, jyy, jxy = (patch_means(a, scale, positions, patch_size).astype(np.float64) for a in tensor)
     lam = (jxx + jyy) / 2 - np.sqrt(((jxx - jyy) / 2) ** 2 + jxy ** 2)
     return np.sqrt(np.maximum(lam, 0)).astype(np.float32)
 

@@ -62,17 +62,26 @@ def normalize_luminance(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sig
     return g
 
 
-def gradients(gray: np.ndarray, scale: float, blur_sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
-    """(gx, gy) of lightly blurred luminance, in grey levels per *phone* pixel (``gray`` at ``scale``)."""
+def structure_tensor(gray: np.ndarray, scale: float, out_size: tuple[int, int] | None = None,
+                     blur_sigma: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradient products (gx^2, gy^2, gx*gy) of lightly blurred luminance, float32.
+
+    Gradients are in grey levels per *phone* pixel (``gray`` is at ``scale`` of the phone frame).
+    With ``out_size`` (w, h) the products are area-averaged down to it: block means of products
+    are exact, so per-patch sums do not change.
+    """
     g = cv2.GaussianBlur(gray.astype(np.float32), (0, 0), blur_sigma)
     gx = cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3, scale=scale / 8)
     gy = cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3, scale=scale / 8)
-    return gx, gy
+    products = (gx * gx, gy * gy, gx * gy)
+    if out_size is not None and out_size != (gray.shape[1], gray.shape[0]):
+        products = tuple(cv2.resize(p, out_size, interpolation=cv2.INTER_AREA) for p in products)
+    return products
 
 
-def gradient_energy(gx: np.ndarray, gy: np.ndarray, sigma: float) -> np.ndarray:
+def gradient_energy(jxx: np.ndarray, jyy: np.ndarray, sigma: float) -> np.ndarray:
     """Local RMS gradient (grey levels per phone px) over a window of ``sigma`` pixels."""
-    e = local_mean(gx * gx + gy * gy, sigma)
+    e = local_mean(jxx + jyy, sigma)
     np.maximum(e, 0, out=e)
     return np.sqrt(e, out=e)
 

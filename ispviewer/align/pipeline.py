@@ -25,7 +25,7 @@ from ispviewer.align.misalignment import (
 )
 from ispviewer.align.patches import match_patches, patch_grid
 from ispviewer.align.photometric import (
-    gradient_energy, gradients, match_tone, normalize_luminance, trust,
+    gradient_energy, match_tone, normalize_luminance, structure_tensor, trust,
 )
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
@@ -44,6 +44,7 @@ class AlignParams:
     threshold_px: float = DEFAULT_THRESHOLD_PX  # auto status: rejected above
     flow: str | FlowEstimator = "dis"  # registered name or an estimator instance
     flow_scale: float = 0.5  # flow runs at this fraction of the phone resolution
+    stats_scale: float = 0.25  # patch statistics (and smoothing) at this fraction, <= flow_scale
     flow_smooth_px: float = 10.0  # sigma (phone px) of the smoothing of flow vectors: noise debias
     normalize_sigma_px: float = 16.0  # local-contrast window (phone px) of the photometric normalization
     structure_px: tuple[float, float] = (0.5, 2.0)  # local RMS gradient (grey levels / phone px):
@@ -54,15 +55,19 @@ class AlignParams:
     refine: bool = True  # refine the SIFT homography at full resolution
     sift: SiftParams = field(default_factory=SiftParams)
     limits: Plausibility = field(default_factory=Plausibility)
-    threads: int | None = None  # threads for per-patch loops; None: cv2.getNumThreads()
+    threads: int | None = None  # SIFT in both images at once when > 1; None: cv2.getNumThreads()
 
     def __post_init__(self):
         if self.patch_size < 8 or self.patch_size % 2:
             raise ValueError(f"patch_size must be even and >= 8, got {self.patch_size}")
         if self.search_radius < 1:
             raise ValueError(f"search_radius must be >= 1, got {self.search_radius}")
-        if not 0 < self.flow_scale <= 1 or (self.patch_size * self.flow_scale) % 1:
-            raise ValueError(f"flow_scale must be in (0, 1] and map patches to whole pixels, got {self.flow_scale}")
+        for name in ("flow_scale", "stats_scale"):
+            value = getattr(self, name)
+            if not 0 < value <= 1 or abs(1 / value - round(1 / value)) > 1e-9 or (self.patch_size * value) % 1:
+                raise ValueError(f"{name} must be 1/k for a whole k and map patches to whole pixels, got {value}")
+        if self.stats_scale > self.flow_scale:
+            raise ValueError("stats_scale must not exceed flow_scale")
         if not 0 < self.heatmap_scale <= 1:
             raise ValueError(f"heatmap_scale must be in (0, 1], got {self.heatmap_scale}")
 
@@ -103,6 +108,8 @@ def auto_status(measurement: PatchMeasurement, threshold_px: float = DEFAULT_THR
 
 def luminance(image: np.ndarray) -> np.ndarray:
     """uint8 luminance (BT.601, like a JPEG's Y) of an RGB image; a 2-D image is returned as is."""
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image, got {image.dtype}")
     if image.ndim == 2:
         return image
     if image.ndim == 3 and image.shape[2] == 3:
@@ -156,9 +163,9 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
         coverage = check_homography(H, phone_size, target_size, params.limits)
 
     with _stage(timings, "warp"):
-        r = params.search_radius
-        margin = r + 2
-        positions = patch_grid(phone_size, params.patch_size, target_footprint(H, target_size), margin)
+        margin = params.search_radius + 2  # the aligned target is rendered beyond the frame by this
+        align = int(np.lcm.reduce([2, round(1 / params.flow_scale), round(1 / params.stats_scale)]))
+        positions = patch_grid(phone_size, params.patch_size, target_footprint(H, target_size), margin, align)
         if len(positions) == 0:
             raise AlignmentError(f"no {params.patch_size} px patch lies fully inside the part of the phone "
                                  f"frame that the target covers ({coverage:.0%} of it)")
@@ -167,50 +174,71 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
         del pre
 
     with _stage(timings, "patches"):
-        offsets, ncc = match_patches(phone, aligned, (-margin, -margin), positions, params.patch_size, r, threads)
+        offsets, ncc = match_patches(phone, aligned, (-margin, -margin), positions, params.patch_size,
+                                     params.search_radius)
 
     with _stage(timings, "flow"):
-        s = params.flow_scale
         inner = aligned[margin:margin + phone_size[1], margin:margin + phone_size[0]]
-        small_size = (int(round(phone_size[0] * s)), int(round(phone_size[1] * s)))
-        if s < 1:
-            p_small = cv2.resize(phone, small_size, interpolation=cv2.INTER_AREA)
-            t_small = cv2.resize(inner, small_size, interpolation=cv2.INTER_AREA)
-        else:
-            p_small, t_small = phone, np.ascontiguousarray(inner)
+        flow, p_tensor, t_tensor = _flow(phone, inner, estimator, params)
         del aligned, inner
-        p_grad = gradients(p_small, s)
-        t_grad = gradients(t_small, s)
-        window = params.normalize_sigma_px * s
-        weight = trust(gradient_energy(*p_grad, window / 4), gradient_energy(*t_grad, window / 4),
-                       *params.structure_px)
-        p_norm = normalize_luminance(match_tone(p_small, t_small), window_sigma=window)
-        t_norm = normalize_luminance(t_small, window_sigma=window)
-        flow = estimator.estimate(p_norm, t_norm)
-        del p_norm, t_norm
-        flow = np.asarray(flow, np.float32) * np.float32(1.0 / s)  # phone-frame pixels
-        flow = smooth_flow(flow, params.flow_smooth_px * s, weight)
 
     with _stage(timings, "stats"):
-        stats = patch_flow_stats(flow, s, positions, params.patch_size, offsets, weight)
-        texture = np.minimum(patch_texture(*p_grad, s, positions, params.patch_size),
-                             patch_texture(*t_grad, s, positions, params.patch_size))
-        trusted_share = patch_means(weight, s, positions, params.patch_size)
-        measurable = (texture >= params.min_texture) & (trusted_share >= params.min_trusted_share)
-        magnitude = stats.magnitude
-        if not measurable.all():
-            lat = Lattice.of(positions, params.patch_size, s)
-            for r, c in zip(lat.ri[~measurable], lat.ci[~measurable]):
-                lat.view(magnitude)[r, :, c, :] = np.nan
-        heatmap = downscale_heatmap(magnitude, params.heatmap_scale, phone_size)
-        patches = [
-            PatchMeasurement(x=int(positions[k, 0]), y=int(positions[k, 1]), size=params.patch_size,
-                             dx=float(offsets[k, 0]), dy=float(offsets[k, 1]), ncc=float(ncc[k]),
-                             misalignment_px=float(stats.mean[k]) if measurable[k] else None,
-                             misalignment_p95=float(stats.p95[k]) if measurable[k] else None,
-                             measurable=bool(measurable[k]))
-            for k in range(len(positions))]
+        patches, heatmap = _measure(flow, p_tensor, t_tensor, positions, offsets, ncc, phone_size, params)
     timings["total"] = time.perf_counter() - t_start
     return TripletAlignment(homography=H, patches=patches, heatmap=heatmap, heatmap_scale=params.heatmap_scale,
                             phone_size=phone_size, target_size=target_size, coverage=coverage,
                             sift_matches=n_matches, sift_inliers=n_inliers, refine_points=used, timings=timings)
+
+
+def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return int(round(size[0] * scale)), int(round(size[1] * scale))
+
+
+def _flow(phone: np.ndarray, aligned: np.ndarray, estimator: FlowEstimator, params: AlignParams):
+    """Flow (at flow_scale, in phone px) between the phone and the aligned target luminance, and
+    both images' structure tensors at stats_scale."""
+    s, q = params.flow_scale, params.stats_scale
+    phone_size = (phone.shape[1], phone.shape[0])
+    if s < 1:
+        p_small = cv2.resize(phone, _scaled_size(phone_size, s), interpolation=cv2.INTER_AREA)
+        t_small = cv2.resize(aligned, _scaled_size(phone_size, s), interpolation=cv2.INTER_AREA)
+    else:
+        p_small, t_small = phone, np.ascontiguousarray(aligned)
+    p_tensor = structure_tensor(p_small, s, _scaled_size(phone_size, q))
+    t_tensor = structure_tensor(t_small, s, _scaled_size(phone_size, q))
+    window = params.normalize_sigma_px * s
+    p_norm = normalize_luminance(match_tone(p_small, t_small), window_sigma=window)
+    t_norm = normalize_luminance(t_small, window_sigma=window)
+    flow = np.asarray(estimator.estimate(p_norm, t_norm), np.float32) * np.float32(1.0 / s)
+    return flow, p_tensor, t_tensor
+
+
+def _measure(flow: np.ndarray, p_tensor, t_tensor, positions: np.ndarray, offsets: np.ndarray, ncc: np.ndarray,
+             phone_size: tuple[int, int], params: AlignParams) -> tuple[list[PatchMeasurement], np.ndarray]:
+    """Per-patch measurements and the heatmap, at stats_scale (the smoothed flow has no finer detail)."""
+    q, size = params.stats_scale, params.patch_size
+    if q < params.flow_scale:
+        flow = cv2.resize(flow, _scaled_size(phone_size, q), interpolation=cv2.INTER_AREA)
+    energy_sigma = params.normalize_sigma_px * q / 4
+    weight = trust(gradient_energy(*p_tensor[:2], energy_sigma), gradient_energy(*t_tensor[:2], energy_sigma),
+                   *params.structure_px)
+    flow = smooth_flow(flow, params.flow_smooth_px * q, weight)
+    stats = patch_flow_stats(flow, q, positions, size, offsets, weight)
+    texture = np.minimum(patch_texture(p_tensor, q, positions, size), patch_texture(t_tensor, q, positions, size))
+    trusted_share = patch_means(weight, q, positions, size)
+    measurable = (texture >= params.min_texture) & (trusted_share >= params.min_trusted_share)
+    magnitude = stats.magnitude
+    if not measurable.all():
+        lat = Lattice.of(positions, size, q)
+        for r, c in zip(lat.ri[~measurable], lat.ci[~measurable]):
+            lat.view(magnitude)[r, :, c, :] = np.nan
+    heatmap = magnitude if params.heatmap_scale == q else downscale_heatmap(magnitude, params.heatmap_scale,
+                                                                           phone_size)
+    patches = [
+        PatchMeasurement(x=int(positions[k, 0]), y=int(positions[k, 1]), size=size,
+                         dx=float(offsets[k, 0]), dy=float(offsets[k, 1]), ncc=float(ncc[k]),
+                         misalignment_px=float(stats.mean[k]) if measurable[k] else None,
+                         misalignment_p95=float(stats.p95[k]) if measurable[k] else None,
+                         measurable=bool(measurable[k]))
+        for k in range(len(positions))]
+    return patches, heatmap

@@ -10,6 +10,7 @@ Content: scikit-image's bundled photographs and textures (read from disk, nothin
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -25,9 +26,10 @@ _TEXTURES = ("grass.png", "gravel.png", "brick.png")
 
 @lru_cache(maxsize=None)
 def _asset(name: str) -> np.ndarray:
-    import skimage
-
-    path = Path(skimage.__file__).parent / "data" / name
+    spec = importlib.util.find_spec("skimage")  # its bundled data, without importing it (slow)
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("scikit-image is not installed; synthetic pairs use its bundled photos")
+    path = Path(list(spec.submodule_search_locations)[0]) / "data" / name
     img = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if img is None:
         raise FileNotFoundError(f"{path}: scikit-image's bundled image is missing")

@@ -28,7 +28,6 @@ class PrefilteredTarget:
 
 def target_scale(H: np.ndarray, phone_size: tuple[int, int]) -> float:
     """Target pixels per phone pixel at the phone frame's centre."""
-    w, h = phone_size
     return 1.0 / max(local_scale(H, _frame_centre_in_target(H, phone_size)), 1e-12)
 
 
@@ -63,10 +62,16 @@ def warp_prefiltered(pre: PrefilteredTarget, H: np.ndarray, region: tuple[int, i
     phone frame.  Outside the target: ``border_value`` (or replicated edge pixels).
     """
     x, y, w, h = region
-    M = translation(-x, -y) @ H @ np.linalg.inv(pre.from_target)  # prefiltered px -> output px
+    M = translation(-x, -y) @ H @ _inverse_affine(pre.from_target)  # prefiltered px -> output px
     channels = 1 if pre.image.ndim == 2 else pre.image.shape[2]
     return cv2.warpPerspective(pre.image, M, (int(w), int(h)), flags=interpolation,
                                borderMode=border_mode, borderValue=(border_value,) * max(channels, 4))
+
+
+def _inverse_affine(A: np.ndarray) -> np.ndarray:
+    """Inverse of a 3x3 scale + translation matrix (what ``from_target`` always is)."""
+    sx, sy = A[0, 0], A[1, 1]
+    return np.array([[1 / sx, 0, -A[0, 2] / sx], [0, 1 / sy, -A[1, 2] / sy], [0, 0, 1.0]])
 
 
 def _target_crop_for(H: np.ndarray, region: tuple[int, int, int, int], target_size: tuple[int, int],
@@ -98,8 +103,9 @@ def warp_target_to_phone(target_rgb: np.ndarray, H: np.ndarray, phone_size: tupl
     """The aligned target: ``target_rgb`` resampled into the phone frame through ``H``.
 
     ``phone_size`` is (width, height); ``region`` = (x, y, w, h) renders only that rectangle of the
-    phone frame (only the target pixels it needs are touched, so small crops are cheap).  The target
-    is area-averaged to the phone's scale first when it is denser, so nothing aliases.
+    phone frame (only the target pixels it needs are touched, so small crops are cheap); x and y may
+    be fractional, e.g. a patch's matched square at (x + dx, y + dy).  The target is area-averaged
+    to the phone's scale first when it is denser, so nothing aliases.
     """
     H = np.asarray(H, np.float64)
     if region is None:

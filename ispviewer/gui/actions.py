@@ -94,7 +94,7 @@ def decorate_undo(undo: QAction, redo: QAction) -> None:
 def shortcut_table() -> list[tuple[str, str]]:
     """(keys, what they do) for the help dialog and the README."""
     rows = [(" / ".join(s.keys), s.text.replace("&", "").rstrip("…")) for s in SPECS]
-    rows.insert(12, (" / ".join(UNDO_KEYS["undo"]), "Undo the last decision"))
+    rows.insert(12, (" / ".join(UNDO_KEYS["undo"]), "Undo the last decision or threshold change"))
     rows.insert(13, (" / ".join(UNDO_KEYS["redo"]), "Redo"))
     rows += [("mouse drag / wheel", "Pan / zoom all panes together"), ("click", "Select the patch under the mouse")]
     return rows

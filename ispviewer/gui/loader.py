@@ -1,8 +1,10 @@
 """Background loading of triplets, with prefetch of the next one.
 
-A request is frozen on the GUI thread, decoded and reduced to pyramids in a worker pool, and the
-answer is applied on the GUI thread.  Each :meth:`TripletLoader.request` bumps a generation
-counter: a result whose generation is not the latest is kept in the cache but never shown.
+A request is frozen on the GUI thread; images are decoded and reduced to pyramids, and the
+triplet's patches read and turned into grid paths, in a worker pool; the answer is applied on the
+GUI thread.  Each :meth:`TripletLoader.request` bumps a generation counter: a result whose
+generation is not the latest is kept in the cache but never shown.  A cold request is answered
+twice: first a quick preview decoded at reduced size, then the full-resolution triplet.
 """
 
 from __future__ import annotations
@@ -13,29 +15,46 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from ispviewer.dataset.images import ImageReadError
-from ispviewer.gui.overlays import heatmap_lut, heatmap_rgba
+from ispviewer.dataset.records import PatchRecord
+from ispviewer.gui.overlays import GridPaths, grid_paths, heatmap_lut, heatmap_rgba
 from ispviewer.gui.pyramid import Pyramid, build_pyramid
 from ispviewer.gui.sources import (
-    PHONE, TARGET, Heatmap, LoadRequest, load_aligned_target, load_heatmap_file, load_phone,
+    PHONE, TARGET, Heatmap, LoadRequest, load_aligned_target, load_heatmap_file, load_patches, load_phone,
 )
+
+#: A cold open first shows the triplet decoded at 1/PREVIEW_REDUCE size (JPEG DCT scaling: fast).
+PREVIEW_REDUCE = 4
+#: A cached triplet's patches are re-read this long after it is shown, so that the worker's Python
+#: (which holds the GIL) does not slow down the first paint, and quick PgDown presses skip it.
+REFRESH_DELAY_MS = 120
+#: The full-resolution load starts this long after the preview was handed to the GUI.
+FULL_AFTER_PREVIEW_MS = 30
 
 
 @dataclass
 class LoadedTriplet:
-    """A triplet ready to show: pyramids per pane, heatmap, and an error message per failed part."""
+    """A triplet ready to show: pyramids per pane, heatmap, patches, and a message per failed part."""
 
     name: str
     request: LoadRequest
     pyramids: dict[str, Pyramid] = field(default_factory=dict)
     heatmap: Heatmap | None = None
-    errors: dict[str, str] = field(default_factory=dict)  # pane (or "heatmap") -> message
+    errors: dict[str, str] = field(default_factory=dict)  # pane (or "heatmap", "patches") -> message
     warnings: list[str] = field(default_factory=list)
     heatmap_rgba: np.ndarray | None = None  # the heatmap coloured for ``heatmap_vmax``
     heatmap_vmax: float | None = None
+    patches: list[PatchRecord] | None = None  # None: not read here (the window reads them)
+    grid: GridPaths | None = None  # the patch grid, prebuilt
     preview: bool = False  # decoded at reduced size; the full-resolution result follows
+
+
+@dataclass(frozen=True)
+class PatchesRead:
+    patches: list[PatchRecord]
+    grid: GridPaths
 
 
 def _describe(exc: BaseException) -> str:
@@ -46,63 +65,68 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-#: A cold open first shows the triplet decoded at 1/PREVIEW_REDUCE size (JPEG DCT scaling: fast).
-PREVIEW_REDUCE = 4
+def read_patches(request: LoadRequest) -> PatchesRead:
+    patches = load_patches(request)
+    return PatchesRead(patches, grid_paths(patches))  # QPainterPath/QPen are reentrant value types
 
 
 def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
-                 reduce: int = 1) -> LoadedTriplet:
-    """Decode the phone JPEG and the aligned target (in parallel when ``parts`` is given).
+                 reduce: int = 1, read: bool = True) -> LoadedTriplet:
+    """Decode the phone JPEG and the aligned target and read the patches (in parallel with ``parts``).
 
     ``reduce`` > 1 makes a quick preview: both decoded at 1/reduce size, standing for the full frame.
+    ``read=False`` skips the patches (the preview already read them).
     """
     result = LoadedTriplet(request.name, request, preview=reduce > 1)
     frame = request.phone_size if reduce > 1 else None
 
-    def phone_part():
-        return build_pyramid(load_phone(request, reduce), frame_size=frame)
+    def heatmap_part():
+        heatmap = load_heatmap_file(request.heatmap_path, request.phone_size)
+        return heatmap, heatmap_rgba(heatmap.values, request.heatmap_vmax)
 
-    def target_part():
-        return build_pyramid(load_aligned_target(request, reduce), frame_size=frame)
-
-    phone_future = parts.submit(phone_part) if parts is not None else None
-    jobs = [(TARGET, target_part)] + ([] if phone_future else [(PHONE, phone_part)])
-    for key, job in jobs:
+    tasks = {
+        "patches": (lambda: read_patches(request)) if request.root is not None and read else None,
+        "heatmap": heatmap_part if request.heatmap_path is not None else None,
+        PHONE: lambda: build_pyramid(load_phone(request, reduce), frame_size=frame),
+        TARGET: lambda: build_pyramid(load_aligned_target(request, reduce), frame_size=frame),
+    }
+    tasks = {k: f for k, f in tasks.items() if f is not None}
+    # the target (decode + warp) is the long one: it runs here while the parts pool does the rest
+    futures = {k: parts.submit(f) for k, f in tasks.items() if k != TARGET} if parts is not None else {}
+    outcome = {}
+    for key, task in tasks.items():
         try:
-            result.pyramids[key] = job()
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the pane
+            outcome[key] = futures[key].result() if key in futures else task()
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message, never a crash
             result.errors[key] = _describe(exc)
-    if phone_future is not None:
-        try:
-            result.pyramids[PHONE] = phone_future.result()
-        except Exception as exc:  # noqa: BLE001
-            result.errors[PHONE] = _describe(exc)
+    for key in (PHONE, TARGET):
+        if key in outcome:
+            result.pyramids[key] = outcome[key]
+    if "patches" in outcome:
+        result.patches, result.grid = outcome["patches"].patches, outcome["patches"].grid
+    if "heatmap" in outcome:
+        result.heatmap, result.heatmap_rgba = outcome["heatmap"]
+        result.heatmap_vmax = request.heatmap_vmax
     if PHONE in result.pyramids and reduce == 1:
         size = (result.pyramids[PHONE].width, result.pyramids[PHONE].height)
         if size != request.phone_size:
             result.warnings.append(f"{request.phone_path}: phone JPEG is {size[0]}x{size[1]} but the raw is "
                                    f"{request.phone_size[0]}x{request.phone_size[1]}; showing it anyway")
-    if request.heatmap_path is not None:
-        try:
-            result.heatmap = load_heatmap_file(request.heatmap_path, request.phone_size)
-            result.heatmap_rgba = heatmap_rgba(result.heatmap.values, request.heatmap_vmax)
-            result.heatmap_vmax = request.heatmap_vmax
-        except Exception as exc:  # noqa: BLE001 - a missing heatmap only loses the overlay
-            result.errors["heatmap"] = _describe(exc)
     return result
 
 
 class _Bridge(QObject):
     """Carries worker results to the GUI thread (queued connection)."""
 
-    done = Signal(int, object, object)  # generation, request key, Future
+    done = Signal(int, object, object)  # generation, key, Future
 
 
 class TripletLoader(QObject):
     """Loads triplets in a thread pool, caches the last few, and emits ``loaded`` on the GUI thread."""
 
-    loaded = Signal(object)  # LoadedTriplet of the latest request
+    loaded = Signal(object)  # LoadedTriplet of the latest request (a preview first when cold)
     prefetched = Signal(str)  # name of a triplet now in the cache
+    patches_refreshed = Signal(str, object)  # name, PatchesRead: fresh patches of a cached triplet
 
     def __init__(self, cache_size: int = 3, preview: bool = True, parent: QObject | None = None):
         super().__init__(parent)
@@ -113,6 +137,8 @@ class TripletLoader(QObject):
         self._cache: OrderedDict[tuple, LoadedTriplet] = OrderedDict()
         self._cache_size = max(1, cache_size)
         self._inflight: dict[tuple, Future] = {}
+        self._after_preview: dict[tuple, LoadRequest] = {}  # full loads waiting for their preview
+        self._carry: dict[tuple, tuple] = {}  # patches read by a preview, for its full result
         self._generation = 0
         self._closed = False
         self._lock = threading.Lock()
@@ -123,21 +149,40 @@ class TripletLoader(QObject):
     def generation(self) -> int:
         return self._generation
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._inflight)
+
     def cached(self, request: LoadRequest) -> LoadedTriplet | None:
         return self._cache.get(request.key)
 
     def request(self, request: LoadRequest) -> bool:
-        """Load ``request`` and show it; older pending requests become stale.  True if cached."""
+        """Load ``request`` and show it; older pending requests become stale.  True if cached.
+
+        A cached triplet is shown at once; its patches are then re-read in the background (another
+        process may have decided some) and sent with ``patches_refreshed``.
+        """
         self._generation += 1
         hit = self._cache.get(request.key)
         if hit is not None:
             self._cache.move_to_end(request.key)
             self.loaded.emit(hit)
+            if request.root is not None:
+                generation = self._generation
+                QTimer.singleShot(REFRESH_DELAY_MS, self, lambda: self._refresh(request, generation))
             return True
-        if self.preview and request.key not in self._inflight:
-            self._submit(request, self._generation, PREVIEW_REDUCE)
-        self._submit(request, self._generation)
+        if self.preview and request.key not in self._inflight and request.key not in self._after_preview:
+            # the preview runs alone, so it reaches the screen as early as possible; the full
+            # resolution is started once the preview was handed to the GUI (see _on_done)
+            self._after_preview[request.key] = request
+            self._submit(request, self._generation, kind="preview")
+        else:
+            self._submit(request, self._generation)
         return False
+
+    def _refresh(self, request: LoadRequest, generation: int) -> None:
+        if generation == self._generation:  # still showing that triplet
+            self._submit(request, generation, kind="patches")
 
     def prefetch(self, request: LoadRequest) -> None:
         """Load ``request`` into the cache without showing it."""
@@ -145,13 +190,17 @@ class TripletLoader(QObject):
             return
         self._submit(request, -1)
 
-    def _submit(self, request: LoadRequest, generation: int, reduce: int = 1) -> None:
+    def _submit(self, request: LoadRequest, generation: int, kind: str = "full", read: bool = True) -> None:
         if self._closed:
             return
-        key = request.key if reduce == 1 else (*request.key, "preview")
+        key = request.key if kind == "full" else (*request.key, kind)
         future = self._inflight.get(key)
         if future is None:
-            future = self._jobs.submit(load_triplet, request, self._parts, reduce)
+            if kind == "patches":
+                future = self._jobs.submit(read_patches, request)
+            else:
+                reduce = PREVIEW_REDUCE if kind == "preview" else 1
+                future = self._jobs.submit(load_triplet, request, self._parts, reduce, read)
             self._inflight[key] = future
         future.add_done_callback(lambda f, g=generation, k=key: self._emit_done(g, k, f))
 
@@ -162,17 +211,32 @@ class TripletLoader(QObject):
 
     def _on_done(self, generation: int, key: tuple, future: Future) -> None:
         self._inflight.pop(key, None)
-        if future.cancelled():
+        if future.cancelled() or future.exception() is not None:
+            return  # load_triplet turns failures into messages; a failed re-read changes nothing
+        result = future.result()
+        if isinstance(result, PatchesRead):
+            name, full = key[0], key[:-1]
+            cached = self._cache.get(full)
+            if cached is not None:
+                cached.patches, cached.grid = result.patches, result.grid
+            if generation == self._generation:
+                self.patches_refreshed.emit(name, result)
             return
-        exc = future.exception()
-        if exc is not None:  # load_triplet turns failures into messages; this is a bug guard
-            return
-        result: LoadedTriplet = future.result()
         if result.preview:  # shown only while the full result of the latest request is still missing
             full = result.request.key
             if generation == self._generation and full not in self._cache:
                 self.loaded.emit(result)
+            request = self._after_preview.pop(full, None)
+            if request is not None and generation == self._generation:
+                if result.patches is not None:
+                    self._carry[full] = (result.patches, result.grid)
+                # let the GUI paint the preview before the full decode takes both cores
+                QTimer.singleShot(FULL_AFTER_PREVIEW_MS, self, lambda: self._submit(
+                    request, generation, read=full not in self._carry))
             return
+        carried = self._carry.pop(key, None)
+        if result.patches is None and carried is not None:
+            result.patches, result.grid = carried
         self._cache[key] = result
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:

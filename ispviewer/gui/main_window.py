@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
 )
 
 from ispviewer.dataset.manifest import ManifestError
@@ -28,9 +28,11 @@ from ispviewer.gui.sources import make_request
 from ispviewer.gui.triage import Triage
 from ispviewer.gui.triplet_browser import TripletBrowser
 from ispviewer.gui.viewer import ZOOM_STEP, TripletViewer
+from ispviewer.gui.write_status import WriteStatus
 
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
-LOCK_NOTICE_DELAY_MS = 1500
+PREFETCH_DELAY_MS = 150
+CLOSE_WAIT_S = 3.0  # closing with queued decisions waits this long before asking  # after a triplet is on screen, so prefetching never slows its first paint
 
 
 class MainWindow(QMainWindow):
@@ -46,6 +48,7 @@ class MainWindow(QMainWindow):
         self.undo_stack = QUndoStack(self)
         self.loader = TripletLoader(cache_size=3, parent=self)
         self.loader.loaded.connect(self._on_loaded)
+        self.loader.patches_refreshed.connect(self._on_patches_refreshed)
 
         self.viewer = TripletViewer()
         self.banner = Banner()
@@ -66,22 +69,25 @@ class MainWindow(QMainWindow):
         self.inspector = PatchInspector()
         self.histogram = ThresholdHistogram()
         self.overlay_controls = OverlayControls(self.actions_["heatmap"], self.actions_["grid"])
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {
             "triplets": self._dock("Triplets", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
-            "inspector": self._dock("Patch inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea),
-            "overlays": self._dock("Overlays", self.overlay_controls, Qt.DockWidgetArea.RightDockWidgetArea),
-            "histogram": self._dock("Misalignment histogram (Figure 4)", self.histogram,
-                                    Qt.DockWidgetArea.BottomDockWidgetArea),
+            "histogram": self._dock("Misalignment histogram (Figure 4)", self.histogram, bottom),
+            "inspector": self._dock("Patch inspector", self.inspector, bottom),
+            "overlays": self._dock("Overlays", self.overlay_controls, bottom),
         }
+        # the panes get the full width: the docks sit left and below, side by side
+        self.splitDockWidget(self.docks["histogram"], self.docks["inspector"], Qt.Orientation.Horizontal)
+        self.splitDockWidget(self.docks["inspector"], self.docks["overlays"], Qt.Orientation.Horizontal)
         self.readout = QLabel()
         self.readout.setObjectName("pixelReadout")
         self.statusBar().addPermanentWidget(self.readout, 1)
-        self.pending_label = QLabel()
-        self.statusBar().addPermanentWidget(self.pending_label)
-        self._lock_timer = QTimer(self, singleShot=True, interval=LOCK_NOTICE_DELAY_MS)
-        self._lock_timer.timeout.connect(self._on_write_slow)
-        self._histogram_timer = QTimer(self, singleShot=True, interval=300)
+        self.write_status = WriteStatus(self.banner, self.statusBar(), self)
+        self._prefetch_timer = QTimer(self, singleShot=True, interval=PREFETCH_DELAY_MS)
+        self._prefetch_timer.timeout.connect(self._prefetch_neighbours)
+        self._histogram_timer = QTimer(self, singleShot=True, interval=120)
         self._histogram_timer.timeout.connect(self._refresh_histogram)
+        self.write_status.all_saved.connect(self._histogram_timer.start)
 
         self._build_menus()
         self._connect()
@@ -178,9 +184,8 @@ class MainWindow(QMainWindow):
         session.patches_reloaded.connect(self._on_patches_reloaded)
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
-        session.write_failed.connect(self._on_write_failed)
-        session.write_blocked.connect(self._on_write_blocked)
-        session.pending_changed.connect(self._on_pending)
+        session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
+        self.write_status.attach(session)
         self.settings.setValue(keys.LAST_DATASET, str(session.root))
         self.viewer.set_heatmap_range(2 * session.threshold_px)
         self._set_dataset_enabled(True)
@@ -196,14 +201,15 @@ class MainWindow(QMainWindow):
         self._update_title()
         return True
 
-    def close_dataset(self) -> None:
+    def close_dataset(self, timeout: float = 10.0) -> None:
         if self.session is None:
             return
-        left = self.session.close(timeout=10.0)
+        left = self.session.close(timeout=timeout)
         if left:
             self.statusBar().showMessage(f"{len(left)} decision(s) could not be saved: "
                                          + "; ".join(j.description for j in left))
         self.undo_stack.clear()
+        self.write_status.detach()
         self.loader.forget()
         self.session = self.triage = self.current = None
         self.loading = False
@@ -267,7 +273,7 @@ class MainWindow(QMainWindow):
 
     def request_for(self, record: TripletRecord):
         """The load request the window would make for ``record``."""
-        return make_request(record, self.session.manifest.resolve, self.viewer.heatmap_vmax)
+        return make_request(record, self.session.manifest.resolve, self.viewer.heatmap_vmax, self.session.root)
 
     def _on_loaded(self, loaded: LoadedTriplet) -> None:
         """A triplet (or first its quick preview) arrived from the loader: show it."""
@@ -277,7 +283,11 @@ class MainWindow(QMainWindow):
         self.viewer.show_loaded(loaded, keep_view=self._keep_view or not first_arrival)
         if first_arrival:
             self._shown_name = loaded.name
-            self.viewer.set_patches(self.session.load_patches(self.current.id))
+            if loaded.patches is not None:  # read by the loader (possibly when it was prefetched)
+                patches, merged = self.session.show_patches(self.current.id, loaded.patches)
+                self.viewer.set_patches(patches, None if merged else loaded.grid)
+            else:
+                self.viewer.set_patches(self.session.load_patches(self.current.id))
             if self.triage is not None:
                 self.triage.reset()
         if loaded.preview:
@@ -287,7 +297,14 @@ class MainWindow(QMainWindow):
         self.browser.model.set_load_error(loaded.name, "; ".join(loaded.errors.values()) or None)
         if problems:
             self.statusBar().showMessage(" | ".join(problems))
-        self._prefetch_neighbours()
+        self._prefetch_timer.start()
+
+    def _on_patches_refreshed(self, name: str, read) -> None:
+        """The manifest's current patches of a triplet shown from the cache."""
+        if self.session is None or self.current is None or name != self.current.name:
+            return
+        if self.session.refresh_patches(self.current.id, read.patches):
+            self._on_patches_reloaded()
 
     def _prefetch_neighbours(self) -> None:
         if self.session is None or self.current is None:
@@ -369,33 +386,6 @@ class MainWindow(QMainWindow):
             return
         self.undo_stack.push(ThresholdCommand(self.session, threshold_px, old))
 
-    # ----------------------------------------------------------------- write feedback
-
-    def _on_pending(self, count: int) -> None:
-        self.pending_label.setText(f"saving {count} decision(s)…" if count else "")
-        if count:
-            if not self._lock_timer.isActive():
-                self._lock_timer.start()
-        else:
-            self._lock_timer.stop()
-            if self.session is not None and not self.session.readonly:
-                self.banner.show_text(None)
-            self._histogram_timer.start()
-
-    def _on_write_slow(self) -> None:
-        if self.session is not None and self.session.pending:
-            self.banner.show_text(f"Waiting for the manifest: {self.session.pending} decision(s) not saved yet "
-                                  "(another process may be writing it). Retrying; nothing is lost.")
-
-    def _on_write_blocked(self, message: str) -> None:
-        n = self.session.pending if self.session is not None else 0
-        self.banner.show_text(f"The manifest is locked by another process ({message}). {n} decision(s) "
-                              "wait and are retried every second; keep ispviewer open until this clears.")
-
-    def _on_write_failed(self, message: str) -> None:
-        self.statusBar().showMessage(message)
-        self.banner.show_text(message)
-
     # ----------------------------------------------------------------- settings and closing
 
     def _on_opacity(self, opacity: float) -> None:
@@ -413,9 +403,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         else:
             d = self.docks
-            self.resizeDocks([d["triplets"], d["inspector"]], [380, 300], Qt.Orientation.Horizontal)
-            self.resizeDocks([d["histogram"]], [250], Qt.Orientation.Vertical)
-            self.resizeDocks([d["inspector"], d["overlays"]], [420, 200], Qt.Orientation.Vertical)
+            self.resizeDocks([d["triplets"]], [330], Qt.Orientation.Horizontal)
+            self.resizeDocks([d["histogram"], d["inspector"], d["overlays"]], [640, 420, 300],
+                             Qt.Orientation.Horizontal)
+            self.resizeDocks([d["histogram"]], [290], Qt.Orientation.Vertical)
         opacity = keys.read_float(s, keys.HEATMAP_OPACITY, self.viewer.heatmap_opacity)
         self.overlay_controls.set_opacity(opacity)
         self.viewer.set_heatmap_opacity(opacity)
@@ -423,6 +414,16 @@ class MainWindow(QMainWindow):
         self.actions_["grid"].setChecked(keys.read_bool(s, keys.GRID_VISIBLE, True))
         self.viewer.set_heatmap_visible(self.actions_["heatmap"].isChecked())
         self.viewer.set_grid_visible(self.actions_["grid"].isChecked())
+
+    def _confirm_quit_unsaved(self) -> bool:
+        n = self.session.pending
+        answer = QMessageBox.question(
+            self, "Decisions not saved yet",
+            f"{n} decision(s) are still waiting for the manifest, which another process keeps locked.\n"
+            "Keep ispviewer open (they are retried every second), or quit and lose them?",
+            QMessageBox.StandardButton.Retry | QMessageBox.StandardButton.Discard,
+            QMessageBox.StandardButton.Retry)
+        return answer == QMessageBox.StandardButton.Discard
 
     def save_settings(self) -> None:
         s = self.settings
@@ -434,7 +435,11 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        if self.session is not None and self.session.writer is not None and self.session.pending:
+            if not self.session.writer.wait_idle(CLOSE_WAIT_S) and not self._confirm_quit_unsaved():
+                event.ignore()  # keep running: the writer keeps retrying
+                return
         self.save_settings()
-        self.close_dataset()
+        self.close_dataset(timeout=1.0)
         self.loader.shutdown()
         super().closeEvent(event)

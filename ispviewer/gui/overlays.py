@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from dataclasses import dataclass, field
+
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 
@@ -47,8 +49,10 @@ def heatmap_rgba(values: np.ndarray, vmax: float, lut: np.ndarray | None = None)
     finite = np.isfinite(values)
     index = np.where(finite, values, 0.0) * np.float32(255.0 / max(vmax, 1e-6))
     np.clip(index, 0, 255, out=index)
-    rgba = lut[(index + 0.5).astype(np.uint8)]
-    rgba[..., 3] = np.where(finite, 255, 0)
+    index = (index + 0.5).astype(np.uint8)
+    rgba = lut[index]
+    # well-aligned areas stay see-through, misaligned ones glow: alpha ramps from 25% to 100%
+    rgba[..., 3] = np.where(finite, 64 + (index.astype(np.uint16) * 191) // 255, 0).astype(np.uint8)
     return np.ascontiguousarray(rgba)
 
 
@@ -59,27 +63,82 @@ def _pen(status: Status, decided_by: DecidedBy) -> QPen:
     """
     pen = QPen(STATUS_COLOURS[status])
     pen.setCosmetic(True)
-    pen.setJoinStyle(Qt.PenJoinStyle.MiterJoin)
+    pen.setCapStyle(Qt.PenCapStyle.SquareCap)  # closes the corners where two outline runs meet
     pen.setWidthF(3.0 if decided_by == DecidedBy.USER else 1.0)
     return pen
 
 
-def grid_paths(patches: list[PatchRecord]) -> tuple[list[tuple[QPen, QPainterPath]], QRectF]:
-    """One outline path per (status, decider) group, and their bounds (built once, shared by panes)."""
-    groups: dict[tuple[Status, DecidedBy], QPainterPath] = {}
-    bounds = QRectF()
-    pad = 0.0
+def merged_runs(fixed: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Axis-aligned segments (fixed coordinate, start..end) merged into maximal runs.
+
+    Neighbouring patches share edges and a row of patches shares one line: a regular grid of
+    R x C patches becomes R + 1 + C + 1 lines instead of 4 R C edges.  Returns rows (fixed, a, b).
+    """
+    if fixed.size == 0:
+        return np.zeros((0, 3))
+    seg = np.unique(np.stack([fixed, start, end], axis=1), axis=0)  # sorted by fixed, then start
+    new_run = np.ones(len(seg), bool)
+    new_run[1:] = (seg[1:, 0] != seg[:-1, 0]) | (seg[1:, 1] > seg[:-1, 2])
+    first = np.flatnonzero(new_run)
+    return np.stack([seg[first, 0], seg[first, 1], np.maximum.reduceat(seg[:, 2], first)], axis=1)
+
+
+def _outline_path(x0: np.ndarray, y0: np.ndarray, x1: np.ndarray, y1: np.ndarray) -> QPainterPath:
+    """The outlines of rectangles (x0, y0)-(x1, y1), as merged horizontal and vertical runs."""
+    path = QPainterPath()
+    for y, a, b in merged_runs(np.concatenate([y0, y1]), np.concatenate([x0, x0]), np.concatenate([x1, x1])):
+        path.moveTo(a, y)
+        path.lineTo(b, y)
+    for x, a, b in merged_runs(np.concatenate([x0, x1]), np.concatenate([y0, y0]), np.concatenate([y1, y1])):
+        path.moveTo(x, a)
+        path.lineTo(x, b)
+    return path
+
+
+def group_key(p: PatchRecord) -> tuple[Status, DecidedBy]:
+    return p.status, p.decided_by
+
+
+def group_path(patches: list[PatchRecord]) -> QPainterPath:
+    """The merged outlines of some patches (one status/decider group)."""
+    xy = np.array([(p.x - 0.5, p.y - 0.5, p.size) for p in patches], dtype=np.float64).reshape(-1, 3)
+    return _outline_path(xy[:, 0], xy[:, 1], xy[:, 0] + xy[:, 2], xy[:, 1] + xy[:, 2])
+
+
+@dataclass(frozen=True)
+class GridPaths:
+    """The patch grid ready to paint: (group, pen, path) in drawing order, and the bounds.
+
+    QPainterPath and QPen are implicitly shared value types: one GridPaths serves every pane, and
+    may be built in a worker thread.
+    """
+
+    groups: tuple[tuple[tuple[Status, DecidedBy], QPen, QPainterPath], ...] = ()
+    bounds: QRectF = field(default_factory=QRectF)
+
+    def path(self, key: tuple[Status, DecidedBy]) -> QPainterPath | None:
+        return next((path for k, _, path in self.groups if k == key), None)
+
+
+def grid_paths(patches: list[PatchRecord], reuse: GridPaths | None = None,
+               changed: set | None = None) -> GridPaths:
+    """Build the grid of ``patches``; with ``reuse``, only the groups in ``changed`` are rebuilt."""
+    if not patches:
+        return GridPaths()
+    members: dict[tuple, list[PatchRecord]] = {}
     for p in patches:
-        rect = QRectF(p.x - 0.5, p.y - 0.5, p.size, p.size)
-        path = groups.get((p.status, p.decided_by))
-        if path is None:
-            path = groups[(p.status, p.decided_by)] = QPainterPath()
-        path.addRect(rect)
-        bounds = bounds.united(rect)
-        pad = max(pad, p.size / 8.0)
+        members.setdefault(group_key(p), []).append(p)
     # the aligner's first, so a person's thick outline is drawn over a neighbour's thin one
-    order = sorted(groups, key=lambda k: (k[1] == DecidedBy.USER, k[0].value))
-    return [(_pen(*key), groups[key]) for key in order], bounds.adjusted(-pad, -pad, pad, pad)
+    order = sorted(members, key=lambda k: (k[1] == DecidedBy.USER, k[0].value))
+    groups = []
+    for key in order:
+        path = reuse.path(key) if reuse is not None and key not in (changed or set()) else None
+        groups.append((key, _pen(*key), path if path is not None else group_path(members[key])))
+    left, top = min(p.x for p in patches) - 0.5, min(p.y for p in patches) - 0.5
+    right = max(p.x + p.size for p in patches) - 0.5
+    bottom = max(p.y + p.size for p in patches) - 0.5
+    pad = max(p.size for p in patches) / 8.0
+    return GridPaths(tuple(groups), QRectF(left - pad, top - pad, right - left + 2 * pad, bottom - top + 2 * pad))
 
 
 class PatchGridItem(pg.GraphicsObject):
@@ -87,26 +146,21 @@ class PatchGridItem(pg.GraphicsObject):
 
     def __init__(self):
         super().__init__()
-        self._paths: list[tuple[QPen, QPainterPath]] = []
-        self._bounds = QRectF()
+        self.grid = GridPaths()
         self.setZValue(GRID_Z)
 
-    def set_patches(self, patches: list[PatchRecord]) -> None:
-        self.set_paths(*grid_paths(patches))
-
-    def set_paths(self, paths: list[tuple[QPen, QPainterPath]], bounds: QRectF) -> None:
+    def set_grid(self, grid: GridPaths) -> None:
         self.prepareGeometryChange()
-        self._paths = paths
-        self._bounds = bounds
+        self.grid = grid
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return self._bounds
+        return self.grid.bounds
 
     def paint(self, painter: QPainter, *args) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        for pen, path in self._paths:
+        for _key, pen, path in self.grid.groups:
             painter.setPen(pen)
             painter.drawPath(path)
 

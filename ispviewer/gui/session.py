@@ -34,6 +34,8 @@ class DatasetSession(QObject):
         self.readonly = manifest.readonly
         self.current_triplet_id: int | None = None
         self._patches: dict[int, PatchRecord] = {}
+        self._own: dict[int, PatchRecord] = {}  # this window's latest decision per patch, any triplet
+        self._unconfirmed = 0  # writes submitted whose answer the GUI thread has not handled yet
         self.writer: DecisionWriter | None = None
         if not self.readonly:
             self.writer = DecisionWriter(manifest.root, parent=self)
@@ -66,6 +68,32 @@ class DatasetSession(QObject):
         self._patches = {p.id: p for p in patches}
         return patches
 
+    def show_patches(self, triplet_id: int, patches: list[PatchRecord]) -> tuple[list[PatchRecord], bool]:
+        """Make ``triplet_id`` current with patches read in the background (possibly a while ago).
+
+        Decisions this window made since win over them; returns (patches, whether any did).
+        """
+        merged = [self._own.get(p.id, p) for p in patches]
+        changed = any(a is not b for a, b in zip(merged, patches))
+        self.current_triplet_id = triplet_id
+        self._patches = {p.id: p for p in merged}
+        return merged, changed
+
+    def refresh_patches(self, triplet_id: int, patches: list[PatchRecord]) -> bool:
+        """Fresh patches of the current triplet from the manifest; True if they differ from ours.
+
+        Ignored while writes are queued (the optimistic state is newer than the manifest then).
+        """
+        if triplet_id != self.current_triplet_id or self.pending:
+            return False
+        fresh = {p.id: p for p in patches}
+        if fresh == self._patches:
+            return False
+        self._patches = fresh
+        for pid in fresh:
+            self._own.pop(pid, None)  # the manifest knows better now
+        return True
+
     def patches(self) -> list[PatchRecord]:
         return list(self._patches.values())
 
@@ -90,7 +118,12 @@ class DatasetSession(QObject):
 
     @property
     def pending(self) -> int:
-        return self.writer.pending if self.writer is not None else 0
+        """Writes not yet answered (as seen on the GUI thread: 0 means every answer was applied)."""
+        return self._unconfirmed
+
+    def _submit(self, job: WriteJob) -> None:
+        self._unconfirmed += 1
+        self.writer.submit(job)
 
     def set_decision(self, patch_id: int, decision: Decision, description: str) -> None:
         """Show the decision at once and queue its write."""
@@ -102,33 +135,40 @@ class DatasetSession(QObject):
                                   reason=decision.reason)
         if patch_id in self._patches:
             self._patches[patch_id] = new
+        self._own[patch_id] = new
         self.patch_changed.emit(new)
-        self.writer.submit(decide_job(patch_id, decision, description))
+        self._submit(decide_job(patch_id, decision, description))
 
     def apply_threshold(self, threshold_px: float) -> None:
         if self.writer is None:
             self.write_failed.emit(f"{self.root}: dataset is open read-only; threshold not applied")
             return
-        self.writer.submit(threshold_job(threshold_px))
+        self._submit(threshold_job(threshold_px))
 
     def _on_written(self, job: WriteJob, result) -> None:
+        self._unconfirmed -= 1
         if isinstance(result, PatchRecord):
-            if result.id in self._patches and self.pending == 0:
+            if self.pending == 0:
                 # only when nothing newer is queued, or a later optimistic state would flicker back
-                self._patches[result.id] = result
-                self.patch_changed.emit(result)
+                self._own[result.id] = result
+                if result.id in self._patches:
+                    self._patches[result.id] = result
+                    self.patch_changed.emit(result)
             self._refresh_triplet(result.triplet_id)
         else:  # a threshold: every auto decision may have changed
+            self._own.clear()
             if self.current_triplet_id is not None:
                 self.load_patches(self.current_triplet_id)
             self.patches_reloaded.emit()
             self.triplets_reloaded.emit()
 
     def _on_failed(self, job: WriteJob, message: str) -> None:
+        self._unconfirmed -= 1
         if job.patch_id is not None and job.patch_id in self._patches:
             try:  # show the truth again
                 fresh = self.manifest.patch(job.patch_id)
                 self._patches[fresh.id] = fresh
+                self._own.pop(fresh.id, None)
                 self.patch_changed.emit(fresh)
             except ManifestError:
                 pass

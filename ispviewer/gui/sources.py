@@ -43,15 +43,21 @@ class LoadRequest:
     align_state: AlignState
     align_error: str | None
     heatmap_vmax: float = 2.4  # misalignment (px) at the top of the colour map
+    root: Path | None = None  # the dataset, for reading the triplet's patches in the worker
+    triplet_id: int | None = None
 
     @property
     def key(self) -> tuple:
-        """Cache key: a re-aligned triplet is a different request."""
-        return (self.name, self.homography, str(self.heatmap_path), self.heatmap_vmax)
+        """Cache key (name first): another dataset or a re-aligned triplet is a different request."""
+        return (self.name, str(self.phone_path), self.homography, str(self.heatmap_path), self.heatmap_vmax)
 
 
-def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4) -> LoadRequest:
-    """Freeze a request for ``record``; ``resolve`` maps manifest-relative paths to files."""
+def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4,
+                 root: Path | None = None) -> LoadRequest:
+    """Freeze a request for ``record``; ``resolve`` maps manifest-relative paths to files.
+
+    With ``root`` the worker also reads the triplet's patches (through its own read-only manifest).
+    """
     heatmap = None
     if record.heatmap:
         try:
@@ -62,7 +68,7 @@ def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4) -> L
         name=record.name, phone_path=resolve(record.files.phone), target_path=resolve(record.files.target),
         phone_size=(record.raw.width, record.raw.height), target_size=(record.target_width, record.target_height),
         homography=record.homography, heatmap_path=heatmap, align_state=record.align_state,
-        align_error=record.align_error, heatmap_vmax=heatmap_vmax)
+        align_error=record.align_error, heatmap_vmax=heatmap_vmax, root=root, triplet_id=record.id)
 
 
 # --------------------------------------------------------------------------- loading
@@ -97,6 +103,14 @@ def load_aligned_target(request: LoadRequest, reduce: int = 1) -> np.ndarray:
     f_target = request.target_size[0] / target.shape[1] if request.target_size[0] else reduce
     H_small = _to_reduced(phone_w / out_w) @ H @ np.linalg.inv(_to_reduced(f_target))
     return warp_to_phone(target, H_small, (out_w, out_h))
+
+
+def load_patches(request: LoadRequest) -> list[PatchRecord]:
+    """The triplet's patches, read through a read-only manifest connection of this thread."""
+    from ispviewer.dataset.manifest import Manifest
+
+    with Manifest.open(request.root, readonly=True) as manifest:
+        return manifest.patches(request.triplet_id)
 
 
 def warp_to_phone(target: np.ndarray, H: np.ndarray, phone_size: tuple[int, int]) -> np.ndarray:

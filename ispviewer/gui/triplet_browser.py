@@ -12,7 +12,9 @@ from PySide6.QtWidgets import (
 
 from ispviewer.dataset.records import AlignState, TripletRecord
 
-COLUMNS = ("name", "phone model", "accepted", "rejected", "flagged", "mean mis. (px)", "error")
+COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "error")
+COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "rejected patches", "flagged patches",
+               "mean misalignment of the measured patches (px)", "alignment or loading error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 
 STATUS_FILTERS = {
@@ -69,6 +71,8 @@ class TripletTableModel(QAbstractTableModel):
     def headerData(self, section, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return COLUMN_TIPS[section]
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):

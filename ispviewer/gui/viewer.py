@@ -15,7 +15,7 @@ from ispviewer.dataset.records import PatchRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 from ispviewer.gui.image_pane import ImagePane, PaneRow
 from ispviewer.gui.loader import LoadedTriplet
-from ispviewer.gui.overlays import ColorBar, PaneOverlays, grid_paths, heatmap_rgba
+from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key, heatmap_rgba
 from ispviewer.gui.pyramid import Pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches
 from ispviewer.gui.view_state import ViewState
@@ -50,10 +50,11 @@ class TripletViewer(QWidget):
         self.heatmap_vmax = 2 * DEFAULT_THRESHOLD_PX
         self.heatmap_visible = True
         self.grid_visible = True
-        self.heatmap_opacity = 0.45
+        self.heatmap_opacity = 0.6
         self._heatmap: Heatmap | None = None
         self._heatmap_from_file = False
         self._patches: list[PatchRecord] = []
+        self._grid = GridPaths()
         self.set_output(None, OUTPUT_PLACEHOLDER)
         self.clear("No dataset open — File ▸ Open dataset… (Ctrl+O)")
 
@@ -98,21 +99,25 @@ class TripletViewer(QWidget):
         pane.show_message(message if pyramid is None else None)
         self._refresh_overlay_visibility()
 
-    def set_patches(self, patches: list[PatchRecord]) -> None:
+    def set_patches(self, patches: list[PatchRecord], grid: GridPaths | None = None) -> None:
+        """Show a triplet's patches; ``grid`` = prebuilt ``grid_paths(patches)`` if the loader made it."""
         self._patches = list(patches)
-        self._update_grid()
+        self._update_grid(grid)
         if not self._heatmap_from_file:
             self._set_heatmap(heatmap_from_patches(self._patches), from_file=False)
 
     def update_patch(self, patch: PatchRecord) -> None:
-        """One patch changed (a decision): redraw the grid."""
+        """One patch changed (a decision): rebuild only the outline groups it left and joined."""
+        old = next((p for p in self._patches if p.id == patch.id), None)
+        if old is None:
+            return
         self._patches = [patch if p.id == patch.id else p for p in self._patches]
-        self._update_grid()
+        self._update_grid(grid_paths(self._patches, self._grid, {group_key(old), group_key(patch)}))
 
-    def _update_grid(self) -> None:
-        paths, bounds = grid_paths(self._patches)  # built once; QPainterPaths are shared, not copied
+    def _update_grid(self, grid: GridPaths | None = None) -> None:
+        self._grid = grid or grid_paths(self._patches)  # built once, shared by the three panes
         for ov in self.overlays.values():
-            ov.grid.set_paths(paths, bounds)
+            ov.grid.set_grid(self._grid)
 
     def set_selection(self, patch: PatchRecord | None) -> None:
         for ov in self.overlays.values():

@@ -175,8 +175,8 @@ def test_homography_alone_leaves_the_displacement_as_residual(demo):
         patch = (slice(y, y + ps), slice(x, x + ps))
         residual_h = _shift(phone[patch], h_only[patch])
         residual_d = _shift(phone[patch], with_d[patch])
-        assert np.linalg.norm(residual_h - d_mean) < 0.5, (residual_h, d_mean)
-        assert np.linalg.norm(residual_d) < 0.3, residual_d
+        assert np.linalg.norm(residual_h) > 1.0 and np.linalg.norm(residual_h - d_mean) < 0.6, (residual_h, d_mean)
+        assert np.linalg.norm(residual_d) < 0.35, residual_d
 
 
 def test_groundtruth_queries_agree_with_their_definition(demo):
@@ -238,7 +238,7 @@ def test_target_has_texture_nearly_everywhere(demo):
         detail = target - cv2.GaussianBlur(target, (0, 0), 2.0)
         h, w = detail.shape
         blocks = detail[: h // 32 * 32, : w // 32 * 32].reshape(h // 32, 32, w // 32, 32).std(axis=(1, 3))
-        assert (blocks > 1.5).mean() > 0.9
+        assert (blocks > 2.0).mean() > 0.9
 
 
 def test_demo_sources_import_as_a_dataset(demo, tmp_path):

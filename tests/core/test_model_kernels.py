@@ -51,6 +51,12 @@ def test_bias_not_modified_in_place():
     assert torch.equal(bias, before)
 
 
+def _shuffled(t):
+    """(B, G, T, 4, h, w) or (B, C, 4, h, w) phase form -> output resolution."""
+    h, w = t.shape[-2:]
+    return F.pixel_shuffle(t.flatten(1, -3), 2).view(*t.shape[:-3], 2 * h, 2 * w)
+
+
 @pytest.mark.parametrize("k", [1, 3, 5, 7])
 @pytest.mark.parametrize("groups", [1, 3])
 def test_subpixel_equals_shuffled_pixel_kernels(k, groups):
@@ -59,26 +65,23 @@ def test_subpixel_equals_shuffled_pixel_kernels(k, groups):
     phases = torch.randn(2, 3, 4, h, w, generator=g, dtype=torch.float64)
     kernels = torch.randn(2, groups, k * k, 4, h, w, generator=g, dtype=torch.float64)
     bias = torch.randn(2, 3, 4, h, w, generator=g, dtype=torch.float64)
-    got = F.pixel_shuffle(apply_subpixel_kernels(phases, kernels, bias).flatten(1, 2), 2)
-    full_x = F.pixel_shuffle(phases.flatten(1, 2), 2)
-    full_k = F.pixel_shuffle(kernels.flatten(1, 3), 2).view(2, groups, k * k, 2 * h, 2 * w)
-    full_b = F.pixel_shuffle(bias.flatten(1, 2), 2)
-    torch.testing.assert_close(got, unfold_reference(full_x, full_k, full_b), rtol=1e-12, atol=1e-12)
+    got = _shuffled(apply_subpixel_kernels(phases, kernels, bias))
+    expected = unfold_reference(_shuffled(phases), _shuffled(kernels), _shuffled(bias))
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=1e-12)
 
 
 def test_subpixel_gradients_match_reference():
     g = torch.Generator().manual_seed(2)
     h, w = 5, 6
-    args = [torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True)
-            for s in ((1, 3, 4, h, w), (1, 1, 25, 4, h, w), (1, 3, 4, h, w))]
-    got = F.pixel_shuffle(apply_subpixel_kernels(*args).flatten(1, 2), 2)
-    phases, kernels, bias = args
-    ref = unfold_reference(F.pixel_shuffle(phases.flatten(1, 2), 2),
-                           F.pixel_shuffle(kernels.flatten(1, 3), 2).view(1, 1, 25, 2 * h, 2 * w),
-                           F.pixel_shuffle(bias.flatten(1, 2), 2))
+    phases, kernels, bias = [torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True)
+                             for s in ((1, 3, 4, h, w), (1, 1, 25, 4, h, w), (1, 3, 4, h, w))]
+    # kernels as a slice of a bigger head tensor, as the network passes them (non-contiguous)
+    head = torch.cat([kernels, torch.zeros(1, 1, 3, 4, h, w, dtype=torch.float64)], 2)
+    got = _shuffled(apply_subpixel_kernels(phases, head[:, :, :25], bias))
+    ref = unfold_reference(_shuffled(phases), _shuffled(kernels), _shuffled(bias))
     weights = torch.randn(got.shape, generator=g, dtype=torch.float64)
-    grads = torch.autograd.grad((got * weights).sum(), args)
-    expected = torch.autograd.grad((ref * weights).sum(), args)
+    grads = torch.autograd.grad((got * weights).sum(), (phases, kernels, bias))
+    expected = torch.autograd.grad((ref * weights).sum(), (phases, kernels, bias))
     for a, b in zip(grads, expected):
         torch.testing.assert_close(a, b)
 

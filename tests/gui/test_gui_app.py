@@ -70,7 +70,7 @@ def test_help_lists_every_shortcut(window):
     table = shortcut_table()
     for spec in SPECS:
         assert any(" / ".join(spec.keys) == keys_ for keys_, _ in table)
-    assert ("Ctrl+Z", "Undo the last decision") in table
+    assert ("Ctrl+Z", "Undo the last decision or threshold change") in table
     for d in dialogs:
         d.close()
 
@@ -107,7 +107,9 @@ def test_output_pane_placeholder_and_grid_is_one_item_per_group(window):
     items = window.viewer.panes[PHONE].view_box.addedItems
     assert len(items) == 4  # image, heatmap, grid, selection — not one item per patch
     grid = window.viewer.overlays[PHONE].grid
-    assert len(grid._paths) <= 6 and sum(p.elementCount() for _, p in grid._paths) == 70 * 5
+    assert 1 <= len(grid.grid.groups) <= 6  # one path per (status, decider) group
+    segments = sum(p.elementCount() for _, _, p in grid.grid.groups) // 2
+    assert segments < 70 * 4 // 2  # shared edges merged into runs, far fewer than 4 per patch
 
 
 def test_zoom_to_patch(window):

@@ -121,4 +121,18 @@ def test_cold_open_shows_a_preview_then_full_resolution(qtbot, window):
     qtbot.waitUntil(lambda: not window.loading, timeout=10000)
     assert seen[-1] is False and seen.count(False) == 1  # the full result came last, once
     assert not window.viewer.panes[PHONE].pyramid.is_preview
-    assert len(window.viewer.overlays[PHONE].grid._paths) > 0
+    assert len(window.viewer.overlays[PHONE].grid.grid.groups) > 0
+
+
+def test_shortcuts_work_while_the_table_has_focus(qtbot, window):
+    table = window.browser.table
+    table.setFocus()
+    b = window.browser
+    b.table.clicked.emit(b.proxy.index(1, 0))  # a click on a row (gives the table the focus)
+    qtbot.waitUntil(lambda: not window.loading)
+    assert window.current.name == "t02"
+    press_keys(table, "PgDown")
+    qtbot.waitUntil(lambda: not window.loading)
+    assert window.current.name == "t03"
+    press_keys(table, "N")
+    assert window.triage.selected is not None

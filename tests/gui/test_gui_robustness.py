@@ -106,3 +106,32 @@ def test_locked_manifest_is_retried_and_no_decision_is_lost(qtbot, window, datas
     with Manifest.open(dataset, readonly=True) as m:
         assert [e.new_status for e in m.history(patch.id)][-2:] == [Status.ACCEPTED, Status.FLAGGED]
     qtbot.waitUntil(lambda: not window.banner.isVisible())
+
+
+def test_closing_with_unsaved_decisions_asks_and_keeps_them(qtbot, window, dataset, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from ispviewer.gui import main_window
+
+    monkeypatch.setattr(manifest_module, "LOCK_RETRY_S", 0.2)
+    monkeypatch.setattr(manifest_module, "BUSY_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(decisions, "RETRY_DELAY_S", 0.1)
+    monkeypatch.setattr(main_window, "CLOSE_WAIT_S", 0.3)
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(
+        lambda *a, **k: asked.append(a) or QMessageBox.StandardButton.Retry))
+    press_keys(window, "N")
+    patch = window.triage.selected
+    other = sqlite3.connect(str(dataset / "manifest.sqlite"), isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        press_keys(window, "R")
+        window.close()
+        assert asked and window.isVisible()  # the user chose to keep waiting
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    qtbot.waitUntil(lambda: window.session.pending == 0, timeout=5000)
+    assert db_row(dataset, patch.id) == ("rejected", "user", None)
+    window.close()
+    assert not window.isVisible()

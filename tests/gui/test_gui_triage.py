@@ -75,7 +75,7 @@ def test_history_and_grid_follow_decisions(qtbot, window, dataset):
                                                                (DecidedBy.USER, Status.FLAGGED)]
     assert window.inspector.history.rowCount() == len(history)
     grid = window.viewer.overlays[TARGET].grid
-    pens = {(pen.color().name(), pen.widthF()) for pen, _ in grid._paths}
+    pens = {(pen.color().name(), pen.widthF()) for _, pen, _ in grid.grid.groups}
     from ispviewer.gui.overlays import STATUS_COLOURS
 
     assert (STATUS_COLOURS[Status.FLAGGED].name(), 3.0) in pens  # a person's flag: thick
@@ -118,3 +118,30 @@ def test_undo_across_triplets_and_counts_refresh(qtbot, window, dataset):
     wait_saved(qtbot, window)
     assert db_row(dataset, worst.id) == ("rejected", "auto", db_row(dataset, worst.id)[2])
     qtbot.waitUntil(lambda: window.browser.model.records[0].patch_counts["accepted"] == 31)
+
+
+def test_back_to_a_prefetched_triplet_shows_this_windows_decisions_at_once(qtbot, window):
+    press_keys(window, "N")
+    worst = window.triage.selected
+    press_keys(window, "A")
+    qtbot.waitUntil(lambda: window.session.pending == 0)
+    press_keys(window, "PgDown")
+    qtbot.waitUntil(lambda: not window.loading)
+    t01 = window.request_for(window.session.triplet("t01"))
+    qtbot.waitUntil(lambda: window.loader.cached(t01) is not None)
+    press_keys(window, "PgUp")  # from the cache: its patches may predate the decision
+    assert not window.loading
+    assert window.session.patch(worst.id).status == Status.ACCEPTED
+    assert any(p.id == worst.id and p.status == Status.ACCEPTED for p in window.viewer._patches)
+
+
+def test_decisions_of_another_process_appear_after_switching(qtbot, window, dataset):
+    t02 = window.request_for(window.session.triplet("t02"))
+    qtbot.waitUntil(lambda: window.loader.cached(t02) is not None)  # prefetched
+    with Manifest.open(dataset) as other:  # another process decides on t02
+        victim = other.patches(other.triplet("t02").id)[0]
+        other.decide(victim.id, Status.FLAGGED, "checked elsewhere")
+    press_keys(window, "PgDown")
+    assert window.current.name == "t02"
+    qtbot.waitUntil(lambda: window.session.patch(victim.id).reason == "checked elsewhere", timeout=5000)
+    assert any(p.id == victim.id and p.status == Status.FLAGGED for p in window.viewer._patches)

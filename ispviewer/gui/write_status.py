@@ -1,0 +1,63 @@
+"""Tells the user how the manifest writes are going: saving, waiting for a lock, failed."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtWidgets import QLabel, QStatusBar
+
+from ispviewer.gui.panels import Banner
+
+#: A write still queued after this long is worth a visible notice.
+SLOW_NOTICE_MS = 1500
+
+
+class WriteStatus(QObject):
+    """Shows the session's write state in the banner and the status bar."""
+
+    all_saved = Signal()
+
+    def __init__(self, banner: Banner, status_bar: QStatusBar, parent: QObject | None = None):
+        super().__init__(parent)
+        self.banner = banner
+        self.status_bar = status_bar
+        self.label = QLabel()
+        status_bar.addPermanentWidget(self.label)
+        self.session = None
+        self._slow = QTimer(self, singleShot=True, interval=SLOW_NOTICE_MS)
+        self._slow.timeout.connect(self._on_slow)
+
+    def attach(self, session) -> None:
+        self.session = session
+        session.write_failed.connect(self._on_failed)
+        session.write_blocked.connect(self._on_blocked)
+        session.pending_changed.connect(self._on_pending)
+
+    def detach(self) -> None:
+        self.session = None
+        self._slow.stop()
+        self.label.clear()
+
+    def _on_pending(self, count: int) -> None:
+        self.label.setText(f"saving {count} decision(s)…" if count else "")
+        if count:
+            if not self._slow.isActive():
+                self._slow.start()
+            return
+        self._slow.stop()
+        if self.session is not None and not self.session.readonly:
+            self.banner.show_text(None)
+        self.all_saved.emit()
+
+    def _on_slow(self) -> None:
+        if self.session is not None and self.session.pending:
+            self.banner.show_text(f"Waiting for the manifest: {self.session.pending} decision(s) not saved yet "
+                                  "(another process may be writing it). Retrying; nothing is lost.")
+
+    def _on_blocked(self, message: str) -> None:
+        n = self.session.pending if self.session is not None else 0
+        self.banner.show_text(f"The manifest is locked by another process ({message}). {n} decision(s) "
+                              "wait and are retried every second; keep ispviewer open until this clears.")
+
+    def _on_failed(self, message: str) -> None:
+        self.status_bar.showMessage(message)
+        self.banner.show_text(message)
