@@ -29,17 +29,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import load_average
+
 PHONE_SIZE = (4032, 3024)
 TARGET_SIZE = (6048, 4024)
 THRESHOLD = 1.2
 
 
-def _load() -> str:
-    try:
-        with open("/proc/loadavg") as fh:
-            return f"load average {fh.read().split()[0]}"
-    except OSError:
-        return "load average unknown"
 
 
 # --------------------------------------------------------------------------- inputs
@@ -196,7 +192,7 @@ def main() -> int:
         work.mkdir(parents=True, exist_ok=True)
         info = make_inputs(work)
         print(f"aligning {PHONE_SIZE[0]}x{PHONE_SIZE[1]} phone JPEG against {TARGET_SIZE[0]}x{TARGET_SIZE[1]} "
-              f"target JPEG ({_load()}, before)")
+              f"target JPEG ({load_average()}, before)")
         r = run_child(info, args.repeats)
         decode, total = r["decode"], r["total"]
         warm_d, warm_t = decode[1:] or decode, total[1:] or total
@@ -209,7 +205,7 @@ def main() -> int:
         stages = {k: statistics.median(s[k] for s in r["stages"][1:] or r["stages"]) for k in r["stages"][0]}
         print("  align stages (median s): " + ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
         print(f"  peak RSS of the timing process: {r['peak_mb']:.0f} MB   [target <= 2560 MB]; "
-              f"{r['patches']} patches; {_load()}, after")
+              f"{r['patches']} patches; {load_average()}, after")
         print("accuracy:")
         accuracy(info, work, args.quick)
         ok = best <= 3.0 and r["peak_mb"] <= 2560

@@ -24,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from _common import load_average
+
 FULL_W, FULL_H = 4032, 3024
 REAL_DNG = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real" / "blackmagic_pocket4k.dng"
 
@@ -38,13 +40,6 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _load() -> str:
-    """1-minute load average: other processes on a 2-core machine skew every figure here."""
-    try:
-        with open("/proc/loadavg") as fh:
-            return f"load average {fh.read().split()[0]}"
-    except OSError:
-        return "load average unknown"
 
 
 def _peak_mb() -> float:
@@ -176,7 +171,7 @@ def main() -> int:
           f"{n * 4 / 2**20:.2f} MB float32 / {n * 2 / 2**20:.2f} MB half; receptive radius "
           f"{model.receptive_radius} packed px, context {model.default_context}, align {model.align}")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; tile {args.tile} packed px "
-          f"({2 * args.tile} output px); each task in a fresh process; {_load()}\n")
+          f"({2 * args.tile} output px); each task in a fresh process; {load_average()}\n")
 
     crop = _run_child("crop", args)
     print(f"512x512 output crop (render_region, median of {args.repeats}): {crop['median_s'] * 1e3:.0f} ms "
@@ -205,7 +200,7 @@ def main() -> int:
               f"scaled to 12 MP")
     if full:
         print(f"\nratio: network full render / LibRaw postprocess (12 MP) = {full['s'] / ref['s']:.1f}x")
-    print(f"({_load()} at the end)")
+    print(f"({load_average()} at the end)")
     return 0
 
 

@@ -14,21 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from ispviewer.dataset.manifest import Manifest
-from ispviewer.dataset.records import Status
+from ispviewer.dataset.records import PatchRecord, Status
 
 
 class EmptyTrainingSet(Exception):
     """No accepted patch to learn from."""
-
-
-@dataclass(frozen=True)
-class TrainingPatch:
-    triplet: str
-    x: int
-    y: int
-    size: int
-    dx: float
-    dy: float
 
 
 @dataclass
@@ -41,11 +31,11 @@ class TripletPairs:
     phone: np.ndarray  # (n, s, s, 3) float32: the phone ISP JPEG on the same grid (for evaluation)
 
 
-def accepted_patches(manifest: Manifest) -> dict[str, list[TrainingPatch]]:
+def accepted_patches(manifest: Manifest) -> dict[str, list[PatchRecord]]:
     """Accepted patches grouped by triplet (a person's rejections are honoured here)."""
-    out: dict[str, list[TrainingPatch]] = {}
+    out: dict[str, list[PatchRecord]] = {}
     for p in manifest.patches(status=Status.ACCEPTED):
-        out.setdefault(p.triplet, []).append(TrainingPatch(p.triplet, p.x, p.y, p.size, p.dx, p.dy))
+        out.setdefault(p.triplet, []).append(p)
     return out
 
 
@@ -61,7 +51,7 @@ def split_by_triplet(names: list[str], val_fraction: float, seed: int) -> tuple[
     return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
 
 
-def load_triplet_pairs(manifest: Manifest, name: str, patches: list[TrainingPatch]) -> TripletPairs:
+def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]) -> TripletPairs:
     """Decode the triplet once and cut every patch's raw, target and phone crops."""
     from ispviewer.align.warp import warp_target_to_phone
     from ispviewer.dataset.images import load_packed_raw, load_rgb

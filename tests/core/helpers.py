@@ -10,36 +10,16 @@ import numpy as np
 
 def write_dng(path: Path, width: int = 64, height: int = 48, cfa: str = "RGGB", bits: int = 12,
               black: int = 64, seed: int = 0) -> np.ndarray:
-    from pidng.core import RAW2DNG, DNGTags, Tag
-    from pidng.defs import CFAPattern, CalibrationIlluminant, DNGVersion, PhotometricInterpretation
+    """A random mosaic written through the demo's DNG writer; returns the stored samples."""
+    from ispviewer.dataset.demo.cameras import CaptureSettings, PhoneModel
+    from ispviewer.dataset.demo.dng_writer import write_dng as write_phone_dng
 
+    phone = PhoneModel(make="TestMake", model="TestPhone", cfa=cfa, bits=bits, black=black,
+                       filter_overlap=((1, 0, 0), (0, 1, 0), (0, 0, 1)), shot_noise=(0.0, 0.0),
+                       red_gain=(1.0, 1.0), blue_gain=(1.0, 1.0))
     rng = np.random.default_rng(seed)
-    white = (1 << bits) - 1
-    data = rng.integers(black, white, size=(height, width), dtype=np.uint16)
-    codes = {"R": 0, "G": 1, "B": 2}
-    tags = DNGTags()
-    tags.set(Tag.ImageWidth, width)
-    tags.set(Tag.ImageLength, height)
-    tags.set(Tag.TileWidth, width)
-    tags.set(Tag.TileLength, height)
-    tags.set(Tag.Orientation, 1)
-    tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
-    tags.set(Tag.SamplesPerPixel, 1)
-    tags.set(Tag.BitsPerSample, 16)
-    tags.set(Tag.CFARepeatPatternDim, [2, 2])
-    tags.set(Tag.CFAPattern, [codes[c] for c in cfa])
-    tags.set(Tag.BlackLevel, black)
-    tags.set(Tag.WhiteLevel, white)
-    tags.set(Tag.ColorMatrix1, [[1, 1], [0, 1], [0, 1], [0, 1], [1, 1], [0, 1], [0, 1], [0, 1], [1, 1]])
-    tags.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)
-    tags.set(Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]])
-    tags.set(Tag.Make, "TestMake")
-    tags.set(Tag.Model, "TestPhone")
-    tags.set(Tag.DNGVersion, DNGVersion.V1_4)
-    tags.set(Tag.DNGBackwardVersion, DNGVersion.V1_2)
-    writer = RAW2DNG()
-    writer.options(tags, path="", compress=False)
-    writer.convert(data, filename=str(path.with_suffix("")))
+    data = rng.integers(black, phone.white, size=(height, width), dtype=np.uint16)
+    write_phone_dng(path, data, phone, CaptureSettings(red_gain=1.0, blue_gain=1.0, shot_noise=0.0, read_noise=0.0))
     return data
 
 
