@@ -33,7 +33,9 @@ VERSION = 1
 #: How the network's input and output are normalized (stored in every checkpoint).
 DEFAULT_NORMALIZATION = {
     "input": "packed RGGB planes (R, G of R rows, G of B rows, B): raw minus the file's black "
-             "level, divided by (white level - black level), clipped to [0, 1]",
+             "level, divided by (white level - black level), clipped to [0, 1]; then, when the "
+             "network's white_balance hyper-parameter is 'as_shot', multiplied by the file's "
+             "as-shot white balance (green = 1) and clipped to [0, 1] again",
     "input_layout": "RGGB",
     "input_range": [0.0, 1.0],
     "output": "sRGB, gamma-encoded, 2x the packed resolution",

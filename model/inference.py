@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .normalization import apply_gains, input_gains
+
 #: Default tile side in packed pixels (512 output pixels): small enough to stay in cache-friendly
 #: sizes and to bound memory (~250 MB working set per tile with the default model), large enough
 #: that the context overhead stays moderate.
@@ -109,8 +111,13 @@ def _spans(start: int, stop: int, tile: int) -> list[tuple[int, int]]:
 
 
 def _unpack_source(packed, origin, frame_size):
-    """Accept a PackedRaw or an (h, w, 4) array; return (array, origin, frame_size)."""
+    """Accept a PackedRaw or an (h, w, 4) array; return (array, origin, frame_size, wb_gains).
+
+    A plain array carries no white balance: it is fed as it is (already normalized by the caller).
+    """
+    wb_gains = None
     if hasattr(packed, "data") and hasattr(packed, "origin"):
+        wb_gains = getattr(packed, "wb_gains", None)
         info = getattr(packed, "info", None)
         origin = tuple(packed.origin) if origin is None else origin
         if frame_size is None and info is not None:
@@ -124,7 +131,7 @@ def _unpack_source(packed, origin, frame_size):
     origin = (0, 0) if origin is None else (int(origin[0]), int(origin[1]))
     if frame_size is None:
         frame_size = (2 * packed.shape[1], 2 * packed.shape[0])
-    return packed, origin, (int(frame_size[0]), int(frame_size[1]))
+    return packed, origin, (int(frame_size[0]), int(frame_size[1])), wb_gains
 
 
 def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | None = None, *,
@@ -138,7 +145,8 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
         model: an ISP network (packed (B, 4, h, w) -> RGB (B, 3, 2h, 2w)); put in eval mode for
             the call and restored afterwards.
         packed: (h, w, 4) float RGGB planes in [0, 1], or a ``PackedRaw`` (whose ``origin`` and
-            raw size are then used unless given).
+            raw size are then used unless given, and its as-shot white balance is applied when
+            the network expects it — see :mod:`.normalization`; a plain array is fed as is).
         region: phone-frame rectangle; None = the whole frame.  Must lie inside the frame.
         tile: tile side in packed pixels (rounded up to a multiple of ``model.align``); a last
             row/column of tiles thinner than tile/4 is merged into the previous one, so a tile
@@ -156,7 +164,8 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
         RenderCancelled: ``cancel`` fired; nothing is returned.
         ValueError: bad shapes, a region outside the frame, a non-positive tile.
     """
-    packed, (oy, ox), (frame_w, frame_h) = _unpack_source(packed, origin, frame_size)
+    packed, (oy, ox), (frame_w, frame_h), wb_gains = _unpack_source(packed, origin, frame_size)
+    gains = input_gains(model, wb_gains)
     if region is None:
         region = (0, 0, frame_w, frame_h)
     x, y, w, h = (int(v) for v in region)
@@ -192,6 +201,7 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
             if _is_cancelled(cancel):
                 raise RenderCancelled(done, total)
             win = _window(packed, ty0 - context, ty1 + context, tx0 - context, tx1 + context)
+            win = apply_gains(win, gains)
             # HWC memory viewed as NCHW is channels_last, the fast layout for CPU convolutions.
             inp = torch.from_numpy(win).permute(2, 0, 1).unsqueeze(0).to(dtype)
             out = model(inp)[0].clamp_(0.0, 1.0)

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .kernels import apply_subpixel_kernels
+from .normalization import check_white_balance
 
 DEFAULT_WIDTHS = (16, 32, 64, 128)
 
@@ -190,17 +191,20 @@ class KernelPredictionISP(_ISPBase):
         kernel_size: odd k of the per-pixel k×k kernels (acting on the output grid).
         kernel_groups: 1 = one kernel per pixel shared by R, G, B (as in Bako et al.);
             3 = one kernel per colour channel (3× the kernel memory).
+        white_balance: "as_shot" = the input planes are multiplied by the raw's as-shot white
+            balance before the network (see :mod:`.normalization`); "none" = levels only.
     """
 
     def __init__(self, widths=DEFAULT_WIDTHS, convs: int = 1, kernel_size: int = 5,
-                 kernel_groups: int = 1):
+                 kernel_groups: int = 1, white_balance: str = "as_shot"):
         super().__init__(widths, convs)
         if kernel_size < 1 or kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
         if kernel_groups not in (1, 3):
             raise ValueError(f"kernel_groups must be 1 or 3, got {kernel_groups}")
         self.hparams = {"widths": list(self.backbone.widths), "convs": int(convs),
-                        "kernel_size": int(kernel_size), "kernel_groups": int(kernel_groups)}
+                        "kernel_size": int(kernel_size), "kernel_groups": int(kernel_groups),
+                        "white_balance": check_white_balance(white_balance)}
         self.kernel_size = int(kernel_size)
         self.kernel_groups = int(kernel_groups)
         taps = self.kernel_size ** 2
@@ -245,9 +249,10 @@ class KernelPredictionISP(_ISPBase):
 class PlainISP(_ISPBase):
     """Baseline: the same backbone and base, the head predicts the RGB residual directly."""
 
-    def __init__(self, widths=DEFAULT_WIDTHS, convs: int = 1):
+    def __init__(self, widths=DEFAULT_WIDTHS, convs: int = 1, white_balance: str = "as_shot"):
         super().__init__(widths, convs)
-        self.hparams = {"widths": list(self.backbone.widths), "convs": int(convs)}
+        self.hparams = {"widths": list(self.backbone.widths), "convs": int(convs),
+                        "white_balance": check_white_balance(white_balance)}
         self.head = nn.Sequential(nn.Conv2d(self.backbone.widths[0], 4 * 3, 1), nn.PixelShuffle(2))
         with torch.no_grad():  # start near the base, like the kpn's identity kernels
             self.head[0].weight.mul_(0.1)

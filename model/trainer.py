@@ -12,6 +12,7 @@ import torch
 
 from .augment import random_augment
 from .checkpoint import load_checkpoint, save_checkpoint
+from .normalization import apply_gains, input_gains
 from .losses import ISPLoss, psnr_np, ssim_np
 from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet
 from .registry import build_model, model_name
@@ -48,13 +49,14 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batch(pairs: list[TripletPairs], size: int, half: int, rng: np.random.Generator):
+def _batch(model: torch.nn.Module, pairs: list[TripletPairs], size: int, half: int,
+           rng: np.random.Generator):
     raws, targets = [], []
     for _ in range(size):
         tp = pairs[int(rng.integers(len(pairs)))]
         k = int(rng.integers(len(tp.packed)))
         r, t = random_augment(tp.packed[k], tp.target[k], half, rng)
-        raws.append(r)
+        raws.append(apply_gains(r, input_gains(model, tp.wb_gains)))
         targets.append(t)
     raw = torch.from_numpy(np.stack(raws)).permute(0, 3, 1, 2).contiguous()
     tgt = torch.from_numpy(np.stack(targets)).permute(0, 3, 1, 2).contiguous()
@@ -62,7 +64,8 @@ def _batch(pairs: list[TripletPairs], size: int, half: int, rng: np.random.Gener
 
 
 @torch.inference_mode()
-def _predict(model: torch.nn.Module, packed: np.ndarray, device: torch.device, chunk: int = 16) -> np.ndarray:
+def _predict(model: torch.nn.Module, tp: TripletPairs, device: torch.device, chunk: int = 16) -> np.ndarray:
+    packed = apply_gains(tp.packed, input_gains(model, tp.wb_gains))
     outs = []
     for k in range(0, len(packed), chunk):
         inp = torch.from_numpy(packed[k:k + chunk]).permute(0, 3, 1, 2).to(device)
@@ -75,7 +78,7 @@ def validate(model: torch.nn.Module, pairs: list[TripletPairs], device: torch.de
     model.eval()
     scores = {"model_psnr": [], "model_ssim": [], "phone_psnr": [], "phone_ssim": []}
     for tp in pairs:
-        pred = _predict(model, tp.packed, device)
+        pred = _predict(model, tp, device)
         for k in range(len(pred)):
             scores["model_psnr"].append(psnr_np(pred[k], tp.target[k], 1.0))
             scores["model_ssim"].append(ssim_np(pred[k], tp.target[k], 1.0))
@@ -125,7 +128,7 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
         model.train()
         t0, losses = time.monotonic(), []
         for _ in range(steps):
-            raw, tgt = _batch(train_pairs, config.batch, half, rng)
+            raw, tgt = _batch(model, train_pairs, config.batch, half, rng)
             loss = loss_fn(model(raw.to(device)), tgt.to(device))
             optim.zero_grad(set_to_none=True)
             loss.backward()

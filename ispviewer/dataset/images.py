@@ -49,6 +49,8 @@ class PackedRaw:
     data: np.ndarray  # float32, (H/2, W/2, 4)
     info: RawInfo
     origin: tuple[int, int]  # (oy, ox)
+    #: As-shot white-balance multipliers (R, G, B), green = 1; (1, 1, 1) when the file has none.
+    wb_gains: tuple[float, float, float] = (1.0, 1.0, 1.0)
 
 
 def _check_file(path: Path) -> None:
@@ -174,6 +176,7 @@ def load_packed_raw(path: str | os.PathLike) -> PackedRaw:
             raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({exc})") from None
         colors = raw.raw_colors_visible[:2, :2]
         black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)
+        wb_gains = _as_shot_gains(raw)
     h, w = mosaic.shape
     h2, w2 = h - h % 2, w - w % 2
     mosaic = mosaic[:h2, :w2]
@@ -190,7 +193,25 @@ def load_packed_raw(path: str | os.PathLike) -> PackedRaw:
         np.subtract(plane, black[dy, dx], out=planes[..., c])
     planes *= scale
     np.clip(planes, 0.0, 1.0, out=planes)
-    return PackedRaw(data=planes, info=info, origin=(-ry, -rx))
+    return PackedRaw(data=planes, info=info, origin=(-ry, -rx), wb_gains=wb_gains)
+
+
+def _as_shot_gains(raw) -> tuple[float, float, float]:
+    """The camera's as-shot white balance as (R, G, B) multipliers with G = 1.
+
+    LibRaw reports (R, G, B, G2) multipliers (G2 = 0 when it equals G); files without a usable
+    white balance (zeros, NaN, absurd ratios) give (1, 1, 1), i.e. no white balance.
+    """
+    try:
+        r, g, b = (float(v) for v in list(raw.camera_whitebalance)[:3])
+    except Exception:  # noqa: BLE001 - a missing tag is not an error, just no white balance
+        return (1.0, 1.0, 1.0)
+    if not all(np.isfinite((r, g, b))) or min(r, g, b) <= 0:
+        return (1.0, 1.0, 1.0)
+    r, b = r / g, b / g
+    if not (0.1 <= r <= 10 and 0.1 <= b <= 10):
+        return (1.0, 1.0, 1.0)
+    return (r, 1.0, b)
 
 
 # --------------------------------------------------------------------------- JPEG
