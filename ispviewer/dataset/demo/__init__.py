@@ -2,6 +2,8 @@
 
 ``build_demo_sources(out)`` writes phone raws (real DNGs), phone ISP JPEGs and Nikon-like target
 JPEGs in the by-role layout, plus ``groundtruth/<stem>.npz``; ``load_groundtruth`` reads the latter.
+Each capture is misaligned by a homography, a smooth parallax-like field and a few dozen local
+motions (moved objects, swirls, bulges; :mod:`.local_motion`) that patches' offsets cannot absorb.
 
 The names are imported lazily, so importing this package (e.g. for CLI registration) stays cheap.
 """
@@ -19,6 +21,7 @@ _EXPORTS = {
     "GroundTruth": "ispviewer.dataset.demo.groundtruth",
     "GroundTruthError": "ispviewer.dataset.demo.groundtruth",
     "load_groundtruth": "ispviewer.dataset.demo.groundtruth",
+    "LocalMotion": "ispviewer.dataset.demo.local_motion",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
     from ispviewer.dataset.demo.build import build_demo_sources, target_size_for
     from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel
     from ispviewer.dataset.demo.groundtruth import GroundTruth, GroundTruthError, load_groundtruth
+    from ispviewer.dataset.demo.local_motion import LocalMotion
 
 
 def __getattr__(name: str):

@@ -21,6 +21,7 @@ from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel, draw_captur
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
+from ispviewer.dataset.demo.local_motion import add_local_motions, draw_local_motions, textured_map
 from ispviewer.dataset.demo.phone_isp import render_phone_jpeg_rgb
 from ispviewer.dataset.demo.scenes import compose_scene, load_asset
 from ispviewer.dataset.demo.target_render import (canvas_frame_for, phone_view, target_jpeg_rgb,
@@ -83,13 +84,15 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
     stem = stem_for(index)
     w, h = phone_size
     tsize = target_size_for(phone_size)
-    geo_rng, scene_rng, sensor_rng = (np.random.default_rng([seed, index, k]) for k in range(3))
+    geo_rng, scene_rng, sensor_rng, motion_rng = (np.random.default_rng([seed, index, k]) for k in range(4))
 
     hom = make_homography(geo_rng, phone_size, tsize)
-    grid = make_displacement_grid(geo_rng, phone_size)
+    smooth = make_displacement_grid(geo_rng, phone_size)
     frame = canvas_frame_for(hom, phone_size, tsize, CANVAS_SCALE)
     canvas = compose_scene(scene_rng, frame.shape, CANVAS_SCALE, max(w, h))
     phone_srgb = phone_view(canvas, frame, phone_size)
+    motions = draw_local_motions(motion_rng, phone_size, textured=textured_map(phone_srgb))
+    grid, motions = add_local_motions(smooth, DISP_STEP, motions)
     target = target_view(canvas, frame, hom, grid, DISP_STEP, tsize)
     del canvas
 
@@ -102,7 +105,8 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
     _write_atomic(out / "target" / f"{stem}.jpg", _jpeg(target_jpeg_rgb(target), TARGET_JPEG_QUALITY))
     gt = GroundTruth(homography=hom, disp_grid=grid, disp_step=DISP_STEP, phone_size=(w, h),
                      target_size=tsize, cfa_pattern=phone.cfa, make=phone.make, model=phone.model,
-                     seed=seed, index=index)
+                     seed=seed, index=index,
+                     local_motions=np.array([m.as_row() for m in motions], np.float64).reshape(-1, 6))
     buf = io.BytesIO()
     save_groundtruth(buf, gt)
     _write_atomic(out / "groundtruth" / f"{stem}.npz", buf.getvalue())

@@ -2,9 +2,10 @@
 
 Contract (what the ground truth promises): the scene point seen at phone pixel ``p`` is seen in the
 Nikon image at ``t_true(p) = H^-1(p + D(p))``, where ``H`` maps Nikon target pixels to phone pixels
-and ``D`` is a smooth displacement field in phone pixels (think parallax the homography cannot
-model).  ``D`` is defined by a coarse grid and :func:`sample_displacement`, which rendering and the
-ground-truth loader both use, so the stored ground truth is exactly the one rendered.
+and ``D`` is a displacement field in phone pixels: a smooth part (think parallax the homography
+cannot model, made here) plus local motions (:mod:`.local_motion`).  ``D`` is defined by a grid
+and :func:`sample_displacement`, which rendering and the ground-truth loader both use, so the
+stored ground truth is exactly the one rendered.
 """
 
 from __future__ import annotations
@@ -16,8 +17,13 @@ import numpy as np
 DISP_STEP = 8
 #: the largest displacement magnitude (phone pixels)
 DISP_MAX = 2.0
-#: fixed-point iterations used to invert ``p + D(p) = q`` when rendering the target
-SOLVE_ITERATIONS = 4  # |grad D| < 0.06: the error after 4 is below 1e-4 px
+#: fixed-point iterations used to invert ``p + D(p) = q`` when rendering the target: at least
+#: SOLVE_ITERATIONS everywhere (the smooth field, |grad D| < 0.06, is solved to 1e-4 px by then),
+#: then more where the last step still moved a point by over SOLVE_TOLERANCE (local motions are
+#: steeper, |grad D| <= 0.7), up to SOLVE_MAX_ITERATIONS
+SOLVE_ITERATIONS = 4
+SOLVE_TOLERANCE = 1e-4
+SOLVE_MAX_ITERATIONS = 64
 
 #: share of the frame where D is exactly zero; D > 1.2 px then covers about 22% of it
 _STILL_SHARE = 0.5
@@ -165,7 +171,11 @@ def _sample(planes: list[np.ndarray], grid_shape: tuple[int, int], step: int, x,
 def phone_positions_of_target(hom: np.ndarray, grid: np.ndarray, step: int,
                               target_size: tuple[int, int],
                               iterations: int = SOLVE_ITERATIONS) -> tuple[np.ndarray, np.ndarray]:
-    """For every Nikon pixel t, the phone-frame point p it sees: p + D(p) = H(t), float32 (Ht, Wt)."""
+    """For every Nikon pixel t, the phone-frame point p it sees: p + D(p) = H(t), float32 (Ht, Wt).
+
+    Solved by the fixed-point iteration p <- H(t) - D(p): ``iterations`` steps everywhere, then
+    further steps only for the points that still move (until SOLVE_TOLERANCE).
+    """
     wt, ht = target_size
     planes = _cell_coefficients(grid)
     px = np.empty((ht, wt), np.float32)
@@ -176,9 +186,37 @@ def phone_positions_of_target(hom: np.ndarray, grid: np.ndarray, step: int,
         qx, qy = apply_homography(hom, tx, ty)
         qx, qy = qx.astype(np.float32), qy.astype(np.float32)
         bx, by = qx, qy
-        for _ in range(iterations):
+        for k in range(max(1, iterations)):
             dx, dy = _sample(planes, grid.shape[:2], step, bx, by)
+            if k == max(1, iterations) - 1:
+                moved = _unsettled(qx - dx - bx, qy - dy - by, qx, qy)
             bx, by = qx - dx, qy - dy
+        bx, by = _finish(planes, grid.shape[:2], step, qx, qy, bx, by, moved, max(1, iterations))
         px[y0:y0 + len(ty)] = bx
         py[y0:y0 + len(ty)] = by
     return px, py
+
+
+def _unsettled(step_x: np.ndarray, step_y: np.ndarray, qx: np.ndarray, qy: np.ndarray) -> np.ndarray:
+    """Where a fixed-point step moved a point by more than the tolerance (or float32 rounding)."""
+    tol = np.maximum(np.float32(SOLVE_TOLERANCE), 4 * np.spacing(np.maximum(np.abs(qx), np.abs(qy))))
+    return np.maximum(np.abs(step_x), np.abs(step_y)) > tol
+
+
+def _finish(planes, grid_shape, step, qx, qy, bx, by, unsettled, done: int):
+    """(bx, by) with the points whose last step was over the tolerance iterated further."""
+    active = np.flatnonzero(unsettled)
+    if active.size == 0:
+        return bx, by
+    shape = bx.shape
+    bxf, byf, qxf, qyf = bx.reshape(-1), by.reshape(-1), qx.reshape(-1), qy.reshape(-1)
+    ax, ay, aqx, aqy = bxf[active], byf[active], qxf[active], qyf[active]
+    for _ in range(done, SOLVE_MAX_ITERATIONS):
+        dx, dy = _sample(planes, grid_shape, step, ax, ay)
+        nx, ny = aqx - dx, aqy - dy
+        still = _unsettled(nx - ax, ny - ay, aqx, aqy)
+        bxf[active], byf[active] = nx, ny
+        if not still.any():
+            break
+        active, ax, ay, aqx, aqy = active[still], nx[still], ny[still], aqx[still], aqy[still]
+    return bxf.reshape(shape), byf.reshape(shape)

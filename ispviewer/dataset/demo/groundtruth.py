@@ -12,6 +12,10 @@ File ``groundtruth/<stem>.npz`` (keys):
 ``cfa_pattern``    str, the phone raw's 2x2 pattern, e.g. "RGGB"
 ``make``/``model`` str, the simulated phone
 ``seed``/``index`` int, what the triplet was generated from
+``local_motions``  (N, 6) float64, optional: the local motions already included in
+                   ``disp_grid``, one row each (kind index, cx, cy, radius, amplitude,
+                   angle) — see :class:`~ispviewer.dataset.demo.local_motion.LocalMotion`;
+                   a description only, D is the grid
 =================  ===================================================================
 
 The scene point seen at phone pixel p is seen in the target at ``H^-1(p + D(p))``; D between grid
@@ -24,12 +28,13 @@ from __future__ import annotations
 import io
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ispviewer.dataset.demo.geometry import apply_homography, sample_displacement
+from ispviewer.dataset.demo.local_motion import KINDS, LocalMotion
 
 FORMAT_VERSION = 1
 _KEYS = ("format", "homography", "disp_grid", "disp_step", "phone_size", "target_size",
@@ -59,6 +64,7 @@ class GroundTruth:
     model: str = ""
     seed: int = 0
     index: int = 0
+    local_motions: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))  # (N, 6), in disp_grid
 
     # ------------------------------------------------------------------ queries
 
@@ -93,6 +99,19 @@ class GroundTruth:
         ddx, ddy = self.displacement_at(xs, ys)
         return float(np.mean(np.hypot(bx - (xs + ddx), by - (ys + ddy))))
 
+    def corner_error(self, h_est) -> float:
+        """Largest distance (phone px) between where ``h_est`` and the true H put the phone frame's
+        corners (both map target -> phone)."""
+        w, h = self.phone_size
+        xs, ys = np.array([0.0, w - 1, w - 1, 0.0]), np.array([0.0, 0.0, h - 1, h - 1])
+        tx, ty = apply_homography(np.linalg.inv(np.asarray(h_est, dtype=np.float64).reshape(3, 3)), xs, ys)
+        bx, by = apply_homography(self.homography, tx, ty)
+        return float(np.hypot(bx - xs, by - ys).max())
+
+    def motions(self) -> list[LocalMotion]:
+        """The local motions included in D (moved objects, swirls, bulges)."""
+        return [LocalMotion.from_row(row) for row in self.local_motions]
+
     def mean_displacement(self, x: int, y: int, size: int) -> float:
         """Mean |D| over a patch: its misalignment after a perfect homography and no local shift."""
         ys, xs = np.mgrid[y:y + size, x:x + size].astype(np.float32)
@@ -116,6 +135,7 @@ def _arrays(gt: GroundTruth) -> dict[str, np.ndarray]:
         "model": np.str_(gt.model),
         "seed": np.int64(gt.seed),
         "index": np.int64(gt.index),
+        "local_motions": np.asarray(gt.local_motions, dtype=np.float64).reshape(-1, 6),
     }
 
 
@@ -146,6 +166,7 @@ def load_groundtruth(path: str | os.PathLike) -> GroundTruth:
             if missing:
                 raise GroundTruthError(path, f"not a demo ground truth (missing {', '.join(missing)})")
             data = {k: npz[k] for k in _KEYS}
+            motions = npz["local_motions"] if "local_motions" in npz.files else np.zeros((0, 6))
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise GroundTruthError(path, f"unreadable ground truth ({exc})") from None
     if int(data["format"]) != FORMAT_VERSION:
@@ -153,11 +174,13 @@ def load_groundtruth(path: str | os.PathLike) -> GroundTruth:
     hom, grid = data["homography"], data["disp_grid"]
     if hom.shape != (3, 3) or grid.ndim != 3 or grid.shape[2] != 2:
         raise GroundTruthError(path, "homography or displacement grid has the wrong shape")
+    if motions.ndim != 2 or motions.shape[1] != 6 or not np.isin(motions[:, 0], range(len(KINDS))).all():
+        raise GroundTruthError(path, "local motions have the wrong shape or an unknown kind")
     return GroundTruth(
         homography=hom.astype(np.float64), disp_grid=np.ascontiguousarray(grid, dtype=np.float32),
         disp_step=int(data["disp_step"]),
         phone_size=tuple(int(v) for v in data["phone_size"]),
         target_size=tuple(int(v) for v in data["target_size"]),
         cfa_pattern=str(data["cfa_pattern"]), make=str(data["make"]), model=str(data["model"]),
-        seed=int(data["seed"]), index=int(data["index"]),
+        seed=int(data["seed"]), index=int(data["index"]), local_motions=motions.astype(np.float64),
     )
