@@ -185,7 +185,9 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
     """Correct ``H0`` with full-resolution NCC correspondences: (H, correspondences used).
 
     One pass per search radius in ``radii`` (wide first, then narrow around the corrected
-    estimate).  Returns the last good estimate (``H0`` and 0 when nothing matched reliably).
+    estimate); a pass only replaces the estimate when its fit explains at least as many of that
+    pass's correspondences within the tightest tolerance.  Returns the best estimate (``H0`` and
+    0 when nothing matched reliably).
     """
     H = H0
     used = 0
@@ -211,11 +213,18 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
             break
         centres = np.array([[x + (template - 1) / 2, y + (template - 1) / 2] for (x, y), _ in good])
         moved = centres + np.array([peak[:2] for _, peak in good]) - radius
-        fit = _robust_fit(apply_homography(np.linalg.inv(H), moved), centres, fit_px)
+        src = apply_homography(np.linalg.inv(H), moved)
+        fit = _robust_fit(src, centres, fit_px)
         if fit is None:
             break
-        H, inl = fit
-        used = int(inl.sum())
+
+        def support(M: np.ndarray) -> int:  # correspondences M explains at the tightest tolerance
+            return int((np.linalg.norm(apply_homography(M, src) - centres, axis=1) < fit_px[0]).sum())
+
+        # A pass whose fit had to fall back to a looser tolerance (local motion among the sites)
+        # must not replace an estimate that explains more of these very matches tightly.
+        if support(fit[0]) >= support(H):
+            H, used = fit[0], int(fit[1].sum())
     return H, used
 
 
