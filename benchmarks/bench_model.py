@@ -7,6 +7,8 @@ Measures, each in a fresh child process (so peak RSS belongs to that task alone)
              (LibRaw's AHD demosaic + colour + gamma, 8-bit), and of the real 9 MP
              Blackmagic DNG in ../shared/data/real when present
 The model is untrained (weights do not change speed).  Targets: crop <= 250 ms, full <= 15 s.
+Last, the shipped (or --weights) checkpoint renders the real DNG and is compared with LibRaw's
+render of it (ispviewer.model.plausibility: luminance structure, tone rank, colour angle).
 
     python benchmarks/bench_model.py [--model kpn] [--hparams '{"widths": [24, 48, 96]}']
                                      [--tile 256] [--repeats 7] [--threads N]
@@ -134,7 +136,17 @@ def child_libraw(args) -> dict:
             "packed_shape": list(packed.data.shape)}
 
 
-CHILDREN = {"crop": child_crop, "full": child_full, "libraw": child_libraw}
+def child_real(args) -> dict:
+    from ispviewer.model.checkpoint import load_checkpoint
+    from ispviewer.model.plausibility import plausibility
+
+    model, meta = load_checkpoint(args.weights)
+    result = plausibility(model, REAL_DNG)
+    return {"line": result.line(), "structure": result.structure, "tone_rank": result.tone_rank,
+            "colour_deg": result.colour_deg, "model": meta["model"]}
+
+
+CHILDREN = {"crop": child_crop, "full": child_full, "libraw": child_libraw, "real": child_real}
 
 
 def _run_child(task: str, args, extra: list[str] = ()) -> dict:
@@ -156,6 +168,8 @@ def main() -> int:
     ap.add_argument("--skip-full", action="store_true")
     ap.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)
     ap.add_argument("--dng", help=argparse.SUPPRESS)
+    ap.add_argument("--weights", default=None,
+                    help="checkpoint for the real-DNG plausibility check (default: the shipped weights)")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(CHILDREN[args.child](args)))
@@ -200,6 +214,13 @@ def main() -> int:
               f"scaled to 12 MP")
     if full:
         print(f"\nratio: network full render / LibRaw postprocess (12 MP) = {full['s'] / ref['s']:.1f}x")
+    from ispviewer.model.commands import default_weights
+
+    weights = Path(args.weights) if args.weights else default_weights()
+    if REAL_DNG.exists() and weights.exists():
+        real = _run_child("real", args, ["--weights", str(weights)])
+        print(f"\nplausibility of {weights.name} ({real['model']}) on the whole real {REAL_DNG.name}: "
+              f"{real['line']}")
     print(f"({load_average()} at the end)")
     return 0
 

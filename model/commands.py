@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 
-def default_weights() -> Path:
+#: Environment variable naming the checkpoint to use when no --weights is given.
+WEIGHTS_ENV = "ISPVIEWER_WEIGHTS"
+
+
+def shipped_weights() -> Path:
+    """The weights installed with the package (trained on the demo data; see weights/MODEL_CARD.md)."""
     return Path(__file__).resolve().parent / "weights" / "default.pt"
+
+
+def default_weights() -> Path:
+    """$ISPVIEWER_WEIGHTS when set, else the shipped weights."""
+    override = os.environ.get(WEIGHTS_ENV, "").strip()
+    return Path(override).expanduser() if override else shipped_weights()
 
 
 def register(sub) -> None:
@@ -21,6 +33,11 @@ def register(sub) -> None:
                    help="output file (one raw) or folder (several raws; PNG named after each raw)")
     p.add_argument("--weights", type=Path, default=None, help="checkpoint (default: the shipped weights)")
     p.add_argument("--tile", type=int, default=256, help="tile side in packed pixels (default 256)")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="render on a Dask cluster (tcp://host:8786, or local:N); the raws must be readable "
+                        "by the workers under the same paths; needs ispviewer[distributed]")
+    p.add_argument("--retries", type=int, default=2,
+                   help="with --scheduler: re-runs of a raw whose task failed on the cluster (default 2)")
     p.set_defaults(func=run_infer)
     try:
         from . import training_commands
@@ -51,6 +68,8 @@ def run_infer(args) -> int:
     except CheckpointError as exc:
         print(f"ispviewer infer: error: {exc}", file=sys.stderr)
         return 2
+    if getattr(args, "scheduler", None):
+        return _infer_on_cluster(args, weights)
     failures = 0
     for raw, dst in zip(args.raws, _outputs(args.raws, args.out)):
         try:
@@ -73,4 +92,22 @@ def run_infer(args) -> int:
             failures += 1
             continue
         print(f"{raw} -> {dst}")
+    return 1 if failures else 0
+
+
+def _infer_on_cluster(args, weights: Path) -> int:
+    from ispviewer.cluster import ClusterError, connect
+
+    from .cluster_infer import infer_on_cluster
+
+    if args.retries < 0:
+        print("ispviewer infer: error: --retries must be >= 0", file=sys.stderr)
+        return 2
+    try:
+        with connect(args.scheduler) as client:
+            failures = infer_on_cluster(client, args.raws, _outputs(args.raws, args.out), weights,
+                                        tile=args.tile, retries=args.retries)
+    except ClusterError as exc:
+        print(f"ispviewer infer: error: {exc}", file=sys.stderr)
+        return 2
     return 1 if failures else 0

@@ -12,6 +12,7 @@ import torch
 
 from .augment import random_augment
 from .checkpoint import load_checkpoint, save_checkpoint
+from .distributed import init_from_env
 from .normalization import apply_gains, input_gains
 from .losses import ISPLoss, psnr_np, ssim_np
 from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet
@@ -91,15 +92,17 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
           log=print) -> TrainReport:
     """Train and write a checkpoint (best validation PSNR, or last epoch without validation)."""
     torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
     device = _device(config.device)
+    dist_ctx, device = init_from_env(device)  # under torchrun: one process per device, DDP
+    rng = dist_ctx.rng(config.seed)  # each rank draws its own batches
+    log = dist_ctx.main_only(log)
     if config.threads:
         torch.set_num_threads(config.threads)
     log(f"reading accepted patches of {dataset}")
     all_pairs = load_pairs(dataset, log=log)
     train_names, val_names = split_by_triplet(list(all_pairs), config.val_fraction, config.seed)
     train_pairs = [all_pairs[n] for n in train_names]
-    val_pairs = [all_pairs[n] for n in val_names]
+    val_pairs = [all_pairs[n] for n in val_names] if dist_ctx.is_main else []  # rank 0 validates
     n_train = sum(len(p.packed) for p in train_pairs)
     if n_train == 0:
         raise EmptyTrainingSet(f"{dataset}: no accepted patch left for training")
@@ -115,8 +118,9 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
     else:
         model = build_model(config.model)
     model.to(device)
+    net = dist_ctx.wrap(model, device)  # the training steps call this: gradients averaged across ranks
     optim = torch.optim.Adam(model.parameters(), lr=config.lr)
-    steps = config.steps_per_epoch or max(1, math.ceil(n_train / config.batch))
+    steps = config.steps_per_epoch or dist_ctx.steps_per_epoch(n_train, config.batch)
     total_steps = steps * config.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=config.lr, total_steps=total_steps)
     loss_fn = ISPLoss()
@@ -129,13 +133,13 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
         t0, losses = time.monotonic(), []
         for _ in range(steps):
             raw, tgt = _batch(model, train_pairs, config.batch, half, rng)
-            loss = loss_fn(model(raw.to(device)), tgt.to(device))
+            loss = loss_fn(net(raw.to(device)), tgt.to(device))
             optim.zero_grad(set_to_none=True)
             loss.backward()
             optim.step()
             sched.step()
             losses.append(loss.item())
-        row = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.monotonic() - t0}
+        row = {"epoch": epoch, "loss": dist_ctx.mean(np.mean(losses)), "seconds": time.monotonic() - t0}
         if val_pairs:
             row.update(validate(model, val_pairs, device))
         report.history.append(row)
@@ -152,10 +156,12 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
     model.cpu()
     meta_extra = {"val_triplets": val_names, "train_triplets": train_names, "history": report.history,
                   "config": {k: v for k, v in vars(config).items()}}
-    save_checkpoint(out, model, {"provenance": {"dataset": str(Path(dataset).resolve().name),
-                                                "patch_count": n_train, "epochs": report.epochs},
-                                 "training": meta_extra}, half=True)
+    if dist_ctx.is_main:
+        save_checkpoint(out, model, {"provenance": {"dataset": str(Path(dataset).resolve().name),
+                                                    "patch_count": n_train, "epochs": report.epochs},
+                                     "training": meta_extra}, half=True)
     log(f"wrote {out}")
+    dist_ctx.close()
     return report
 
 

@@ -13,3 +13,13 @@ def real_data() -> Path:
     if not REAL_DATA.is_dir():
         pytest.skip(f"real data folder {REAL_DATA} is absent")
     return REAL_DATA
+
+
+def pytest_addoption(parser):
+    parser.addoption("--long", action="store_true", default=False,
+                     help="deep reliability runs: many kills, long fuzzing (same as ISPVIEWER_LONG_TESTS=1)")
+
+
+def pytest_configure(config):
+    if config.getoption("--long", default=False):
+        os.environ["ISPVIEWER_LONG_TESTS"] = "1"

@@ -42,6 +42,7 @@ class _Job:
     heatmap: str
     patch_size: int
     threshold_px: float
+    aligned: str | None = None  # where to write the aligned target (display cache); None: not written
 
 
 def _worker_init() -> None:
@@ -57,26 +58,49 @@ def _align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
     from ispviewer.align.errors import AlignmentError
     from ispviewer.align.pipeline import AlignParams, align_triplet
     from ispviewer.dataset.images import ImageReadError, load_rgb
+    from ispviewer.dataset.manifest import ManifestError, safe_join
 
-    try:
-        phone = load_rgb(Path(job.root) / job.phone)
-        target = load_rgb(Path(job.root) / job.target)
+    try:  # every path from the manifest stays inside the dataset (no '..', absolute or symlink escape)
+        phone_path, target_path, heatmap_path = (safe_join(Path(job.root), rel)
+                                                 for rel in (job.phone, job.target, job.heatmap))
+        phone = load_rgb(phone_path)
+        target = load_rgb(target_path)
         params = AlignParams(patch_size=job.patch_size, threshold_px=job.threshold_px)
         aligned = align_triplet(phone, target, params)
-    except (ImageReadError, AlignmentError) as exc:
+    except (ImageReadError, AlignmentError, ManifestError) as exc:
         return job.name, None, str(exc)
     except MemoryError:
         return job.name, None, "out of memory while aligning"
     except Exception as exc:  # a bug or an unforeseen input must not stop the batch
         return job.name, None, f"unexpected {type(exc).__name__}: {exc}"
-    heatmap_path = Path(job.root) / job.heatmap
-    heatmap_path.parent.mkdir(parents=True, exist_ok=True)
-    save_heatmap(heatmap_path, aligned.heatmap, aligned.heatmap_scale)
+    try:
+        heatmap_path.parent.mkdir(parents=True, exist_ok=True)
+        save_heatmap(heatmap_path, aligned.heatmap, aligned.heatmap_scale)
+    except OSError as exc:  # e.g. the disk is full: this triplet fails, the batch goes on
+        return job.name, None, f"{heatmap_path}: cannot write the heatmap ({exc.strerror or exc})"
+    del phone
+    aligned_target = _write_aligned_target(job, target, aligned)
     result = AlignmentResult(
         homography=tuple(tuple(float(v) for v in row) for row in aligned.homography),
         patches=tuple(aligned.patches), heatmap=job.heatmap, threshold_px=job.threshold_px,
-        params={"patch_size": job.patch_size})
+        params={"patch_size": job.patch_size}, aligned_target=aligned_target)
     return job.name, result, None
+
+
+def _write_aligned_target(job: _Job, target, aligned) -> str | None:
+    """Write the job's aligned target (a display cache); its relative path, or None if not written."""
+    if job.aligned is None:
+        return None
+    from ispviewer.align.aligned_target import write_aligned_target
+
+    try:
+        from ispviewer.dataset.manifest import safe_join
+
+        write_aligned_target(safe_join(Path(job.root), job.aligned), target, aligned.homography,
+                             aligned.phone_size)
+    except Exception:  # noqa: BLE001 - only a cache: the viewer warps the target itself without it
+        return None
+    return job.aligned
 
 
 class _Progress:
@@ -100,25 +124,51 @@ class _Progress:
             print(line, file=self.stream, flush=True)
 
 
+def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float | None, patch_size: int,
+              force: bool, log=print) -> tuple[list[_Job], dict[str, int]]:
+    """The jobs of the triplets to align and their ids by name; triplets left as they are go to ``summary``.
+
+    Shared by every backend (local process pool, Dask cluster) so they select and describe work alike.
+    """
+    threshold = manifest.threshold_px if threshold_px is None else float(threshold_px)
+    todo: list[TripletRecord] = []
+    for t in manifest.triplets():
+        if t.align_state == AlignState.ALIGNED and not force:
+            summary.skipped.append(t.name)
+        else:
+            todo.append(t)
+    if summary.skipped:
+        log(f"{len(summary.skipped)} triplet(s) already aligned (use --force to redo them)")
+    jobs = [_Job(str(manifest.root), t.name, t.files.phone, t.files.target, f"heatmaps/{t.name}.npz",
+                 patch_size, threshold, aligned=f"aligned/{t.name}.jpg") for t in todo]
+    return jobs, {t.name: t.id for t in todo}
+
+
+def store_outcome(manifest: Manifest, triplet_id: int, summary: BatchSummary, name: str,
+                  result: AlignmentResult | None, error: str | None) -> bool:
+    """Store one triplet's outcome in the manifest (one transaction) and note it; True when aligned."""
+    if result is not None:
+        manifest.store_alignment(triplet_id, result)
+        summary.aligned.append(name)
+        return True
+    manifest.store_alignment_failure(triplet_id, error or "unknown error")
+    summary.failed.append((name, error or "unknown error"))
+    return False
+
+
+#: the per-triplet worker function under a public name, for other backends (ispviewer.align.distributed)
+align_job = _align_job
+
+
 def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: float | None = None,
                   patch_size: int = 128, force: bool = False, log=print) -> BatchSummary:
     """Align the dataset's triplets (all with ``force``, else those not aligned yet)."""
     summary = BatchSummary()
     with Manifest.open(root) as manifest:
-        threshold = manifest.threshold_px if threshold_px is None else float(threshold_px)
-        todo: list[TripletRecord] = []
-        for t in manifest.triplets():
-            if t.align_state == AlignState.ALIGNED and not force:
-                summary.skipped.append(t.name)
-            else:
-                todo.append(t)
-        if summary.skipped:
-            log(f"{len(summary.skipped)} triplet(s) already aligned (use --force to redo them)")
-        if not todo:
+        jobs, ids = plan_jobs(manifest, summary, threshold_px=threshold_px, patch_size=patch_size,
+                              force=force, log=log)
+        if not jobs:
             return summary
-        ids = {t.name: t.id for t in todo}
-        jobs = [_Job(str(manifest.root), t.name, t.files.phone, t.files.target, f"heatmaps/{t.name}.npz",
-                     patch_size, threshold) for t in todo]
         progress = _Progress(len(jobs))
         # spawn, not fork: a forked child inherits OpenCV's and torch's thread pools mid-state and can hang
         pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init,
@@ -134,13 +184,7 @@ def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: fl
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     name, result, error = fut.result()
-                    if result is not None:
-                        manifest.store_alignment(ids[name], result)
-                        summary.aligned.append(name)
-                    else:
-                        manifest.store_alignment_failure(ids[name], error)
-                        summary.failed.append((name, error))
-                    progress.step(name, result is not None)
+                    progress.step(name, store_outcome(manifest, ids[name], summary, name, result, error))
                     nxt = next(queue, None)
                     if nxt is not None:
                         pending.add(pool.submit(_align_job, nxt))

@@ -12,12 +12,20 @@ def register(sub) -> None:
                        description="SIFT homography (target -> phone), NCC patch matching and optical-flow "
                                    "misalignment for every triplet not aligned yet. User decisions survive "
                                    "re-alignment. The exit status is the number of triplets that failed.",
-                       epilog="examples:\n  ispviewer align DS\n  ispviewer align DS --workers 2 --threshold 1.0 --force")
+                       epilog="examples:\n  ispviewer align DS\n  ispviewer align DS --workers 2 --threshold 1.0 --force\n"
+                              "  ispviewer align DS --scheduler tcp://10.0.0.5:8786   (Dask cluster; see docs/scaling.md)")
     p.add_argument("dataset", type=Path)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--threshold", type=float, default=None, help="reject above this misalignment, px (default 1.2)")
     p.add_argument("--patch", type=int, default=128, help="patch size in phone pixels (even, default 128)")
     p.add_argument("--force", action="store_true", help="re-align triplets that are already aligned")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="run on a Dask cluster (tcp://host:8786, or local:N for N local worker processes) "
+                        "instead of the local process pool; needs ispviewer[distributed]")
+    p.add_argument("--worker-root", metavar="PATH", default=None,
+                   help="with --scheduler: the dataset folder as the workers see it (default: same path)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="with --scheduler: re-runs of a triplet whose task failed on the cluster (default 2)")
     p.set_defaults(func=run_align)
 
     p = sub.add_parser("stats", help="misalignment distribution (the poster's Figure 4)",
@@ -36,12 +44,36 @@ def run_align(args) -> int:
     if args.threshold is not None and args.threshold <= 0:
         print("ispviewer align: error: --threshold must be positive", file=sys.stderr)
         return 2
-    summary = align_dataset(args.dataset, workers=args.workers, threshold_px=args.threshold,
-                            patch_size=args.patch, force=args.force)
+    if getattr(args, "scheduler", None):
+        summary = _align_on_cluster(args)
+        if summary is None:
+            return 2
+    else:
+        summary = align_dataset(args.dataset, workers=args.workers, threshold_px=args.threshold,
+                                patch_size=args.patch, force=args.force)
     print(f"aligned {len(summary.aligned)}, failed {summary.failed_count}, already aligned {len(summary.skipped)}")
     if summary.interrupted:
         return 130
     return min(summary.failed_count, 125)
+
+
+def _align_on_cluster(args):
+    """The Dask backend of ``align``; None (after an error message) when the cluster cannot be used."""
+    from ispviewer.cluster import ClusterError, connect
+
+    if args.retries < 0:
+        print("ispviewer align: error: --retries must be >= 0", file=sys.stderr)
+        return None
+    try:
+        from ispviewer.align.distributed import align_dataset_on_cluster
+
+        with connect(args.scheduler) as client:
+            return align_dataset_on_cluster(args.dataset, client, threshold_px=args.threshold,
+                                            patch_size=args.patch, force=args.force, retries=args.retries,
+                                            worker_root=args.worker_root)
+    except ClusterError as exc:
+        print(f"ispviewer align: error: {exc}", file=sys.stderr)
+        return None
 
 
 def run_stats(args) -> int:

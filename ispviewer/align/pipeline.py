@@ -32,6 +32,8 @@ from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 from ispviewer.dataset.rules import auto_status as _rule
 
+RANSAC_SEED = 20220801
+
 __all__ = ["AlignParams", "AlignmentError", "TripletAlignment", "align_triplet", "auto_status", "luminance"]
 
 
@@ -94,11 +96,13 @@ class TripletAlignment:
     refine_points: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, plus "total"
 
-    def to_result(self, heatmap: str | None, params: AlignParams) -> AlignmentResult:
-        """The manifest's record of this alignment (``heatmap``: path relative to the dataset)."""
+    def to_result(self, heatmap: str | None, params: AlignParams,
+                  aligned_target: str | None = None) -> AlignmentResult:
+        """The manifest's record of this alignment (``heatmap``, ``aligned_target``: paths relative
+        to the dataset)."""
         return AlignmentResult(homography=tuple(tuple(float(v) for v in row) for row in self.homography),
                                patches=tuple(self.patches), heatmap=heatmap, threshold_px=params.threshold_px,
-                               params=params.describe())
+                               params=params.describe(), aligned_target=aligned_target)
 
 
 def auto_status(measurement: PatchMeasurement, threshold_px: float = DEFAULT_THRESHOLD_PX) -> tuple[Status, str | None]:
@@ -138,7 +142,10 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
     """Align the Nikon target to the phone ISP image and measure every patch's misalignment.
 
     Images are uint8 RGB (h, w, 3) or luminance (h, w).  Raises :class:`AlignmentError`.
+    The same images give the same result in any process: RANSAC's random generator (per thread
+    in OpenCV) is re-seeded here.
     """
+    cv2.setRNGSeed(RANSAC_SEED)
     timings: dict[str, float] = {}
     t_start = time.perf_counter()
     threads = params.threads if params.threads is not None else max(1, cv2.getNumThreads())

@@ -92,7 +92,10 @@ def _bayer_pattern(path: Path, raw) -> str:
 
     if raw.raw_type != rawpy.RawType.Flat:
         raise ImageReadError(path, "not a mosaiced sensor raw (linear/demosaiced data, e.g. a film scan)")
-    pattern = raw.raw_pattern
+    try:
+        pattern = raw.raw_pattern
+    except NotImplementedError as exc:  # rawpy: a CFA description it cannot express (corrupt or exotic)
+        raise ImageReadError(path, f"unsupported colour filter array ({exc})") from None
     if pattern is None or pattern.shape != (2, 2):
         shape = "none" if pattern is None else f"{pattern.shape[0]}x{pattern.shape[1]}"
         raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); only 2x2 Bayer is supported")
@@ -104,8 +107,17 @@ def _bayer_pattern(path: Path, raw) -> str:
 
 
 def _raw_info(path: Path, raw) -> RawInfo:
-    pattern = _bayer_pattern(path, raw)
-    h, w = raw.raw_image_visible.shape
+    import rawpy
+
+    sizes = raw.sizes  # the header only: refuse a gigantic claim before LibRaw allocates and unpacks
+    if sizes.raw_width * sizes.raw_height > MAX_PIXELS:
+        raise ImageReadError(path, f"raw header claims {sizes.raw_width}x{sizes.raw_height}, above the "
+                                   f"{MAX_PIXELS:,}-pixel limit")
+    try:  # the pixel data is unpacked from here on: truncated or corrupt data fails here
+        pattern = _bayer_pattern(path, raw)
+        h, w = raw.raw_image_visible.shape
+    except rawpy.LibRawError as exc:
+        raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({type(exc).__name__})") from None
     if h * w > MAX_PIXELS:
         raise ImageReadError(path, f"raw is {w}x{h}, above the {MAX_PIXELS:,}-pixel limit")
     if h < 2 or w < 2:

@@ -8,6 +8,7 @@ by another process wait (busy timeout), retry, and only then raise :class:`Manif
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -41,6 +42,19 @@ class ManifestLocked(ManifestError):
 
 class ManifestReadOnly(ManifestError):
     """A write was attempted on a manifest opened read-only."""
+
+
+def _decoded(method):
+    """A record the database returned but that is not what the schema allows (a damaged file:
+    an unknown status, text that is not UTF-8 or JSON...) becomes a ManifestError naming the file."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            raise ManifestError(f"{self.root / MANIFEST_NAME}: a record cannot be read ({type(exc).__name__}: "
+                                f"{exc}); the manifest may be damaged — run `ispviewer check`") from None
+    return wrapper
 
 
 def utc_now() -> str:
@@ -83,18 +97,24 @@ class Manifest:
                     raise ManifestError(f"{path}: the file system does not support SQLite's WAL mode")
                 conn.execute("PRAGMA synchronous = FULL")
             version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version < 0:  # a 32-bit field read as signed: no version ispviewer ever wrote
+                raise ManifestError(f"{path}: unknown schema version {version}, not an ispviewer manifest; "
+                                    "it was left untouched")
             if version > schema.SCHEMA_VERSION:
                 raise ManifestError(
                     f"{path}: written by a newer ispviewer (schema {version}, this one knows "
                     f"{schema.SCHEMA_VERSION}); upgrade ispviewer to open it — the file was not changed")
-            if version < schema.SCHEMA_VERSION:
+            if version < schema.SCHEMA_VERSION and not (readonly and version >= schema.READONLY_MIN_VERSION):
                 if readonly:
                     raise ManifestError(f"{path}: schema {version} needs a migration, which a read-only dataset cannot do")
                 if version > 0:
                     _backup(conn, path, version)
                 schema.apply_migrations(conn, version)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
             conn.close()
+            if isinstance(exc, sqlite3.OperationalError) and _disk_full(root):
+                raise ManifestError(f"{path}: cannot be opened for writing, the disk is full ({exc}); "
+                                    "free some space (nothing was changed)") from None
             raise ManifestError(f"{path}: not a readable ispviewer manifest ({exc})") from None
         except BaseException:
             conn.close()
@@ -138,14 +158,22 @@ class Manifest:
                 yield self._conn
                 self._conn.execute("COMMIT")
             except BaseException as exc:
-                self._conn.execute("ROLLBACK")
-                if isinstance(exc, sqlite3.OperationalError):
+                try:
+                    if self._conn.in_transaction:
+                        self._conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back itself (e.g. the disk filled up during COMMIT): report the cause
+                if isinstance(exc, sqlite3.DatabaseError):
                     raise ManifestError(f"{self.root / MANIFEST_NAME}: write failed ({exc})") from None
                 raise
 
     def _read(self, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
         with self._lock:
-            return self._conn.execute(sql, args).fetchall()
+            try:
+                return self._conn.execute(sql, args).fetchall()
+            except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:  # e.g. "database disk image is malformed"
+                raise ManifestError(f"{self.root / MANIFEST_NAME}: cannot be read ({exc}); "
+                                    "run `ispviewer check` on the dataset") from None
 
     def resolve(self, relpath: str) -> Path:
         """Absolute path of a file referenced by the manifest; refuses anything outside the root."""
@@ -163,6 +191,7 @@ class Manifest:
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
 
     @property
+    @_decoded
     def threshold_px(self) -> float:
         return float(self.setting("threshold_px", str(DEFAULT_THRESHOLD_PX)))
 
@@ -195,9 +224,11 @@ class Manifest:
                      GROUP BY status)) AS counts
         FROM triplets t"""
 
+    @_decoded
     def triplets(self) -> list[TripletRecord]:
         return [_triplet(r) for r in self._read(self._TRIPLET_SQL + " ORDER BY t.name")]
 
+    @_decoded
     def triplet(self, key: str | int) -> TripletRecord:
         column = "t.id" if isinstance(key, int) else "t.name"
         rows = self._read(self._TRIPLET_SQL + f" WHERE {column} = ?", (key,))
@@ -209,15 +240,17 @@ class Manifest:
 
     def store_alignment(self, triplet_id: int, result: AlignmentResult) -> None:
         """Replace the triplet's alignment; auto decisions are re-made, user decisions survive."""
-        if result.heatmap is not None:
-            self.resolve(result.heatmap)
+        for rel in (result.heatmap, result.aligned_target):
+            if rel is not None:
+                self.resolve(rel)
         now = utc_now()
         with self._write() as db:
             db.execute(
                 "UPDATE triplets SET align_state = 'aligned', align_error = NULL, homography = ?, "
-                "heatmap_path = ?, align_params = ?, aligned_at = ? WHERE id = ?",
+                "heatmap_path = ?, aligned_path = ?, align_params = ?, aligned_at = ? WHERE id = ?",
                 (json.dumps([list(map(float, r)) for r in result.homography]), result.heatmap,
-                 json.dumps(dict(result.params, threshold_px=result.threshold_px)), now, triplet_id))
+                 result.aligned_target, json.dumps(dict(result.params, threshold_px=result.threshold_px)),
+                 now, triplet_id))
             existing = {(r["x"], r["y"], r["size"]): r for r in db.execute(
                 "SELECT id, x, y, size, status, decided_by FROM patches WHERE triplet_id = ?", (triplet_id,))}
             seen = set()
@@ -252,15 +285,17 @@ class Manifest:
                     db.execute("DELETE FROM patches WHERE id = ?", (old["id"],))
 
     def store_alignment_failure(self, triplet_id: int, error: str) -> None:
-        """Record why a triplet could not be aligned; its patches and decisions are kept."""
+        """Record why a triplet could not be aligned; its patches and decisions are kept, its
+        aligned target (display cache) is dropped."""
         with self._write() as db:
-            db.execute("UPDATE triplets SET align_state = 'failed', align_error = ?, aligned_at = ? "
-                       "WHERE id = ?", (error, utc_now(), triplet_id))
+            db.execute("UPDATE triplets SET align_state = 'failed', align_error = ?, aligned_at = ?, "
+                       "aligned_path = NULL WHERE id = ?", (error, utc_now(), triplet_id))
 
     # ----------------------------------------------------------------- patches and decisions
 
     _PATCH_SQL = "SELECT p.*, t.name AS triplet FROM patches p JOIN triplets t ON t.id = p.triplet_id"
 
+    @_decoded
     def patches(self, triplet_id: int | None = None, status: Status | str | None = None) -> list[PatchRecord]:
         where, args = [], []
         if triplet_id is not None:
@@ -272,6 +307,7 @@ class Manifest:
         sql = self._PATCH_SQL + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY t.name, p.y, p.x"
         return [_patch(r) for r in self._read(sql, tuple(args))]
 
+    @_decoded
     def patch(self, patch_id: int) -> PatchRecord:
         rows = self._read(self._PATCH_SQL + " WHERE p.id = ?", (patch_id,))
         if not rows:
@@ -296,6 +332,7 @@ class Manifest:
             _log(db, patch_id, utc_now(), DecidedBy(actor), Status(row["status"]), status, reason)
         return self.patch(patch_id)
 
+    @_decoded
     def history(self, patch_id: int) -> list[DecisionEvent]:
         rows = self._read("SELECT * FROM decisions WHERE patch_id = ? ORDER BY id", (patch_id,))
         return [DecisionEvent(id=r["id"], patch_id=r["patch_id"], at=r["at"], actor=DecidedBy(r["actor"]),
@@ -358,6 +395,13 @@ def safe_join(root: Path, relpath: str) -> Path:
     return full
 
 
+def _disk_full(root: Path) -> bool:
+    try:
+        return shutil.disk_usage(root).free < (1 << 20)
+    except OSError:
+        return False
+
+
 def _writable(root: Path, path: Path) -> bool:
     return os.access(root, os.W_OK) and os.access(path, os.W_OK)
 
@@ -415,7 +459,8 @@ def _triplet(r: sqlite3.Row) -> TripletRecord:
         target_width=r["target_width"], target_height=r["target_height"],
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
-        heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts)
+        heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # absent: read-only v1
 
 
 def _patch(r: sqlite3.Row) -> PatchRecord:

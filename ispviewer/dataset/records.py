@@ -65,6 +65,7 @@ class TripletRecord:
     heatmap: str | None = None  # path relative to the dataset root
     mean_misalignment: float | None = None
     patch_counts: dict[str, int] = field(default_factory=dict)  # status -> count
+    aligned_target: str | None = None  # the aligned target JPEG (display cache), relative to the root
 
     @property
     def phone_model(self) -> str:
@@ -95,6 +96,7 @@ class AlignmentResult:
     heatmap: str | None  # path relative to the dataset root, written by the aligner
     threshold_px: float
     params: dict = field(default_factory=dict)
+    aligned_target: str | None = None  # aligned target JPEG written by the aligner (a cache), relative path
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,9 @@
 application_id`` identifies the file as an ispviewer manifest, so a database written by another
 program is refused rather than altered.  Each migration takes the database from version N-1 to N
 inside one transaction.
+
+Version 2 adds ``triplets.aligned_path``: the aligned target JPEG the aligner writes as a display
+cache (NULL: none, the viewer warps the Nikon target itself).
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Oldest version a read-only open can use as it is (later versions only add nullable columns,
+#: which the reader treats as NULL when absent), so old datasets on read-only media still open.
+READONLY_MIN_VERSION = 1
 
 _V1 = """
 CREATE TABLE meta (
@@ -80,8 +86,12 @@ CREATE TRIGGER decisions_append_only_update BEFORE UPDATE ON decisions
 BEGIN SELECT RAISE(ABORT, 'decision history is append-only'); END;
 """
 
+_V2 = """
+ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (display cache), relative
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

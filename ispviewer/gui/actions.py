@@ -51,6 +51,23 @@ SPECS = (
                checkable=True),
     ActionSpec("grid", "Patch &grid", ("G",), "mdi6.grid", "Show the patch grid coloured by status",
                checkable=True),
+    ActionSpec("flicker", "&Cycle sources (flicker)", ("C",), "mdi6.swap-horizontal",
+               "Show one pane; each press brings the next source (phone ISP → target → output) at the same view"),
+    ActionSpec("side_by_side", "&Side by side", ("Shift+C",), "mdi6.view-column-outline",
+               "Show the three panes side by side again"),
+    ActionSpec("difference", "&Difference view", ("D",), "mdi6.contrast-box",
+               "Show |phone ISP − target| and |network output − target| as colour maps", checkable=True),
+    ActionSpec("load_weights", "Load network &weights…", ("Ctrl+Shift+O",), "mdi6.brain",
+               "Render the output pane with another checkpoint"),
+    ActionSpec("render_full", "&Render whole image", ("Ctrl+R",), "mdi6.play-box-outline",
+               "Render the whole frame with the network in the background (progress in the status bar)"),
+    ActionSpec("cancel_render", "&Cancel rendering", ("Esc",), "mdi6.stop-circle-outline",
+               "Stop rendering the whole image"),
+    ActionSpec("save_output", "&Save output image…", ("Ctrl+Shift+S",), "mdi6.content-save",
+               "Save the whole rendered output as PNG, JPEG or TIFF"),
+    ActionSpec("realign", "Re-&align triplet…", ("Ctrl+L",), "mdi6.vector-square",
+               "Align the current triplet again (choose the patch size; current threshold) in the "
+               "background; your decisions are kept"),
     ActionSpec("help", "&Keyboard shortcuts", ("F1",), "mdi6.help-circle-outline", "Show the shortcuts"),
 )
 

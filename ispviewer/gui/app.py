@@ -59,11 +59,13 @@ def create_window(dataset: str | os.PathLike | None = None, readonly: bool = Fal
 
 
 def wait_until_shown(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
-    """Process events until the current triplet is on screen (or there is nothing to load)."""
+    """Process events until the current triplet is on screen (or there is nothing to load),
+    including the network output when weights are available."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         app.processEvents()
-        if not window.loading:
+        tools = getattr(window, "tools", None)
+        if not window.loading and (tools is None or tools.settled):
             for _ in range(5):
                 app.processEvents()
             return True

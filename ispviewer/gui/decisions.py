@@ -11,17 +11,31 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QUndoCommand
+from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from ispviewer.dataset.manifest import Manifest, ManifestError, ManifestLocked
 from ispviewer.dataset.records import DecidedBy, Status
 
 #: Seconds between retries once the manifest reported that it is locked.
 RETRY_DELAY_S = 1.0
+
+#: Per thread: the undo step (command, direction) running now; jobs created meanwhile carry it.
+_issuing_now = threading.local()
+
+
+@contextmanager
+def _issuing(command, direction: str):
+    previous = getattr(_issuing_now, "step", None)
+    _issuing_now.step = (command, direction)
+    try:
+        yield
+    finally:
+        _issuing_now.step = previous
 
 
 @dataclass(frozen=True)
@@ -40,6 +54,9 @@ class WriteJob:
     description: str
     run: Callable[[Manifest], object]
     patch_id: int | None = None
+    #: (undo command, "redo" | "undo") whose step submitted this job, so that a failed write can
+    #: take that step back off the undo stack (see :func:`roll_back_failed_step`); None otherwise.
+    origin: tuple | None = field(default_factory=lambda: getattr(_issuing_now, "step", None), compare=False)
 
 
 def decide_job(patch_id: int, decision: Decision, description: str) -> WriteJob:
@@ -52,6 +69,12 @@ def decide_job(patch_id: int, decision: Decision, description: str) -> WriteJob:
 
 def threshold_job(threshold_px: float) -> WriteJob:
     return WriteJob(f"apply threshold {threshold_px:.2f} px", lambda m: m.apply_threshold(threshold_px))
+
+
+def alignment_job(triplet_id: int, result, description: str) -> WriteJob:
+    """Store a new alignment of one triplet (an ``AlignmentResult``); the manifest re-makes the
+    aligner's decisions and keeps every decision a person made."""
+    return WriteJob(description, lambda m: m.store_alignment(triplet_id, result))
 
 
 class DecisionWriter(QObject):
@@ -162,12 +185,19 @@ class DecideCommand(QUndoCommand):
         self.patch_id = patch_id
         self.new = new
         self.old = old
+        self.skip_next = False  # set by roll_back_failed_step: move on the stack without writing
 
     def redo(self) -> None:
-        self._session.set_decision(self.patch_id, self.new, f"{self.text()}")
+        if _skipped(self):
+            return
+        with _issuing(self, "redo"):
+            self._session.set_decision(self.patch_id, self.new, f"{self.text()}")
 
     def undo(self) -> None:
-        self._session.set_decision(self.patch_id, self.old, f"undo {self.text()}")
+        if _skipped(self):
+            return
+        with _issuing(self, "undo"):
+            self._session.set_decision(self.patch_id, self.old, f"undo {self.text()}")
 
 
 class ThresholdCommand(QUndoCommand):
@@ -178,9 +208,52 @@ class ThresholdCommand(QUndoCommand):
         self._session = session
         self.new_px = new_px
         self.old_px = old_px
+        self.skip_next = False
 
     def redo(self) -> None:
-        self._session.apply_threshold(self.new_px)
+        if _skipped(self):
+            return
+        with _issuing(self, "redo"):
+            self._session.apply_threshold(self.new_px)
 
     def undo(self) -> None:
-        self._session.apply_threshold(self.old_px)
+        if _skipped(self):
+            return
+        with _issuing(self, "undo"):
+            self._session.apply_threshold(self.old_px)
+
+
+def _skipped(command) -> bool:
+    if command.skip_next:
+        command.skip_next = False
+        return True
+    return False
+
+
+def roll_back_failed_step(stack: QUndoStack, job: WriteJob) -> bool:
+    """The write of an undo step failed: make the undo stack match the manifest again.
+
+    A failed decision (redo) leaves the stack: nothing was changed, so there is nothing to undo.
+    A failed undo is re-done without writing: the manifest still holds the decision, which stays
+    undoable.  Steps further down the stack (several failed writes in a row) are marked obsolete
+    and dropped, without writing, when the stack reaches them.  Returns whether the stack changed.
+    """
+    if job.origin is None:
+        return False
+    command, direction = job.origin
+    index = next((i for i in range(stack.count()) if stack.command(i) is command), None)
+    if index is None:
+        return False
+    if direction == "redo":
+        command.setObsolete(True)
+        command.skip_next = True
+        if index == stack.index() - 1:
+            stack.undo()  # obsolete: Qt deletes it instead of undoing it
+    elif index == stack.index():
+        command.skip_next = True
+        stack.redo()
+    else:
+        return False
+    while stack.index() > 0 and stack.command(stack.index() - 1).isObsolete():
+        stack.undo()  # earlier failed steps now on top
+    return True

@@ -74,8 +74,11 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
                  reduce: int = 1, read: bool = True) -> LoadedTriplet:
     """Decode the phone JPEG and the aligned target and read the patches (in parallel with ``parts``).
 
+    The aligned target comes from the aligner's file when it is usable, else from warping the
+    Nikon target (a note in ``warnings`` says why, for the full-resolution load).
+
     ``reduce`` > 1 makes a quick preview: both decoded at 1/reduce size, standing for the full frame.
-    ``read=False`` skips the patches (the preview already read them).
+    ``read=False`` skips the patches and the heatmap (the preview already read them).
     """
     result = LoadedTriplet(request.name, request, preview=reduce > 1)
     frame = request.phone_size if reduce > 1 else None
@@ -84,14 +87,16 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
         heatmap = load_heatmap_file(request.heatmap_path, request.phone_size)
         return heatmap, heatmap_rgba(heatmap.values, request.heatmap_vmax)
 
-    tasks = {
-        "patches": (lambda: read_patches(request)) if request.root is not None and read else None,
-        "heatmap": heatmap_part if request.heatmap_path is not None else None,
+    notes: list[str] = []
+    tasks = {  # in order of submission: the two decodes are the critical path, so they start first
+        TARGET: lambda: build_pyramid(load_aligned_target(request, reduce, notes), frame_size=frame),
         PHONE: lambda: build_pyramid(load_phone(request, reduce), frame_size=frame),
-        TARGET: lambda: build_pyramid(load_aligned_target(request, reduce), frame_size=frame),
+        "heatmap": heatmap_part if request.heatmap_path is not None and read else None,
+        "patches": (lambda: read_patches(request)) if request.root is not None and read else None,
     }
     tasks = {k: f for k, f in tasks.items() if f is not None}
-    # the target (decode + warp) is the long one: it runs here while the parts pool does the rest
+    # the target runs in this thread, first, while the parts pool decodes the phone and reads the rest
+    # (waiting on the pool before starting it would serialize the two decodes)
     futures = {k: parts.submit(f) for k, f in tasks.items() if k != TARGET} if parts is not None else {}
     outcome = {}
     for key, task in tasks.items():
@@ -107,12 +112,24 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
     if "heatmap" in outcome:
         result.heatmap, result.heatmap_rgba = outcome["heatmap"]
         result.heatmap_vmax = request.heatmap_vmax
+    if reduce == 1:
+        result.warnings.extend(notes)
     if PHONE in result.pyramids and reduce == 1:
         size = (result.pyramids[PHONE].width, result.pyramids[PHONE].height)
         if size != request.phone_size:
             result.warnings.append(f"{request.phone_path}: phone JPEG is {size[0]}x{size[1]} but the raw is "
                                    f"{request.phone_size[0]}x{request.phone_size[1]}; showing it anyway")
     return result
+
+
+def _adopt_reads(result: LoadedTriplet, preview: LoadedTriplet) -> None:
+    """Give a full-resolution result (loaded with ``read=False``) its preview's patches and heatmap."""
+    result.patches, result.grid = preview.patches, preview.grid
+    if result.heatmap is None and "heatmap" not in result.errors:
+        result.heatmap, result.heatmap_rgba = preview.heatmap, preview.heatmap_rgba
+        result.heatmap_vmax = preview.heatmap_vmax
+        if "heatmap" in preview.errors:
+            result.errors["heatmap"] = preview.errors["heatmap"]
 
 
 class _Bridge(QObject):
@@ -138,7 +155,7 @@ class TripletLoader(QObject):
         self._cache_size = max(1, cache_size)
         self._inflight: dict[tuple, Future] = {}
         self._after_preview: dict[tuple, LoadRequest] = {}  # full loads waiting for their preview
-        self._carry: dict[tuple, tuple] = {}  # patches read by a preview, for its full result
+        self._carry: dict[tuple, LoadedTriplet] = {}  # previews whose patches and heatmap serve the full result
         self._generation = 0
         self._closed = False
         self._lock = threading.Lock()
@@ -229,14 +246,14 @@ class TripletLoader(QObject):
             request = self._after_preview.pop(full, None)
             if request is not None and generation == self._generation:
                 if result.patches is not None:
-                    self._carry[full] = (result.patches, result.grid)
+                    self._carry[full] = result  # its patches and heatmap serve the full result
                 # let the GUI paint the preview before the full decode takes both cores
                 QTimer.singleShot(FULL_AFTER_PREVIEW_MS, self, lambda: self._submit(
                     request, generation, read=full not in self._carry))
             return
         carried = self._carry.pop(key, None)
         if result.patches is None and carried is not None:
-            result.patches, result.grid = carried
+            _adopt_reads(result, carried)
         self._cache[key] = result
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:

@@ -20,6 +20,7 @@ from ispviewer.gui import settings as keys
 from ispviewer.gui.actions import build_actions, decorate_undo
 from ispviewer.gui.decisions import ThresholdCommand
 from ispviewer.gui.histogram_dock import ThresholdHistogram
+from ispviewer.gui.inference_tools import InferenceTools
 from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import LoadedTriplet, TripletLoader
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.readout.setObjectName("pixelReadout")
         self.statusBar().addPermanentWidget(self.readout, 1)
         self.write_status = WriteStatus(self.banner, self.statusBar(), self)
+        self.tools = InferenceTools(self)  # network output, flicker/difference, re-alignment
         self._prefetch_timer = QTimer(self, singleShot=True, interval=PREFETCH_DELAY_MS)
         self._prefetch_timer.timeout.connect(self._prefetch_neighbours)
         self._histogram_timer = QTimer(self, singleShot=True, interval=120)
@@ -94,6 +96,7 @@ class MainWindow(QMainWindow):
         self._restore_settings()
         self._set_dataset_enabled(False)
         self.setWindowTitle("ispviewer")
+        self.tools.start()
 
     # ----------------------------------------------------------------- construction
 
@@ -107,11 +110,13 @@ class MainWindow(QMainWindow):
     def _build_menus(self) -> None:
         a = self.actions_
         groups = {
-            "&File": ["open", None, "quit"],
+            "&File": ["open", "load_weights", "save_output", None, "quit"],
             "&Edit": [self.undo_action, self.redo_action, None, "accept", "reject", "flag", None,
                       "accept_reason", "reject_reason", "flag_reason"],
             "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch"],
-            "&View": ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid"],
+            "&View": ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
+                      "flicker", "side_by_side", "difference"],
+            "&Tools": ["render_full", "cancel_render", None, "realign"],
         }
         for title, items in groups.items():
             menu = self.menuBar().addMenu(title)
@@ -128,7 +133,8 @@ class MainWindow(QMainWindow):
         toolbar = self.addToolBar("Main")
         toolbar.setObjectName("toolbar_main")
         for item in ("open", None, "prev_triplet", "next_triplet", None, "zoom_fit", "zoom_100", "zoom_in",
-                     "zoom_out", "zoom_patch", None, "heatmap", "grid", None, "prev_patch", "next_patch",
+                     "zoom_out", "zoom_patch", None, "heatmap", "grid", None, "flicker", "difference", "render_full",
+                     None, "prev_patch", "next_patch",
                      "accept", "reject", "flag"):
             toolbar.addSeparator() if item is None else toolbar.addAction(a[item])
         toolbar.insertAction(a["accept"], self.undo_action)
@@ -185,7 +191,8 @@ class MainWindow(QMainWindow):
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
-        self.write_status.attach(session)
+        self.write_status.attach(session, self.undo_stack)
+        self.tools.attach(session)
         self.settings.setValue(keys.LAST_DATASET, str(session.root))
         self.viewer.set_heatmap_range(2 * session.threshold_px)
         self._set_dataset_enabled(True)
@@ -210,6 +217,7 @@ class MainWindow(QMainWindow):
                                          + "; ".join(j.description for j in left))
         self.undo_stack.clear()
         self.write_status.detach()
+        self.tools.detach()
         self.loader.forget()
         self.session = self.triage = self.current = None
         self.loading = False
@@ -219,7 +227,7 @@ class MainWindow(QMainWindow):
         writable = enabled and self.session is not None and not self.session.readonly
         for name in ("next_triplet", "prev_triplet", "next_patch", "prev_patch", "zoom_patch"):
             self.actions_[name].setEnabled(enabled)
-        for name in DECISION_ACTIONS:
+        for name in DECISION_ACTIONS + ("realign",):
             self.actions_[name].setEnabled(writable)
         self.histogram.set_readonly(not writable)
 
@@ -249,6 +257,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(str(exc))
             return False
         self.current = record
+        self.tools.show_record(record, self.session.manifest.resolve)
         self._keep_view = keep_view
         self._shown_name = None
         self.browser.select(name)
@@ -442,4 +451,5 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.close_dataset(timeout=1.0)
         self.loader.shutdown()
+        self.tools.shutdown()
         super().closeEvent(event)

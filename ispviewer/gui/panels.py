@@ -1,11 +1,12 @@
-"""Small dock contents and dialogs: overlay controls, keyboard help, read-only banner."""
+"""Small dock contents, dialogs and status-bar widgets: overlay controls, keyboard help, read-only
+banner, progress of background work."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QSlider,
-    QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+    QSlider, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
 from ispviewer.dataset.records import Status
@@ -94,3 +95,43 @@ class Banner(QWidget):
     def show_text(self, text: str | None) -> None:
         self.label.setText(text or "")
         self.setVisible(bool(text))
+
+
+class FullRenderStatus(QWidget):
+    """Status-bar progress of a whole-image render, with a cancel button (hidden when idle)."""
+
+    cancel_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setObjectName("fullRenderProgress")
+        self.bar.setMaximumWidth(160)
+        self.bar.setMaximumHeight(16)
+        self.cancel = QToolButton()
+        self.cancel.setObjectName("fullRenderCancel")
+        self.cancel.setText("Cancel")
+        self.cancel.setToolTip("Stop rendering the whole image (Esc)")
+        self.cancel.clicked.connect(self.cancel_requested)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        layout.addWidget(self.bar)
+        layout.addWidget(self.cancel)
+        self.hide()
+
+    def start(self, text: str, busy: bool = False) -> None:
+        """Show ``text`` with a bar (``busy``: no known length) and the cancel button."""
+        self.label.setText(text)
+        self.bar.setRange(0, 0 if busy else 1)
+        self.bar.setValue(0)
+        self.cancel.setVisible(not busy)
+        self.show()
+
+    def progress(self, done: int, total: int) -> None:
+        self.bar.setRange(0, max(1, total))
+        self.bar.setValue(done)
+
+    def finish(self) -> None:
+        self.hide()

@@ -14,7 +14,9 @@ from PySide6.QtCore import QObject, Signal
 
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
-from ispviewer.gui.decisions import Decision, DecisionWriter, WriteJob, decide_job, threshold_job
+from ispviewer.gui.decisions import (
+    Decision, DecisionWriter, WriteJob, alignment_job, decide_job, threshold_job,
+)
 
 
 class DatasetSession(QObject):
@@ -145,6 +147,15 @@ class DatasetSession(QObject):
             return
         self._submit(threshold_job(threshold_px))
 
+    def store_alignment(self, triplet_id: int, result, description: str) -> WriteJob | None:
+        """Queue a re-alignment's result (user decisions are kept); returns the queued job."""
+        if self.writer is None:
+            self.write_failed.emit(f"{self.root}: dataset is open read-only; alignment not stored")
+            return None
+        job = alignment_job(triplet_id, result, description)
+        self._submit(job)
+        return job
+
     def _on_written(self, job: WriteJob, result) -> None:
         self._unconfirmed -= 1
         if isinstance(result, PatchRecord):
@@ -164,6 +175,8 @@ class DatasetSession(QObject):
 
     def _on_failed(self, job: WriteJob, message: str) -> None:
         self._unconfirmed -= 1
+        if job.patch_id is not None:
+            self._own.pop(job.patch_id, None)  # never show the unsaved decision again, on any triplet
         if job.patch_id is not None and job.patch_id in self._patches:
             try:  # show the truth again
                 fresh = self.manifest.patch(job.patch_id)

@@ -45,11 +45,13 @@ class LoadRequest:
     heatmap_vmax: float = 2.4  # misalignment (px) at the top of the colour map
     root: Path | None = None  # the dataset, for reading the triplet's patches in the worker
     triplet_id: int | None = None
+    aligned_path: Path | None = None  # the aligner's aligned target JPEG (display cache), if any
 
     @property
     def key(self) -> tuple:
         """Cache key (name first): another dataset or a re-aligned triplet is a different request."""
-        return (self.name, str(self.phone_path), self.homography, str(self.heatmap_path), self.heatmap_vmax)
+        return (self.name, str(self.phone_path), self.homography, str(self.heatmap_path), self.heatmap_vmax,
+                str(self.aligned_path))
 
 
 def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4,
@@ -58,17 +60,24 @@ def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4,
 
     With ``root`` the worker also reads the triplet's patches (through its own read-only manifest).
     """
-    heatmap = None
-    if record.heatmap:
-        try:
-            heatmap = resolve(record.heatmap)
-        except Exception:  # an unsafe path in the manifest: treat as "no heatmap"
-            heatmap = None
+    heatmap = _resolve_optional(resolve, record.heatmap)
+    aligned = _resolve_optional(resolve, getattr(record, "aligned_target", None))
     return LoadRequest(
         name=record.name, phone_path=resolve(record.files.phone), target_path=resolve(record.files.target),
         phone_size=(record.raw.width, record.raw.height), target_size=(record.target_width, record.target_height),
         homography=record.homography, heatmap_path=heatmap, align_state=record.align_state,
-        align_error=record.align_error, heatmap_vmax=heatmap_vmax, root=root, triplet_id=record.id)
+        align_error=record.align_error, heatmap_vmax=heatmap_vmax, root=root, triplet_id=record.id,
+        aligned_path=aligned)
+
+
+def _resolve_optional(resolve, relpath: str | None) -> Path | None:
+    """An optional file of the triplet; an unsafe path in the manifest counts as none."""
+    if not relpath:
+        return None
+    try:
+        return resolve(relpath)
+    except Exception:  # noqa: BLE001
+        return None
 
 
 # --------------------------------------------------------------------------- loading
@@ -84,16 +93,40 @@ def _to_reduced(f: float) -> np.ndarray:
     return np.array([[1 / f, 0, 0.5 / f - 0.5], [0, 1 / f, 0.5 / f - 0.5], [0, 0, 1]], dtype=np.float64)
 
 
-def load_aligned_target(request: LoadRequest, reduce: int = 1) -> np.ndarray:
-    """The Nikon target warped into the phone frame; ValueError with a user message if impossible.
+def read_aligned_cache(request: LoadRequest, reduce: int = 1) -> np.ndarray:
+    """The aligner's aligned target file, decoded at 1/reduce size; ImageReadError if it is missing,
+    unreadable, or not the size of the phone frame (reduced by ``reduce``)."""
+    if request.aligned_path is None:
+        raise ValueError("no aligned target file")
+    image = load_rgb(request.aligned_path, reduce=reduce)
+    w, h = request.phone_size
+    expected = (-(-w // reduce), -(-h // reduce))  # JPEG DCT scaling rounds up
+    if (image.shape[1], image.shape[0]) != expected:
+        raise ImageReadError(request.aligned_path, f"is {image.shape[1] * reduce}x{image.shape[0] * reduce}, "
+                                                   f"not the phone frame's {w}x{h}")
+    return image
 
-    With ``reduce`` > 1 the target is decoded at 1/reduce size and warped into a phone frame reduced
-    by the same factor (a quick preview).
+
+def load_aligned_target(request: LoadRequest, reduce: int = 1, notes: list[str] | None = None) -> np.ndarray:
+    """The Nikon target in the phone frame; ValueError with a user message if impossible.
+
+    The aligner's aligned target file is decoded when it is usable; otherwise (older datasets, a
+    missing or corrupt file) the Nikon target is warped here, and why is appended to ``notes``.
+    With ``reduce`` > 1 the image is decoded at 1/reduce size (and warped into a phone frame
+    reduced by the same factor): a quick preview.
     """
     if request.homography is None:
         if request.align_state == AlignState.FAILED:
             raise ValueError(f"alignment failed: {request.align_error or 'unknown reason'}")
         raise ValueError("target not aligned yet (run: ispviewer align DATASET)")
+    if request.aligned_path is not None:
+        try:
+            return read_aligned_cache(request, reduce)
+        except Exception as exc:  # noqa: BLE001 - only a cache: warp the target instead
+            if notes is not None:
+                reason = f"{exc.path}: {exc.reason}" if isinstance(exc, ImageReadError) else str(exc)
+                notes.append(f"aligned target unusable ({reason}); warped the Nikon target instead "
+                             "(ispviewer align --force rebuilds it)")
     target = load_rgb(request.target_path, reduce=reduce)
     H = np.asarray(request.homography, dtype=np.float64)
     phone_w, phone_h = request.phone_size

@@ -7,6 +7,7 @@ selection, and listens to its ``hovered`` / ``clicked`` signals (phone-frame coo
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
@@ -55,6 +56,8 @@ class TripletViewer(QWidget):
         self._heatmap_from_file = False
         self._patches: list[PatchRecord] = []
         self._grid = GridPaths()
+        #: (x, y) -> text of the network output's float RGB there, or None; set by the output controller
+        self.output_values: Callable[[int, int], str | None] | None = None
         self.set_output(None, OUTPUT_PLACEHOLDER)
         self.clear("No dataset open — File ▸ Open dataset… (Ctrl+O)")
 
@@ -208,8 +211,11 @@ class TripletViewer(QWidget):
         ix, iy = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
         parts = [f"x {ix}, y {iy}"]
         for key, pane in self.panes.items():
-            rgb = pane.pixel_at(ix, iy)
-            value = "—" if rgb is None else " ".join(f"{v:3d}" for v in rgb[:3])
+            if key == OUTPUT and self.output_values is not None:
+                value = self.output_values(ix, iy) or "—"
+            else:
+                rgb = pane.pixel_at(ix, iy)
+                value = "—" if rgb is None else " ".join(f"{v:3d}" for v in rgb[:3])
             parts.append(f"{key} {value}")
         if self._heatmap is not None:
             s = self._heatmap.scale

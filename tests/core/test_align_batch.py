@@ -34,6 +34,7 @@ def test_align_resume_and_user_decisions_survive(dataset):
     with Manifest.open(dataset) as m:
         t = m.triplet("demo_000")
         assert t.align_state == AlignState.ALIGNED and t.heatmap and m.resolve(t.heatmap).is_file()
+        assert t.aligned_target == "aligned/demo_000.jpg" and m.resolve(t.aligned_target).is_file()
         patches = m.patches(t.id)
         assert len(patches) > 10
         chosen = patches[3]

@@ -1,3 +1,5 @@
+import dataclasses
+import json
 import sqlite3
 import subprocess
 import sys
@@ -162,3 +164,76 @@ def test_history_is_append_only(manifest):
     manifest.store_alignment(tid, result(0.4))
     with pytest.raises(sqlite3.DatabaseError):
         manifest._conn.execute("UPDATE decisions SET new_status = 'rejected'")
+
+
+def test_aligned_target_is_stored_replaced_and_cleared(manifest):
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    assert manifest.triplet("a").aligned_target is None
+    manifest.store_alignment(tid, dataclasses.replace(result(0.4), aligned_target="aligned/a.jpg"))
+    assert manifest.triplet("a").aligned_target == "aligned/a.jpg"
+    manifest.store_alignment(tid, dataclasses.replace(result(0.4), aligned_target="aligned/a-2.jpg"))
+    assert manifest.triplet(tid).aligned_target == "aligned/a-2.jpg"  # re-alignment replaces it
+    manifest.store_alignment(tid, result(0.4))  # an aligner that wrote none: the old one is not kept
+    assert manifest.triplet("a").aligned_target is None
+    manifest.store_alignment(tid, dataclasses.replace(result(0.4), aligned_target="aligned/a.jpg"))
+    manifest.store_alignment_failure(tid, "too few SIFT matches")
+    assert manifest.triplet("a").aligned_target is None
+    with pytest.raises(ManifestError, match="refusing"):
+        manifest.store_alignment(tid, dataclasses.replace(result(0.4), aligned_target="../a.jpg"))
+
+
+def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
+    """A manifest as schema version 1 wrote it: an aligned triplet, two patches, a user decision."""
+    with monkeypatch.context() as mp:
+        mp.setattr(schema, "SCHEMA_VERSION", 1)
+        with Manifest.open(root, create=True) as m:
+            tid, _ = m.add_triplet("a", FILES, RAW, (96, 72))
+            with m._write() as db:
+                db.execute("UPDATE triplets SET align_state = 'aligned', homography = ?, "
+                           "heatmap_path = 'heatmaps/a.npz' WHERE id = ?", (json.dumps(IDENTITY), tid))
+                for x in (0, 32):
+                    db.execute("INSERT INTO patches (triplet_id, x, y, size, dx, dy, ncc, misalignment_px, "
+                               "status, decided_by) VALUES (?, ?, 0, 32, 0.1, 0.2, 0.9, 0.4, 'accepted', 'auto')",
+                               (tid, x))
+            pid = m.patches(tid)[0].id
+            m.decide(pid, Status.REJECTED, "blurry")
+    conn = sqlite3.connect(root / "manifest.sqlite")
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(triplets)")]
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1 and "aligned_path" not in columns
+    conn.close()
+    return tid, pid
+
+
+def test_v1_manifest_migrates_to_v2_keeping_every_decision(tmp_path, monkeypatch):
+    root = tmp_path / "ds"
+    tid, pid = _write_v1_manifest(root, monkeypatch)
+    with Manifest.open(root) as m:
+        t = m.triplet("a")
+        assert t.aligned_target is None and t.heatmap == "heatmaps/a.npz" and t.homography == IDENTITY
+        p = m.patch(pid)
+        assert (p.status, p.decided_by, p.reason) == (Status.REJECTED, DecidedBy.USER, "blurry")
+        assert [(h.actor, h.new_status) for h in m.history(pid)] == [(DecidedBy.USER, Status.REJECTED)]
+        assert len(m.patches(tid)) == 2
+        m.store_alignment(tid, dataclasses.replace(result(0.2), aligned_target="aligned/a.jpg"))
+        assert m.triplet("a").aligned_target == "aligned/a.jpg"
+        assert m.patch(pid).status == Status.REJECTED  # the user's decision survives re-alignment
+    conn = sqlite3.connect(root / "manifest.sqlite")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
+    conn.close()
+    backup = sqlite3.connect(root / "manifest.sqlite.v1.bak")  # the v1 file as it was, before migrating
+    assert backup.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert backup.execute("SELECT status, decided_by, reason FROM patches WHERE id = ?", (pid,)).fetchone() == (
+        "rejected", "user", "blurry")
+    backup.close()
+
+
+def test_v1_manifest_opens_read_only_without_migrating(tmp_path, monkeypatch):
+    root = tmp_path / "ds"
+    _, pid = _write_v1_manifest(root, monkeypatch)
+    with Manifest.open(root, readonly=True) as m:
+        assert m.triplet("a").aligned_target is None
+        assert m.patch(pid).status == Status.REJECTED
+    conn = sqlite3.connect(root / "manifest.sqlite")
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    conn.close()
+    assert not (root / "manifest.sqlite.v1.bak").exists()

@@ -47,11 +47,11 @@ def test_a_shifted_image_loses_structure(reference):
 
 def test_shipped_weights_render_the_real_dng_plausibly(real_data):
     from ispviewer.model.checkpoint import load_checkpoint
-    from ispviewer.model.commands import default_weights
+    from ispviewer.model.commands import shipped_weights
 
-    if not default_weights().exists():
+    if not shipped_weights().exists():
         pytest.skip("no shipped weights in this checkout")
-    model, _ = load_checkpoint(default_weights())
+    model, _ = load_checkpoint(shipped_weights())
     result = plausibility(model, real_data / DNG, REGION)
     assert result.structure > 0.9, result.line()
     assert result.tone_rank > 0.95, result.line()

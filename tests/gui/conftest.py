@@ -18,6 +18,13 @@ def dataset(tmp_path) -> Path:
 
 
 @pytest.fixture(autouse=True)
+def no_shipped_weights(tmp_path, monkeypatch):
+    """GUI tests choose their own checkpoints: the shipped weights (if present) are not loaded, so
+    a test window does not start rendering its raws in the background unless the test asks."""
+    monkeypatch.setenv("ISPVIEWER_WEIGHTS", str(tmp_path / "no-shipped-weights.pt"))
+
+
+@pytest.fixture(autouse=True)
 def isolated_settings(tmp_path):
     """Never touch the user's settings: QSettings and QStandardPaths point into tmp_path."""
     from PySide6.QtCore import QSettings, QStandardPaths

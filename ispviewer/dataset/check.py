@@ -1,0 +1,354 @@
+"""`ispviewer check`: is a dataset whole?  The manifest, the files it references, the aligner's output.
+
+What is checked, per dataset:
+  * the manifest: SQLite's ``integrity_check``;
+  * each triplet's capture files: inside the root, present, readable, and their headers agree with
+    the manifest (raw and phone JPEG the size of the phone frame, target the recorded size).
+    Headers only by default; ``deep`` decodes every image fully;
+  * each aligned triplet: a homography, a heatmap that loads and covers the phone frame, and the
+    aligned target (display cache) when the manifest names one;
+  * each patch: inside the phone frame, and its decision history consistent with its status (the
+    history ends in the current status, each event starts where the previous one ended, a person's
+    decision has a person's event);
+  * leftovers of interrupted writes (``*.tmp``, ``*.part``) — notes, not problems.
+
+:func:`repair_dataset` rebuilds what can be rebuilt — heatmaps and aligned-target caches — by
+re-aligning those triplets (user decisions survive, see ``Manifest.store_alignment``).  It never
+deletes or rewrites a decision.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from ispviewer.dataset.images import ImageReadError, load_packed_raw, load_rgb, verify_jpeg
+from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError
+from ispviewer.dataset.records import AlignState, DecidedBy, PatchRecord, TripletRecord
+
+#: Temporary files of interrupted writes; --repair removes those older than this (seconds).
+LEFTOVER_MIN_AGE_S = 60.0
+LEFTOVER_SUFFIXES = (".tmp", ".part")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the dataset: which file, why, and whether ``--repair`` can fix it."""
+
+    path: str  # relative to the dataset root when inside it
+    reason: str
+    triplet: str | None = None
+    repairable: bool = False
+
+    def __str__(self) -> str:
+        where = f" [triplet {self.triplet}]" if self.triplet else ""
+        fix = " (repairable: --repair re-aligns it)" if self.repairable else ""
+        return f"{self.path}: {self.reason}{where}{fix}"
+
+
+@dataclass
+class CheckReport:
+    root: Path
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    triplets: int = 0
+    patches: int = 0
+    leftovers: list[Path] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def add(self, path: str | Path, reason: str, triplet: str | None = None, repairable: bool = False) -> None:
+        self.problems.append(Problem(_rel(self.root, path), reason, triplet, repairable))
+
+    def summary(self) -> str:
+        lines = [f"problem: {p}" for p in self.problems] + [f"note: {n}" for n in self.notes]
+        verdict = "no problems" if self.ok else f"{len(self.problems)} problem(s)"
+        lines.append(f"checked {self.root}: {self.triplets} triplet(s), {self.patches} patch(es): {verdict}")
+        return "\n".join(lines)
+
+
+def _rel(root: Path, path: str | Path) -> str:
+    p = Path(path)
+    try:
+        return p.relative_to(root).as_posix() if p.is_absolute() else p.as_posix()
+    except ValueError:
+        return str(p)
+
+
+# --------------------------------------------------------------------------- checking
+
+
+def check_dataset(root: str | os.PathLike, *, deep: bool = False,
+                  progress: Callable[[int, int, str], None] | None = None) -> CheckReport:
+    """Check a dataset without changing it (the manifest is opened read-only)."""
+    root = Path(root).resolve()
+    report = CheckReport(root)
+    try:
+        manifest = Manifest.open(root, readonly=True)
+    except ManifestError as exc:
+        report.add(root / MANIFEST_NAME, f"cannot be opened: {exc}")
+        return report
+    triplets: list[TripletRecord] = []
+    with manifest:
+        try:
+            _check_database(manifest, report)
+            triplets = manifest.triplets()
+            report.triplets = len(triplets)
+            for i, t in enumerate(triplets):
+                if progress:
+                    progress(i, len(triplets), t.name)
+                _check_captures(manifest, t, report, deep)
+                _check_alignment(manifest, t, report, deep)
+                _check_patches(manifest, t, report)
+        except (ManifestError, sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged: fails mid-read
+            report.add(root / MANIFEST_NAME, f"could not be read completely: {exc}")
+        pending = [t.name for t in triplets if t.align_state == AlignState.PENDING]
+        if pending:
+            report.notes.append(f"{len(pending)} triplet(s) not aligned yet (ispviewer align {root})")
+    _find_leftovers(report)
+    return report
+
+
+def _check_database(manifest: Manifest, report: CheckReport) -> None:
+    path = manifest.root / MANIFEST_NAME
+    for message in manifest.integrity_errors()[:20]:
+        report.add(path, f"SQLite integrity check: {message}")
+
+
+def _resolve(manifest: Manifest, rel: str | None, what: str, t: TripletRecord, report: CheckReport,
+             repairable: bool = False) -> Path | None:
+    if rel is None:
+        return None
+    try:
+        return manifest.resolve(rel)
+    except ManifestError as exc:
+        report.add(str(rel), f"{what}: {exc}", t.name, repairable)
+        return None
+
+
+def _file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file, or None."""
+    if not path.exists():
+        return "file does not exist"
+    if not path.is_file():
+        return "is not a regular file"
+    if path.stat().st_size == 0:
+        return "file is empty (0 bytes)"
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as exc:
+        return f"file is not readable ({exc.strerror})"
+    return None
+
+
+def _raw_header_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a raw from its header (LibRaw without unpacking the pixels)."""
+    import rawpy
+
+    try:
+        with rawpy.imread(str(path)) as raw:
+            return int(raw.sizes.width), int(raw.sizes.height)
+    except (rawpy.LibRawError, OSError, ValueError) as exc:
+        raise ImageReadError(path, f"not a raw LibRaw can read ({type(exc).__name__})") from None
+
+
+def _check_captures(manifest: Manifest, t: TripletRecord, report: CheckReport, deep: bool) -> None:
+    phone_frame = (t.raw.width, t.raw.height)
+    expected = {"raw": phone_frame, "phone": phone_frame, "target": (t.target_width, t.target_height)}
+    for role in ("raw", "phone", "target"):
+        path = _resolve(manifest, getattr(t.files, role), f"{role} file", t, report)
+        if path is None:
+            continue
+        problem = _file_problem(path)
+        if problem:
+            report.add(path, problem, t.name)
+            continue
+        try:
+            if role == "raw":
+                size = _raw_header_size(path)
+                if deep:
+                    load_packed_raw(path)
+            else:
+                size = verify_jpeg(path)  # header, pixel limit, end-of-image marker
+                if deep:
+                    load_rgb(path, reduce=8 if role == "target" else 1)
+        except ImageReadError as exc:
+            report.add(path, exc.reason, t.name)
+            continue
+        if size != expected[role]:
+            report.add(path, f"is {size[0]}x{size[1]}, the manifest says {expected[role][0]}x{expected[role][1]}",
+                       t.name)
+
+
+def _check_alignment(manifest: Manifest, t: TripletRecord, report: CheckReport, deep: bool) -> None:
+    if t.align_state != AlignState.ALIGNED:
+        return
+    if t.homography is None:
+        report.add(MANIFEST_NAME, "aligned triplet without a homography", t.name, repairable=True)
+    if t.heatmap is None:
+        report.add(f"heatmaps/{t.name}.npz", "aligned triplet has no heatmap", t.name, repairable=True)
+    else:
+        path = _resolve(manifest, t.heatmap, "heatmap", t, report, repairable=True)
+        if path is not None:
+            problem = _heatmap_problem(path, (t.raw.width, t.raw.height))
+            if problem:
+                report.add(path, problem, t.name, repairable=True)
+    cache = getattr(t, "aligned_target", None)  # the aligner's display cache (schema 2 and later)
+    path = _resolve(manifest, cache, "aligned target", t, report, repairable=True)
+    if path is not None:
+        problem = _aligned_problem(path, (t.raw.width, t.raw.height), deep)
+        if problem:
+            report.add(path, problem, t.name, repairable=True)
+
+
+def _heatmap_problem(path: Path, phone_size: tuple[int, int]) -> str | None:
+    from ispviewer.align.heatmap import HeatmapError, load_heatmap
+
+    try:
+        heatmap, scale = load_heatmap(path)
+    except HeatmapError as exc:
+        return exc.reason
+    w, h = phone_size
+    expected = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if any(abs(a - b) > 1 for a, b in zip(heatmap.shape, expected)):
+        return (f"heatmap is {heatmap.shape[1]}x{heatmap.shape[0]} at scale {scale:g}, which does not "
+                f"cover the {w}x{h} phone frame")
+    return None
+
+
+def _aligned_problem(path: Path, phone_size: tuple[int, int], deep: bool) -> str | None:
+    problem = _file_problem(path)
+    if problem:
+        return problem
+    try:
+        size = verify_jpeg(path)
+        if deep:
+            load_rgb(path)
+    except ImageReadError as exc:
+        return exc.reason
+    if size != phone_size:
+        return f"aligned target is {size[0]}x{size[1]}, not the phone frame's {phone_size[0]}x{phone_size[1]}"
+    return None
+
+
+def _check_patches(manifest: Manifest, t: TripletRecord, report: CheckReport) -> None:
+    patches = manifest.patches(t.id)
+    report.patches += len(patches)
+    for p in patches:
+        where = f"{MANIFEST_NAME} (patch {p.id} at {p.x},{p.y})"
+        if p.size <= 0 or p.x < 0 or p.y < 0 or p.x + p.size > t.raw.width or p.y + p.size > t.raw.height:
+            report.add(where, f"patch of {p.size} px lies outside the {t.raw.width}x{t.raw.height} phone frame",
+                       t.name)
+        problem = history_problem(p, manifest.history(p.id))
+        if problem:
+            report.add(where, problem, t.name)
+
+
+def history_problem(patch: PatchRecord, history) -> str | None:
+    """Why a patch's decision history disagrees with its current status, or None."""
+    if not history:
+        return "has no decision history"
+    if history[0].old_status is not None:
+        return f"history starts from {history[0].old_status.value}, not from nothing"
+    for before, event in zip(history, history[1:]):
+        if event.old_status != before.new_status:
+            return (f"history event {event.id} changes {event.old_status.value if event.old_status else 'nothing'}"
+                    f" but the previous event left {before.new_status.value}")
+    if history[-1].new_status != patch.status:
+        return f"status is {patch.status.value} but the last decision in its history is {history[-1].new_status.value}"
+    if patch.decided_by == DecidedBy.USER and not any(e.actor == DecidedBy.USER for e in history):
+        return "decided by a person, but no person's decision is in its history"
+    return None
+
+
+def _find_leftovers(report: CheckReport) -> None:
+    folders = [report.root / "heatmaps", report.root / "aligned", report.root / "captures"]
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for path in folder.rglob("*"):
+            if path.suffix in LEFTOVER_SUFFIXES and path.is_file() and not path.is_symlink():
+                report.leftovers.append(path)
+    if report.leftovers:
+        names = ", ".join(_rel(report.root, p) for p in report.leftovers[:5])
+        more = f" and {len(report.leftovers) - 5} more" if len(report.leftovers) > 5 else ""
+        report.notes.append(f"{len(report.leftovers)} leftover temporary file(s) of interrupted writes: "
+                            f"{names}{more} (--repair removes them)")
+
+
+# --------------------------------------------------------------------------- repairing
+
+
+def repair_dataset(root: str | os.PathLike, report: CheckReport, log=print) -> list[str]:
+    """Rebuild what ``report`` marks repairable; returns what was done (one line each).
+
+    Triplets with a missing or broken heatmap or aligned-target cache are re-aligned one by one
+    in this process and stored in one transaction each (user decisions are kept).  Leftover
+    temporary files older than :data:`LEFTOVER_MIN_AGE_S` are removed.  Decisions are never deleted.
+    """
+    done: list[str] = []
+    names = list(dict.fromkeys(p.triplet for p in report.problems if p.repairable and p.triplet))
+    if names:
+        with Manifest.open(root) as manifest:
+            for name in names:
+                t = manifest.triplet(name)
+                log(f"re-aligning {name} ...")
+                try:
+                    error = realign_triplet(manifest, t)
+                except ManifestError as exc:  # e.g. a read-only dataset, a full disk
+                    error = str(exc)
+                if error:
+                    done.append(f"could not repair {name}: {error}")
+                else:
+                    done.append(f"re-aligned {name}: heatmap and aligned target rebuilt, user decisions kept")
+    now = time.time()
+    for path in report.leftovers:
+        try:
+            if now - path.stat().st_mtime >= LEFTOVER_MIN_AGE_S:
+                path.unlink()
+                done.append(f"removed leftover {_rel(report.root, path)}")
+        except OSError:
+            pass
+    return done
+
+
+def _patch_size(manifest: Manifest, t: TripletRecord) -> int:
+    sizes = Counter(p.size for p in manifest.patches(t.id))
+    return sizes.most_common(1)[0][0] if sizes else 128
+
+
+def realign_triplet(manifest: Manifest, t: TripletRecord, patch_size: int | None = None) -> str | None:
+    """Align one triplet again, in this process, with the batch's own per-triplet job, and store it.
+
+    Returns an error message, or None once stored.  ``patch_size`` defaults to the triplet's own.
+    """
+    from ispviewer.align import batch
+
+    heatmap = f"heatmaps/{t.name}.npz"
+    try:
+        for rel in (heatmap, t.files.phone, t.files.target):
+            manifest.resolve(rel)
+    except ManifestError as exc:
+        return str(exc)
+    kwargs = dict(root=str(manifest.root), name=t.name, phone=t.files.phone, target=t.files.target,
+                  heatmap=heatmap, patch_size=patch_size or _patch_size(manifest, t), threshold_px=manifest.threshold_px)
+    if "aligned" in {f.name for f in dataclasses.fields(batch._Job)}:
+        kwargs["aligned"] = f"aligned/{t.name}.jpg"
+        try:
+            manifest.resolve(kwargs["aligned"])
+        except ManifestError as exc:
+            return str(exc)
+    _, result, error = batch._align_job(batch._Job(**kwargs))
+    if result is None:
+        return error or "alignment failed"
+    manifest.store_alignment(t.id, result)
+    return None

@@ -1,0 +1,189 @@
+"""Comparing the three sources at one view: flicker (one pane, cycling) and difference images.
+
+Flicker: the row shows one pane at a time; each press of the key brings the next source (phone
+ISP → aligned target → network output) into the same place, at the same centre and zoom.  Moving
+back and forth between two sources at one spot is the quickest way to see small differences.
+
+Difference view: the phone pane shows |phone ISP − target| and the output pane |output − target|
+(mean over RGB, on a black-red-yellow-white scale up to ``DIFF_VMAX``), computed for the visible
+region at the resolution it is drawn with, so its cost is bounded by the screen, not the image.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+
+from ispviewer.gui.image_pane import LevelImageItem
+from ispviewer.gui.output_canvas import Rect, grow, pixel_rect
+from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
+
+SOURCES = (PHONE, TARGET, OUTPUT)
+#: Mean absolute difference (fraction of full scale) at the top of the colour scale.
+DIFF_VMAX = 0.25
+DIFF_COLORMAP = "CET-L3"
+DIFF_Z = 5  # above the images, below the heatmap and the grid
+SETTLE_MS = 40
+MARGIN = 32
+
+_LUT: np.ndarray | None = None
+
+
+def diff_lut() -> np.ndarray:
+    """(256, 3) uint8 colour table of the difference scale (built once, on the GUI thread)."""
+    global _LUT
+    if _LUT is None:
+        table = pg.colormap.get(DIFF_COLORMAP).getLookupTable(0.0, 1.0, 256, alpha=False)
+        _LUT = np.ascontiguousarray(table.astype(np.uint8))
+    return _LUT
+
+
+def difference_rgba(a: np.ndarray, b: np.ndarray, vmax: float = DIFF_VMAX) -> np.ndarray:
+    """|a − b| of two RGB(A) uint8 images of one size, colour-mapped; transparent where either
+    image has alpha 0."""
+    d = np.abs(a[..., :3].astype(np.int16) - b[..., :3].astype(np.int16)).mean(axis=2)
+    index = np.clip(d * (1.0 / (255.0 * vmax)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    out = np.empty(a.shape[:2] + (4,), np.uint8)
+    out[..., :3] = diff_lut()[index]
+    alpha = np.full(a.shape[:2], 255, np.uint8)
+    for img in (a, b):
+        if img.shape[2] == 4:
+            alpha = np.minimum(alpha, img[..., 3])
+    out[..., 3] = np.where(alpha > 0, 255, 0)
+    return out
+
+
+def resize_to(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``image`` resized to ``size`` (w, h): area-averaged when shrinking, nearest when enlarging."""
+    if (image.shape[1], image.shape[0]) == tuple(size):
+        return image
+    shrink = image.shape[1] > size[0]
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_NEAREST)
+
+
+def pyramid_crop(pyramid, rect: Rect, size: tuple[int, int], zoom: float) -> np.ndarray:
+    """The part of ``pyramid`` over phone-frame ``rect``, from the level drawn at ``zoom``, as ``size``."""
+    level = pyramid.levels[pyramid.level_for_zoom(zoom)]
+    sx, sy = level.shape[1] / pyramid.width, level.shape[0] / pyramid.height
+    x, y, w, h = rect
+    x0, y0 = int(math.floor(x * sx)), int(math.floor(y * sy))
+    x1 = min(level.shape[1], max(x0 + 1, int(math.ceil((x + w) * sx))))
+    y1 = min(level.shape[0], max(y0 + 1, int(math.ceil((y + h) * sy))))
+    return resize_to(np.ascontiguousarray(level[y0:y1, x0:x1]), size)
+
+
+class CompareController(QObject):
+    """Flicker between the sources and the difference view, on the viewer's panes."""
+
+    changed = Signal()
+
+    def __init__(self, viewer, output, parent: QObject | None = None):
+        super().__init__(parent)
+        self.viewer = viewer
+        self.output = output
+        self.single: str | None = None  # the source shown alone (flicker), None: side by side
+        self.difference = False
+        self._phone_title = viewer.panes[PHONE].title.text()
+        self.items: dict[str, LevelImageItem] = {}  # made when the difference view is first shown
+        self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
+        self._settle.timeout.connect(self.refresh_difference)
+        viewer.view_state.changed.connect(self._schedule)
+        output.updated.connect(self._schedule)
+
+    # ----------------------------------------------------------------- flicker
+
+    def cycle(self) -> str:
+        """Show the next source alone (the phone ISP first); returns its key."""
+        nxt = PHONE if self.single is None else SOURCES[(SOURCES.index(self.single) + 1) % len(SOURCES)]
+        self.show_single(nxt)
+        return nxt
+
+    def show_single(self, key: str | None) -> None:
+        """Show only ``key``'s pane (None: all three side by side); centre and zoom are kept."""
+        self.single = key
+        for k, pane in self.viewer.panes.items():
+            pane.setVisible(key is None or k == key)
+        self.viewer.row.relayout()
+        for pane in self.viewer.panes.values():
+            if not pane.isHidden():
+                pane.apply_view()
+        self._schedule()
+        self.changed.emit()
+
+    def side_by_side(self) -> None:
+        self.show_single(None)
+
+    # ----------------------------------------------------------------- difference
+
+    def set_difference(self, on: bool) -> None:
+        self.difference = bool(on)
+        if on and not self.items:
+            for key in (PHONE, OUTPUT):
+                item = self.items[key] = LevelImageItem()
+                item.setZValue(DIFF_Z)
+                item.hide()
+                self.viewer.panes[key].add_item(item)
+        self._retitle()
+        if not on:
+            for item in self.items.values():
+                item.hide()
+        else:
+            self.refresh_difference()
+        self.changed.emit()
+
+    def _retitle(self) -> None:
+        pct = f"0–{DIFF_VMAX:.0%}"
+        phone, output = self.viewer.panes[PHONE].title, self.viewer.panes[OUTPUT].title
+        self.output.title_locked = self.difference
+        if self.difference:
+            phone.setText(f"|phone ISP − target|  ({pct})")
+            output.setText(f"|network output − target|  ({pct})")
+        else:
+            phone.setText(self._phone_title)
+            output.setText(self.output.title)
+
+    def _schedule(self) -> None:
+        if self.difference:
+            self._settle.start()
+
+    def refresh_difference(self) -> None:
+        """Recompute both difference images for the visible region (+ a margin)."""
+        if not self.difference:
+            return
+        target = self.viewer.panes[TARGET].pyramid
+        size = self.viewer.image_size()
+        view = self._visible()
+        for key, item in self.items.items():
+            image = None
+            if target is not None and size is not None and view is not None:
+                rect = grow(view, MARGIN, size)
+                zoom = self.viewer.view_state.zoom
+                out = (max(1, round(rect[2] * min(1.0, zoom))), max(1, round(rect[3] * min(1.0, zoom))))
+                a = self._source(key, rect, out, zoom)
+                if a is not None:
+                    image = difference_rgba(a, pyramid_crop(target, rect, out, zoom))
+            if image is None:
+                item.hide()
+                continue
+            item.smooth = self.viewer.view_state.zoom < 1.0
+            item.setImage(image, autoLevels=False, levels=None)
+            item.setRect(QRectF(rect[0] - 0.5, rect[1] - 0.5, rect[2], rect[3]))
+            item.show()
+
+    def _source(self, key: str, rect: Rect, out: tuple[int, int], zoom: float) -> np.ndarray | None:
+        if key == OUTPUT:
+            return self.output.crop(rect, out)
+        pyramid = self.viewer.panes[key].pyramid
+        return None if pyramid is None else pyramid_crop(pyramid, rect, out, zoom)
+
+    def _visible(self) -> Rect | None:
+        size = self.viewer.image_size()
+        panes = [p for p in self.viewer.panes.values() if not p.isHidden()]
+        if size is None or not panes:
+            return None
+        w, h = max((p.viewport_size() for p in panes), key=lambda s: s[0] * s[1])
+        return pixel_rect(*self.viewer.view_state.rect(w, h), size) if w > 0 and h > 0 else None

@@ -1,0 +1,327 @@
+"""Running the network off the GUI thread: view renders (latest wins) and whole-image renders.
+
+Two worker threads: one renders what the user looks at (a newer view cancels the render in flight),
+one renders the whole frame on request.  Jobs are frozen on the GUI thread; the worker writes into
+the job's :class:`OutputCanvas` and reports through queued signals.  Cancellation is checked
+between tiles (``render_region``'s ``cancel``) and, through forward pre-hooks on every layer of the
+model, inside a tile too, so a superseded render frees the CPU within milliseconds.
+
+Torch runs with ``INFERENCE_THREADS`` intra-op threads (one core less than the machine has), so
+the GUI thread always keeps a core; torch releases the GIL inside its operators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+import weakref
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from ispviewer.gui.output_canvas import OutputCanvas, Preview, Rect, downscale_packed, to_uint8
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # what this process may run on (containers, taskset)
+    except (AttributeError, OSError):
+        return os.cpu_count() or 2
+
+
+#: torch intra-op threads for GUI inference: leave one core to the event loop.
+INFERENCE_THREADS = max(1, _usable_cpus() - 1)
+#: Side (phone px) of the blocks a whole-image render proceeds by (one default tile each).
+FULL_BLOCK = 512
+
+
+class Aborted(Exception):
+    """A render was cancelled (between tiles or inside one)."""
+
+
+_local = threading.local()
+_hooked: "weakref.WeakSet" = weakref.WeakSet()
+_hook_lock = threading.Lock()
+
+
+def _check_cancel(_module, _args) -> None:
+    check = getattr(_local, "cancel", None)
+    if check is not None and check():
+        raise Aborted()
+
+
+def install_cancel_hooks(model) -> None:
+    """Make every leaf layer of ``model`` check the calling thread's cancel flag (idempotent)."""
+    with _hook_lock:
+        if model in _hooked:
+            return
+        for module in model.modules():
+            if next(module.children(), None) is None:
+                module.register_forward_pre_hook(_check_cancel)
+        _hooked.add(model)
+
+
+@contextlib.contextmanager
+def cancel_scope(check: Callable[[], bool]):
+    _local.cancel = check
+    try:
+        yield
+    finally:
+        _local.cancel = None
+
+
+class PackedCache:
+    """The last few packed raws, loaded once for both worker threads."""
+
+    def __init__(self, size: int = 2):
+        self._size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: Path):
+        from ispviewer.dataset.images import load_packed_raw
+
+        key = str(path)
+        with self._lock:  # one load at a time: the second thread then finds it cached
+            hit = self._items.get(key)
+            if hit is None:
+                hit = load_packed_raw(path)
+                self._items[key] = hit
+                while len(self._items) > self._size:
+                    self._items.popitem(last=False)
+            self._items.move_to_end(key)
+            return hit
+
+
+@dataclass(frozen=True)
+class RenderSource:
+    """What is rendered: a phone raw, its frame size, and a key naming (raw, weights)."""
+
+    raw_path: Path
+    frame: tuple[int, int]
+    weights: object = field(repr=False)  # LoadedWeights
+
+    @property
+    def key(self) -> tuple:
+        return (str(self.raw_path), self.weights.key)
+
+
+@dataclass(eq=False)
+class ViewJob:
+    generation: int
+    source: RenderSource
+    canvas: OutputCanvas
+    regions: tuple[Rect, ...]  # exact renders, most urgent first
+    preview_factor: int | None  # render the preview (if the canvas has none)
+    preview_first: bool
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass(eq=False)
+class FullJob:
+    source: RenderSource
+    canvas: OutputCanvas
+    name: str
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+
+def _render(model, packed, region, cancel: threading.Event, **kwargs):
+    from ispviewer.model.inference import RenderCancelled, render_region
+
+    install_cancel_hooks(model)
+    try:
+        with cancel_scope(cancel.is_set):
+            return render_region(model, packed, region, cancel=cancel, **kwargs)
+    except RenderCancelled:
+        raise Aborted() from None
+
+
+def render_preview(model, packed, factor: int, frame: tuple[int, int], cancel: threading.Event) -> Preview:
+    """The whole frame rendered from the packed raw area-reduced ``factor`` times."""
+    small = downscale_packed(packed.data, factor)
+    size = (2 * small.shape[1], 2 * small.shape[0])
+    if dataclasses.is_dataclass(packed):  # keep what else the raw carries (its white balance)
+        small = dataclasses.replace(packed, data=small, origin=(0, 0))
+    rgb = _render(model, small, None, cancel, origin=(0, 0), frame_size=size)
+    return Preview(factor, rgb, frame)
+
+
+def full_blocks(frame: tuple[int, int], block: int | None = None) -> list[Rect]:
+    """The frame cut into ``block``-px squares (``FULL_BLOCK`` by default), row by row."""
+    w, h = frame
+    block = FULL_BLOCK if block is None else int(block)
+    return [(x, y, min(block, w - x), min(block, h - y)) for y in range(0, h, block) for x in range(0, w, block)]
+
+
+class _Bridge(QObject):
+    view = Signal(int, str, object)  # generation, kind, payload
+    full = Signal(object, str, object)  # FullJob, kind, payload
+
+
+class InferenceWorker(QObject):
+    """Runs view and whole-image jobs; results come back as signals on the GUI thread.
+
+    ``view_event(generation, kind, payload)``: kind is ``preview`` (payload None), ``region``
+    (the Rect stored), ``error`` (a message), ``cancelled`` or ``idle`` (the job ended).
+    ``full_event(job, kind, payload)``: ``progress`` ((done, total)), ``done`` (a Pyramid of
+    the whole output), ``cancelled`` or ``error`` (a message).
+    """
+
+    view_event = Signal(int, str, object)
+    full_event = Signal(object, str, object)
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.packed = PackedCache()
+        self._view_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-infer-view")
+        self._full_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-infer-full")
+        self._view_jobs: list[ViewJob] = []
+        self.full_job: FullJob | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._jobs_lock = threading.Lock()
+        self._bridge = _Bridge()
+        self._bridge.view.connect(self.view_event)
+        self._bridge.full.connect(self._on_full)
+
+    # ----------------------------------------------------------------- GUI thread
+
+    @property
+    def view_busy(self) -> bool:
+        with self._jobs_lock:
+            return bool(self._view_jobs)
+
+    def submit_view(self, job: ViewJob) -> None:
+        """Run ``job``; every earlier view job is cancelled (it stops before its next layer)."""
+        self.cancel_views()
+        if self._closed:
+            return
+        with self._jobs_lock:
+            self._view_jobs.append(job)
+        future = self._view_pool.submit(self._run_view, job)
+        future.add_done_callback(lambda _f, j=job: self._forget(j))
+
+    def _forget(self, job: ViewJob) -> None:
+        with self._jobs_lock:
+            if job in self._view_jobs:
+                self._view_jobs.remove(job)
+
+    def cancel_views(self) -> None:
+        with self._jobs_lock:
+            for job in self._view_jobs:
+                job.cancel.set()
+
+    def start_full(self, job: FullJob) -> None:
+        self.cancel_full()
+        if self._closed:
+            return
+        self.full_job = job
+        self._full_pool.submit(self._run_full, job)
+
+    def cancel_full(self) -> None:
+        if self.full_job is not None:
+            self.full_job.cancel.set()
+
+    def _on_full(self, job: FullJob, kind: str, payload) -> None:
+        if kind != "progress" and job is self.full_job:
+            self.full_job = None
+        self.full_event.emit(job, kind, payload)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        self.cancel_views()
+        self.cancel_full()
+        self._view_pool.shutdown(wait=True, cancel_futures=True)
+        self._full_pool.shutdown(wait=True, cancel_futures=True)
+
+    # ----------------------------------------------------------------- worker threads
+
+    def _emit_view(self, generation: int, kind: str, payload=None) -> None:
+        with self._lock:
+            if not self._closed:
+                self._bridge.view.emit(generation, kind, payload)
+
+    def _emit_full(self, job: FullJob, kind: str, payload=None) -> None:
+        with self._lock:
+            if not self._closed:
+                self._bridge.full.emit(job, kind, payload)
+
+    @staticmethod
+    def _threads() -> None:
+        import torch
+
+        if torch.get_num_threads() != INFERENCE_THREADS:
+            torch.set_num_threads(INFERENCE_THREADS)
+
+    def _run_view(self, job: ViewJob) -> None:
+        from ispviewer.gui.pyramid import build_pyramid
+
+        g = job.generation
+        if job.cancel.is_set():
+            return self._emit_view(g, "cancelled")
+        try:
+            self._threads()
+            packed = self.packed.get(job.source.raw_path)
+            model = job.source.weights.model
+            steps: list[tuple[str, object]] = [("region", r) for r in job.regions]
+            if job.preview_factor is not None and job.canvas.preview is None:
+                steps.insert(0 if job.preview_first else len(steps), ("preview", job.preview_factor))
+            for kind, arg in steps:
+                if job.cancel.is_set():
+                    raise Aborted()
+                if kind == "preview":
+                    preview = render_preview(model, packed, arg, job.source.frame, job.cancel)
+                    job.canvas.preview_pyramid = build_pyramid(to_uint8(preview.rgb), frame_size=job.source.frame)
+                    job.canvas.preview = preview
+                    self._emit_view(g, "preview")
+                elif not job.canvas.covered(arg):
+                    job.canvas.store(arg, _render(model, packed, arg, job.cancel))
+                    self._emit_view(g, "region", arg)
+        except Aborted:
+            return self._emit_view(g, "cancelled")
+        except Exception as exc:  # noqa: BLE001 - a message in the pane, never a crash
+            return self._emit_view(g, "error", _describe(exc))
+        self._emit_view(g, "idle")
+
+    def _run_full(self, job: FullJob) -> None:
+        from ispviewer.gui.pyramid import build_pyramid
+
+        try:
+            self._threads()
+            packed = self.packed.get(job.source.raw_path)
+            model = job.source.weights.model
+            blocks = full_blocks(job.source.frame)
+            self._emit_full(job, "progress", (0, len(blocks)))
+            for i, block in enumerate(blocks):
+                if job.cancel.is_set():
+                    raise Aborted()
+                if not job.canvas.covered(block):
+                    job.canvas.store(block, _render(model, packed, block, job.cancel))
+                self._emit_full(job, "progress", (i + 1, len(blocks)))
+            pyramid = build_pyramid(job.canvas.whole_uint8())
+            job.canvas.full_pyramid = pyramid
+        except Aborted:
+            return self._emit_full(job, "cancelled")
+        except Exception as exc:  # noqa: BLE001
+            return self._emit_full(job, "error", _describe(exc))
+        self._emit_full(job, "done", pyramid)
+
+
+def _describe(exc: BaseException) -> str:
+    from ispviewer.dataset.images import ImageReadError
+
+    if isinstance(exc, ImageReadError):
+        return f"phone raw {exc.path}: {exc.reason}"
+    if isinstance(exc, MemoryError):
+        return "out of memory while rendering"
+    return f"{type(exc).__name__}: {exc}"
+
+
+__all__ = ["Aborted", "FullJob", "InferenceWorker", "RenderSource", "ViewJob", "full_blocks",
+           "install_cancel_hooks", "render_preview"]

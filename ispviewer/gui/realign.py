@@ -1,0 +1,148 @@
+"""Re-aligning the current triplet in the background (e.g. with another patch size).
+
+The measuring is the batch aligner's own per-triplet job (same heatmap and aligned-target files as
+``ispviewer align``), run in a worker thread; the result is stored through the window's single
+manifest writer, whose ``store_alignment`` re-makes the aligner's decisions and keeps every
+decision a person made.  A failed re-alignment only reports: the previous alignment stays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QInputDialog, QStatusBar
+
+from ispviewer.dataset.records import AlignmentResult, TripletRecord
+from ispviewer.gui.panels import FullRenderStatus
+
+DEFAULT_PATCH = 128
+
+
+def align_one(root: Path, record: TripletRecord, patch_size: int,
+              threshold_px: float) -> tuple[AlignmentResult | None, str | None]:
+    """Align one triplet exactly as ``ispviewer align`` does; (result, None) or (None, message)."""
+    from ispviewer.align import batch
+
+    fields = {f.name for f in dataclasses.fields(batch._Job)}
+    job = dict(root=str(root), name=record.name, phone=record.files.phone, target=record.files.target,
+               heatmap=record.heatmap or f"heatmaps/{record.name}.npz", patch_size=int(patch_size),
+               threshold_px=float(threshold_px))
+    if "aligned" in fields:  # the aligned-target display cache, where this version writes one
+        job["aligned"] = getattr(record, "aligned_target", None) or f"aligned/{record.name}.jpg"
+    _name, result, error = batch._align_job(batch._Job(**job))
+    return result, error
+
+
+class _Bridge(QObject):
+    done = Signal(object, object)  # (session, triplet id, name), Future
+
+
+class Realigner(QObject):
+    """Runs one re-alignment at a time and stores it through the session's writer."""
+
+    finished = Signal(str, bool, str)  # triplet name, stored?, message
+
+    def __init__(self, status_bar: QStatusBar, parent: QObject | None = None):
+        super().__init__(parent)
+        self.status_bar = status_bar
+        self.session = None
+        self.running: str | None = None  # name of the triplet being re-aligned
+        self._jobs: dict[object, str] = {}  # WriteJob -> triplet name, until written
+        self.status = FullRenderStatus()
+        status_bar.addPermanentWidget(self.status)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-realign")
+        self._lock = threading.Lock()
+        self._closed = False
+        self._bridge = _Bridge()
+        self._bridge.done.connect(self._on_aligned)
+
+    def attach(self, session) -> None:
+        self.session = session
+        if session.writer is not None:
+            session.writer.written.connect(self._on_written)
+            session.writer.failed.connect(self._on_write_failed)
+
+    def detach(self) -> None:
+        self.session = None
+        self._jobs.clear()
+
+    def current_patch_size(self) -> int:
+        sizes = [p.size for p in self.session.patches()] if self.session is not None else []
+        return max(set(sizes), key=sizes.count) if sizes else DEFAULT_PATCH
+
+    def ask(self, parent, record: TripletRecord | None) -> bool:
+        if not self._can_start(record):
+            return False
+        size, ok = QInputDialog.getInt(parent, f"Re-align {record.name}", "Patch size (px, even):",
+                                       self.current_patch_size(), 8, 2048, 2)
+        return self.start(record, size) if ok else False
+
+    def _can_start(self, record: TripletRecord | None) -> bool:
+        why = None
+        if self.session is None or record is None:
+            why = "Open a dataset and a triplet first"
+        elif self.session.readonly:
+            why = f"{self.session.root} is read-only: a re-alignment could not be stored"
+        elif self.running is not None:
+            why = f"Still re-aligning {self.running}"
+        if why:
+            self.status_bar.showMessage(why, 5000)
+        return why is None
+
+    def start(self, record: TripletRecord, patch_size: int, threshold_px: float | None = None) -> bool:
+        """Re-align ``record`` with ``patch_size`` and the dataset's threshold (unless given)."""
+        if not self._can_start(record):
+            return False
+        if patch_size < 8 or patch_size % 2:
+            self.status_bar.showMessage(f"patch size must be even and at least 8, got {patch_size}", 5000)
+            return False
+        threshold = self.session.threshold_px if threshold_px is None else float(threshold_px)
+        self.running = record.name
+        self.status.start(f"re-aligning {record.name} ({patch_size} px patches)…", busy=True)
+        future = self._pool.submit(align_one, self.session.root, record, patch_size, threshold)
+        future.add_done_callback(lambda f, key=(self.session, record.id, record.name): self._emit(key, f))
+        return True
+
+    def _emit(self, key, future: Future) -> None:
+        with self._lock:
+            if not self._closed:
+                self._bridge.done.emit(key, future)
+
+    def _on_aligned(self, key, future: Future) -> None:
+        session, triplet_id, name = key
+        self.running = None
+        self.status.finish()
+        exc = future.exception()
+        result, error = future.result() if exc is None else (None, f"{type(exc).__name__}: {exc}")
+        if result is None:
+            message = f"Re-alignment of {name} failed: {error} (the previous alignment is kept)"
+            self.status_bar.showMessage(message)
+            self.finished.emit(name, False, message)
+            return
+        if session is not self.session or session.writer is None:  # another dataset is open now
+            self.finished.emit(name, False, "the dataset was closed before the re-alignment finished")
+            return
+        job = self.session.store_alignment(triplet_id, result, f"re-align {name}")
+        if job is not None:
+            self._jobs[job] = name
+            self.status_bar.showMessage(f"{name} re-aligned; saving…", 3000)
+
+    def _on_written(self, job, _result) -> None:
+        name = self._jobs.pop(job, None)
+        if name is not None:
+            self.status_bar.showMessage(f"{name} re-aligned and saved (your decisions were kept)", 5000)
+            self.finished.emit(name, True, "")
+
+    def _on_write_failed(self, job, message: str) -> None:
+        name = self._jobs.pop(job, None)
+        if name is not None:
+            self.finished.emit(name, False, message)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)

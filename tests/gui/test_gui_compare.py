@@ -1,0 +1,95 @@
+"""Comparing the sources: flicker in one pane at one view, and the difference view."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from guihelpers import press_keys
+from inferdata import demo_template, save_model, use_weights
+from ispviewer.gui.compare import MARGIN, diff_lut, difference_rgba, pyramid_crop
+from ispviewer.gui.output_canvas import grow
+from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
+
+
+@pytest.fixture
+def demo(tmp_path_factory):
+    return demo_template(tmp_path_factory)
+
+
+def _shown(w) -> list[str]:
+    return [k for k, p in w.viewer.panes.items() if not p.isHidden()]
+
+
+def test_flicker_cycles_all_three_sources_at_the_same_view(make_window, demo, tmp_path, qtbot):
+    w = make_window(demo)
+    use_weights(w, qtbot, save_model(tmp_path / "w.pt"))
+    w.viewer.view_state.set_view(201.0, 143.0, 2.0)
+    out = w.tools.output
+    qtbot.waitUntil(lambda: out.canvas() is not None and out.canvas().coverage() > 0, timeout=15000)
+    seen, rects = [], []
+    for _ in range(4):
+        press_keys(w, "C")
+        (key,) = _shown(w)
+        seen.append(key)
+        rects.append(w.viewer.panes[key].visible_rect())
+        assert w.viewer.view_state.centre == (201.0, 143.0) and w.viewer.view_state.zoom == 2.0
+    assert seen == [PHONE, TARGET, OUTPUT, PHONE]
+    for r in rects[1:]:
+        assert r == pytest.approx(rects[0], abs=1e-6)  # the very same phone-frame rectangle
+    cx, cy = rects[0][0] + rects[0][2] / 2, rects[0][1] + rects[0][3] / 2
+    assert (cx, cy) == pytest.approx((201.0, 143.0), abs=1e-6)
+    # the lone output pane is wider than in the row: the output is rendered for what it shows
+    press_keys(w, "C")
+    press_keys(w, "C")
+    assert _shown(w) == [OUTPUT]
+    rect = out.visible_rect()
+    qtbot.waitUntil(lambda: out.canvas().covered(rect), timeout=15000)
+    press_keys(w, "Shift+C")
+    assert _shown(w) == [PHONE, TARGET, OUTPUT]
+
+
+def test_difference_view_shows_both_differences_to_the_target(make_window, demo, tmp_path, qtbot):
+    w = make_window(demo)
+    for name in ("heatmap", "grid"):
+        w.actions_[name].setChecked(False)
+    out = w.tools.output
+    use_weights(w, qtbot, save_model(tmp_path / "w.pt"))
+    w.viewer.view_state.set_view(240.0, 180.0, 1.0)
+    qtbot.waitUntil(lambda: out.canvas() is not None and out.canvas().complete, timeout=15000)
+    press_keys(w, "D")
+    compare = w.tools.compare
+    assert compare.difference and w.actions_["difference"].isChecked()
+    qtbot.waitUntil(lambda: all(i.isVisible() for i in compare.items.values()), timeout=5000)
+    assert w.viewer.panes[PHONE].title.text().startswith("|phone ISP − target|")
+    assert w.viewer.panes[OUTPUT].title.text().startswith("|network output − target|")
+    view = compare._visible()
+    rect = grow(view, MARGIN, w.viewer.image_size())
+    size = (rect[2], rect[3])
+    target = pyramid_crop(w.viewer.panes[TARGET].pyramid, rect, size, 1.0)
+    phone = pyramid_crop(w.viewer.panes[PHONE].pyramid, rect, size, 1.0)
+    np.testing.assert_array_equal(compare.items[PHONE].image, difference_rgba(phone, target))
+    output = out.canvas().whole_uint8()[rect[1]:rect[1] + rect[3], rect[0]:rect[0] + rect[2]]
+    np.testing.assert_array_equal(compare.items[OUTPUT].image, difference_rgba(output, target))
+    # identical pixels are black on the scale, and the two differences are not the same image
+    assert tuple(diff_lut()[0]) == (0, 0, 0)
+    assert not np.array_equal(compare.items[PHONE].image, compare.items[OUTPUT].image)
+    # the difference follows the view
+    w.viewer.view_state.pan_by(40, 0)
+    qtbot.waitUntil(lambda: compare.items[PHONE].mapRectToParent(compare.items[PHONE].boundingRect()).x()
+                    == grow(compare._visible(), MARGIN, w.viewer.image_size())[0] - 0.5, timeout=3000)
+    press_keys(w, "D")
+    assert not any(i.isVisible() for i in compare.items.values())
+    assert w.viewer.panes[PHONE].title.text() == "phone ISP"
+    assert w.viewer.panes[OUTPUT].title.text().startswith("network output — w.pt")
+
+
+def test_readout_shows_float_values_of_the_output(make_window, demo, tmp_path, qtbot):
+    w = make_window(demo)
+    out = w.tools.output
+    use_weights(w, qtbot, save_model(tmp_path / "w.pt"))
+    w.viewer.view_state.set_view(240.0, 180.0, 1.0)
+    qtbot.waitUntil(lambda: out.canvas() is not None and out.canvas().complete, timeout=15000)
+    w.viewer.hovered.emit(100.2, 50.4)
+    value = out.canvas().data[50, 100]
+    assert f"output {value[0]:.3f} {value[1]:.3f} {value[2]:.3f}" in w.readout.text()
