@@ -6,20 +6,20 @@ the viewer uses, :func:`warp_target_to_phone`) and stores it as ``DATASET/aligne
 a JPEG the size of the phone frame, so the viewer decodes two phone-sized JPEGs instead.
 
 It is a cache: a missing or unreadable file only costs the viewer the warp it did before.  The
-file is written atomically (temporary file in the same folder, then ``os.replace``), so a reader
-never sees half of it and an interrupted batch leaves the previous file or none.
+file is written atomically (:mod:`ispviewer.dataset.atomic`), so a reader never sees half of it
+and an interrupted batch leaves the previous file or none.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ispviewer.align.warp import warp_target_to_phone
+from ispviewer.dataset.atomic import write_atomically
 
 #: Folder of the cache inside a dataset.
 ALIGNED_DIR = "aligned"
@@ -55,25 +55,6 @@ def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
     if not ok:
         raise ValueError("OpenCV could not encode the aligned target as JPEG")
     return buf.tobytes()
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is as readable as the photos
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def save_aligned_target(path: str | os.PathLike, rgb: np.ndarray, quality: int = JPEG_QUALITY) -> None:

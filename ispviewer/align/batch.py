@@ -12,7 +12,9 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,8 +54,15 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
-def _align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
-    """Runs in a worker: (name, result, None) or (name, None, error message)."""
+def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
+    """Align one triplet: (name, result, None), or (name, None, error message) — it never raises.
+
+    Reads the job's phone and target JPEGs, measures, and writes the triplet's heatmap (and, when
+    ``job.aligned`` is set, its aligned-target cache) inside the dataset; it never writes the
+    manifest, which the caller does with the result.  Every backend runs this very function: the
+    local process pool, Dask workers (:mod:`ispviewer.align.distributed`), ``ispviewer check
+    --repair`` and the GUI's re-align.  Spawned workers unpickle it by its qualified name.
+    """
     from ispviewer.align.heatmap import save_heatmap
     from ispviewer.align.errors import AlignmentError
     from ispviewer.align.pipeline import AlignParams, align_triplet
@@ -156,17 +165,27 @@ def store_outcome(manifest: Manifest, triplet_id: int, summary: BatchSummary, na
     return False
 
 
-#: the per-triplet worker function under a public name, for other backends (ispviewer.align.distributed)
-align_job = _align_job
+@contextmanager
+def open_batch(root: str | os.PathLike, *, threshold_px: float | None, patch_size: int, force: bool,
+               log=print) -> Iterator[tuple[Manifest, BatchSummary, list[_Job], dict[str, int]]]:
+    """(manifest, summary, jobs, ids by name) of a batch; the failed triplets are listed on leaving.
+
+    Shared by every backend, around its own way of running the jobs.
+    """
+    summary = BatchSummary()
+    with Manifest.open(root) as manifest:
+        jobs, ids = plan_jobs(manifest, summary, threshold_px=threshold_px, patch_size=patch_size,
+                              force=force, log=log)
+        yield manifest, summary, jobs, ids
+    for name, error in summary.failed:
+        log(f"failed {name}: {error}")
 
 
 def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: float | None = None,
                   patch_size: int = 128, force: bool = False, log=print) -> BatchSummary:
     """Align the dataset's triplets (all with ``force``, else those not aligned yet)."""
-    summary = BatchSummary()
-    with Manifest.open(root) as manifest:
-        jobs, ids = plan_jobs(manifest, summary, threshold_px=threshold_px, patch_size=patch_size,
-                              force=force, log=log)
+    with open_batch(root, threshold_px=threshold_px, patch_size=patch_size, force=force,
+                    log=log) as (manifest, summary, jobs, ids):
         if not jobs:
             return summary
         progress = _Progress(len(jobs))
@@ -177,7 +196,7 @@ def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: fl
         try:
             queue = iter(jobs)
             for job in queue:  # keep at most 2 jobs per worker in flight: bounded memory
-                pending.add(pool.submit(_align_job, job))
+                pending.add(pool.submit(align_job, job))
                 if len(pending) >= 2 * max(1, workers):
                     break
             while pending:
@@ -187,7 +206,7 @@ def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: fl
                     progress.step(name, store_outcome(manifest, ids[name], summary, name, result, error))
                     nxt = next(queue, None)
                     if nxt is not None:
-                        pending.add(pool.submit(_align_job, nxt))
+                        pending.add(pool.submit(align_job, nxt))
         except KeyboardInterrupt:
             summary.interrupted = True
             for fut in pending:
@@ -195,8 +214,6 @@ def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: fl
             log("\ninterrupted: every triplet stored so far is safe; run again to resume")
         finally:
             pool.shutdown(wait=not summary.interrupted, cancel_futures=True)
-    for name, error in summary.failed:
-        log(f"failed {name}: {error}")
     return summary
 
 

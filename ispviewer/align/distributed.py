@@ -15,9 +15,8 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from ispviewer.align.batch import BatchSummary, _Job, _Progress, align_job, plan_jobs, store_outcome
+from ispviewer.align.batch import BatchSummary, _Job, _Progress, align_job, open_batch, store_outcome
 from ispviewer.cluster import ClusterError, run_tasks
-from ispviewer.dataset.manifest import Manifest
 
 _THREADS_SET = False
 
@@ -57,10 +56,8 @@ def align_dataset_on_cluster(root: str | os.PathLike, client, *, threshold_px: f
     the scheduler run its task elsewhere. A triplet that still fails is stored as failed, with the reason.
     ``progress(name, ok)`` is called after each stored triplet (default: a progress line on stderr).
     """
-    summary = BatchSummary()
-    with Manifest.open(root) as manifest:
-        jobs, ids = plan_jobs(manifest, summary, threshold_px=threshold_px, patch_size=patch_size,
-                              force=force, log=log)
+    with open_batch(root, threshold_px=threshold_px, patch_size=patch_size, force=force,
+                    log=log) as (manifest, summary, jobs, ids):
         if not jobs:
             return summary
         seen_from = str(worker_root) if worker_root is not None else str(manifest.root)
@@ -81,6 +78,4 @@ def align_dataset_on_cluster(root: str | os.PathLike, client, *, threshold_px: f
             summary.interrupted = True
             log("\ninterrupted: the cluster's pending tasks were cancelled; every triplet stored so far "
                 "is safe; run again to resume")
-    for name, error in summary.failed:
-        log(f"failed {name}: {error}")
     return summary

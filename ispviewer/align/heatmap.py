@@ -1,18 +1,19 @@
 """The misalignment heatmap file: per-pixel flow magnitude (px) at reduced scale, NaN = not measured.
 
 Stored as ``.npz`` with ``heatmap`` (float16, rows x cols at ``scale`` x the phone frame) and
-``scale`` (float).  Written atomically (temporary file + rename) so a reader or a killed worker
-never sees half a file.
+``scale`` (float).  Written atomically (:mod:`ispviewer.dataset.atomic`) so a reader or a killed
+worker never sees half a file.
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
+
+from ispviewer.dataset.atomic import atomic_file
 
 FORMAT_VERSION = 1
 
@@ -33,20 +34,9 @@ def save_heatmap(path: str | os.PathLike, heatmap: np.ndarray, scale: float) -> 
         raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
     if not 0 < scale <= 1:
         raise ValueError(f"heatmap scale must be in (0, 1], got {scale}")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, heatmap=heatmap.astype(np.float16), scale=np.float64(scale),
-                                version=np.int32(FORMAT_VERSION))
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_file(path) as fh:
+        np.savez_compressed(fh, heatmap=heatmap.astype(np.float16), scale=np.float64(scale),
+                            version=np.int32(FORMAT_VERSION))
 
 
 def load_heatmap(path: str | os.PathLike) -> tuple[np.ndarray, float]:

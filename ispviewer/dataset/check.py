@@ -347,7 +347,7 @@ def realign_triplet(manifest: Manifest, t: TripletRecord, patch_size: int | None
             manifest.resolve(kwargs["aligned"])
         except ManifestError as exc:
             return str(exc)
-    _, result, error = batch._align_job(batch._Job(**kwargs))
+    _, result, error = batch.align_job(batch._Job(**kwargs))
     if result is None:
         return error or "alignment failed"
     manifest.store_alignment(t.id, result)

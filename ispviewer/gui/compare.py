@@ -6,7 +6,8 @@ back and forth between two sources at one spot is the quickest way to see small 
 
 Difference view: the phone pane shows |phone ISP − target| and the output pane |output − target|
 (mean over RGB, on a black-red-yellow-white scale up to ``DIFF_VMAX``), computed for the visible
-region at the resolution it is drawn with, so its cost is bounded by the screen, not the image.
+region at the resolution it is drawn with, so its cost is bounded by the screen, not the image. While it is
+on, the misalignment heatmap stays off in those two panes (it remains in the target pane).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ SOURCES = (PHONE, TARGET, OUTPUT)
 #: Mean absolute difference (fraction of full scale) at the top of the colour scale.
 DIFF_VMAX = 0.25
 DIFF_COLORMAP = "CET-L3"
-DIFF_Z = 5  # above the images, below the heatmap and the grid
+DIFF_Z = 5  # above the images, below the grid (and the heatmap, hidden in these panes meanwhile)
 SETTLE_MS = 40
 MARGIN = 32
 
@@ -128,6 +129,8 @@ class CompareController(QObject):
                 item.hide()
                 self.viewer.panes[key].add_item(item)
         self._retitle()
+        # the heatmap's warm colours would mix with the difference scale's; the H toggle is kept as it is
+        self.viewer.hide_heatmap_in(self.items if on else ())
         if not on:
             for item in self.items.values():
                 item.hide()

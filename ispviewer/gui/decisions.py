@@ -54,6 +54,8 @@ class WriteJob:
     description: str
     run: Callable[[Manifest], object]
     patch_id: int | None = None
+    #: the threshold a threshold job applies (None for other jobs)
+    threshold_px: float | None = None
     #: (undo command, "redo" | "undo") whose step submitted this job, so that a failed write can
     #: take that step back off the undo stack (see :func:`roll_back_failed_step`); None otherwise.
     origin: tuple | None = field(default_factory=lambda: getattr(_issuing_now, "step", None), compare=False)
@@ -68,7 +70,8 @@ def decide_job(patch_id: int, decision: Decision, description: str) -> WriteJob:
 
 
 def threshold_job(threshold_px: float) -> WriteJob:
-    return WriteJob(f"apply threshold {threshold_px:.2f} px", lambda m: m.apply_threshold(threshold_px))
+    return WriteJob(f"apply threshold {threshold_px:.2f} px", lambda m: m.apply_threshold(threshold_px),
+                    threshold_px=float(threshold_px))
 
 
 def alignment_job(triplet_id: int, result, description: str) -> WriteJob:

@@ -191,6 +191,7 @@ class MainWindow(QMainWindow):
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
+        session.threshold_failed.connect(self._refresh_histogram)  # the dock shows the manifest's threshold
         self.write_status.attach(session, self.undo_stack)
         self.tools.attach(session)
         self.settings.setValue(keys.LAST_DATASET, str(session.root))

@@ -33,7 +33,7 @@ def align_one(root: Path, record: TripletRecord, patch_size: int,
                threshold_px=float(threshold_px))
     if "aligned" in fields:  # the aligned-target display cache, where this version writes one
         job["aligned"] = getattr(record, "aligned_target", None) or f"aligned/{record.name}.jpg"
-    _name, result, error = batch._align_job(batch._Job(**job))
+    _name, result, error = batch.align_job(batch._Job(**job))
     return result, error
 
 

@@ -27,6 +27,7 @@ class DatasetSession(QObject):
     triplet_changed = Signal(object)  # TripletRecord with fresh counts
     triplets_reloaded = Signal()
     write_failed = Signal(str)
+    threshold_failed = Signal()  # a threshold was not applied: the manifest keeps the previous one
     write_blocked = Signal(str)
     pending_changed = Signal(int)
 
@@ -185,6 +186,8 @@ class DatasetSession(QObject):
                 self.patch_changed.emit(fresh)
             except ManifestError:
                 pass
+        if job.threshold_px is not None:
+            self.threshold_failed.emit()
         self.write_failed.emit(f"{job.description} was not saved: {message}")
 
     def _refresh_triplet(self, triplet_id: int) -> None:

@@ -52,6 +52,7 @@ class TripletViewer(QWidget):
         self.heatmap_visible = True
         self.grid_visible = True
         self.heatmap_opacity = 0.6
+        self.heatmap_hidden_in: frozenset[str] = frozenset()  # panes that keep the heatmap off (difference view)
         self._heatmap: Heatmap | None = None
         self._heatmap_from_file = False
         self._patches: list[PatchRecord] = []
@@ -146,6 +147,11 @@ class TripletViewer(QWidget):
         self.colorbar.setVisible(visible)
         self._refresh_overlay_visibility()
 
+    def hide_heatmap_in(self, keys) -> None:
+        """Keep the heatmap off in the panes ``keys`` (whatever the H toggle says); () gives it back."""
+        self.heatmap_hidden_in = frozenset(keys)
+        self._refresh_overlay_visibility()
+
     def set_grid_visible(self, visible: bool) -> None:
         self.grid_visible = visible
         self._refresh_overlay_visibility()
@@ -158,7 +164,7 @@ class TripletViewer(QWidget):
     def _refresh_overlay_visibility(self) -> None:
         for key, ov in self.overlays.items():
             has_image = self.panes[key].pyramid is not None
-            ov.heatmap.setVisible(self.heatmap_visible and has_image)
+            ov.heatmap.setVisible(self.heatmap_visible and has_image and key not in self.heatmap_hidden_in)
             ov.heatmap.setOpacity(self.heatmap_opacity)
             ov.grid.setVisible(self.grid_visible and has_image)
             ov.selection.setVisible(has_image)

@@ -9,7 +9,7 @@ import pytest
 from ispviewer.align.aligned_target import (
     AlignedTargetError, aligned_target_relpath, save_aligned_target, write_aligned_target,
 )
-from ispviewer.align.batch import _align_job, _Job
+from ispviewer.align.batch import _Job, align_job
 from ispviewer.align.warp import warp_target_to_phone
 from ispviewer.dataset.demo import build_demo_sources
 from ispviewer.dataset.images import jpeg_size, load_rgb
@@ -52,7 +52,7 @@ def test_align_job_writes_the_aligned_target_in_the_phone_frame(dataset):
     with Manifest.open(dataset) as m:
         t = m.triplets()[0]
     rel = aligned_target_relpath(t.name)
-    name, result, error = _align_job(_job(dataset, t, rel))
+    name, result, error = align_job(_job(dataset, t, rel))
     assert error is None and name == t.name and result.aligned_target == rel == f"aligned/{t.name}.jpg"
     path = dataset / rel
     phone = load_rgb(dataset / t.files.phone)
@@ -74,7 +74,7 @@ def test_an_unwritable_aligned_target_does_not_fail_the_alignment(dataset):
     (dataset / "aligned").write_text("a file where the folder should be")
     with Manifest.open(dataset) as m:
         t = m.triplets()[0]
-    _, result, error = _align_job(_job(dataset, t, aligned_target_relpath(t.name)))
+    _, result, error = align_job(_job(dataset, t, aligned_target_relpath(t.name)))
     assert error is None and result is not None and result.aligned_target is None
     assert len(result.patches) > 0
 
@@ -82,7 +82,7 @@ def test_an_unwritable_aligned_target_does_not_fail_the_alignment(dataset):
 def test_job_without_an_aligned_path_writes_none(dataset):
     with Manifest.open(dataset) as m:
         t = m.triplets()[0]
-    _, result, error = _align_job(_job(dataset, t, None))
+    _, result, error = align_job(_job(dataset, t, None))
     assert error is None and result.aligned_target is None and not (dataset / "aligned").exists()
 
 

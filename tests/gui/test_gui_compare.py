@@ -93,3 +93,24 @@ def test_readout_shows_float_values_of_the_output(make_window, demo, tmp_path, q
     w.viewer.hovered.emit(100.2, 50.4)
     value = out.canvas().data[50, 100]
     assert f"output {value[0]:.3f} {value[1]:.3f} {value[2]:.3f}" in w.readout.text()
+
+
+def test_difference_view_hides_the_heatmap_in_its_panes_and_keeps_the_h_toggle(window, qtbot):
+    w, heatmap = window, window.actions_["heatmap"]
+    shown = {key: ov.heatmap for key, ov in w.viewer.overlays.items()}
+    assert heatmap.isChecked() and shown[PHONE].isVisible() and shown[TARGET].isVisible()
+    press_keys(w, "D")
+    qtbot.waitUntil(lambda: w.tools.compare.items[PHONE].isVisible(), timeout=5000)
+    # no heatmap over the difference colours; the target pane keeps its heatmap, H stays on
+    assert not shown[PHONE].isVisible() and not shown[OUTPUT].isVisible() and shown[TARGET].isVisible()
+    assert heatmap.isChecked() and w.viewer.colorbar.isVisible()
+    press_keys(w, "H")  # H still works meanwhile, in the target pane
+    assert not heatmap.isChecked() and not shown[TARGET].isVisible() and not shown[PHONE].isVisible()
+    press_keys(w, "H")
+    assert heatmap.isChecked() and shown[TARGET].isVisible() and not shown[PHONE].isVisible()
+    press_keys(w, "D")  # leaving the difference view gives the heatmap back where H says so
+    assert shown[PHONE].isVisible() and shown[TARGET].isVisible()
+    press_keys(w, "H")
+    press_keys(w, "D")
+    press_keys(w, "D")  # and leaves it off when H is off
+    assert not heatmap.isChecked() and not any(h.isVisible() for h in shown.values())

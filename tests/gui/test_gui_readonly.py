@@ -1,36 +1,15 @@
 """A dataset on a folder this process cannot write opens read-only by itself, with a clear notice."""
 
-import contextlib
-import os
-import shutil
-import subprocess
+import sys
+from pathlib import Path
 
-import pytest
 from guidata import db_row
 from guihelpers import press_keys
 
-
-@contextlib.contextmanager
-def unwritable(*paths):
-    """chmod where permissions bind; as root the immutable attribute (chattr +i); else skip."""
-    modes = {p: p.stat().st_mode for p in paths}
-    for p in paths:
-        p.chmod(0o555 if p.is_dir() else 0o444)
-    immutable = []
-    try:
-        if any(os.access(p, os.W_OK) for p in paths):
-            if shutil.which("chattr") is None:
-                pytest.skip("cannot make a folder unwritable here (root, no chattr)")
-            for p in paths:
-                if subprocess.run(["chattr", "+i", str(p)], capture_output=True).returncode != 0:
-                    pytest.skip("cannot make a folder unwritable here (root without chattr +i)")
-                immutable.append(p)
-        yield
-    finally:
-        for p in immutable:
-            subprocess.run(["chattr", "-i", str(p)], capture_output=True)
-        for p, mode in modes.items():
-            p.chmod(mode)
+_CORE_TESTS = str(Path(__file__).resolve().parents[1] / "core")
+if _CORE_TESTS not in sys.path:
+    sys.path.append(_CORE_TESTS)  # the reliability tests' helpers
+from reliability_helpers import unwritable  # noqa: E402
 
 
 def test_unwritable_dataset_opens_read_only_with_a_notice(qtbot, make_window, dataset):

@@ -4,6 +4,8 @@ what the manifest holds — the patch in the grid and the inspector, and the und
 import sqlite3
 import threading
 
+import pytest
+
 from guidata import db_row
 from guihelpers import press_keys
 
@@ -105,3 +107,54 @@ def test_failure_on_another_triplet_does_not_come_back_when_returning(qtbot, win
     assert db_row(dataset, patch.id) == before
     shown = next(p for p in window.viewer._patches if p.id == patch.id)
     assert shown.status.value == before[0]
+
+
+
+def _rejected_by_aligner(dataset) -> int:
+    with Manifest.open(dataset, readonly=True) as m:
+        return sum(p.status == Status.REJECTED and p.decided_by.value == "auto" for p in m.patches())
+
+
+def test_failed_threshold_puts_the_histogram_back_to_the_manifest(qtbot, window, dataset, monkeypatch):
+    """The dock shows the manifest's threshold and counts again as soon as the threshold write fails,
+    even while the user's next decision is still waiting to be written."""
+    hist = window.histogram
+    with Manifest.open(dataset, readonly=True) as m:
+        threshold = m.threshold_px
+    rejected = _rejected_by_aligner(dataset)
+    failing, release = threading.Event(), threading.Event()
+    decide = Manifest.decide
+
+    def apply_threshold(self, threshold_px):
+        failing.wait(10)
+        with self._write() as db:  # half of the re-decisions were written when the disk filled up
+            db.execute("UPDATE patches SET status = 'rejected' WHERE decided_by = 'auto'")
+            raise sqlite3.OperationalError(DISK_FULL)
+
+    def slow_decide(self, *args, **kwargs):
+        release.wait(10)
+        return decide(self, *args, **kwargs)
+    monkeypatch.setattr(Manifest, "apply_threshold", apply_threshold)
+    monkeypatch.setattr(Manifest, "decide", slow_decide)
+
+    hist.spin.setValue(0.5)
+    hist.apply_button.click()
+    press_keys(window, "N")
+    press_keys(window, "A")  # a decision queued behind the threshold
+    assert window.undo_stack.count() == 2
+    failing.set()
+    try:
+        qtbot.waitUntil(lambda: "threshold" in window.banner.label.text(), timeout=5000)
+        assert DISK_FULL in window.banner.label.text() and window.session.pending == 1
+        assert _rejected_by_aligner(dataset) == rejected  # rolled back
+        assert hist.threshold_px == pytest.approx(threshold)
+        assert hist.candidate == pytest.approx(threshold) and hist.spin.value() == pytest.approx(threshold)
+        assert hist.preview(threshold) == {"rejected": rejected, "accepted": hist._auto.size - rejected,
+                                           "change": 0}
+        assert f"<b>{rejected}</b>" in hist.preview_label.text() and "no change" in hist.preview_label.text()
+    finally:
+        release.set()
+    qtbot.waitUntil(lambda: window.session.pending == 0, timeout=5000)
+    assert "accept" in window.undo_stack.undoText()  # the decision stays undoable
+    assert window.undo_stack.command(0).isObsolete()  # the failed threshold is dropped without writing
+    assert hist.threshold_px == pytest.approx(threshold)
