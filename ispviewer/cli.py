@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         if "open" in parser._subparsers._group_actions[0].choices:  # default: the desktop app
-            args = parser.parse_args(["open", "--last-or-demo"] if argv is None or not argv else argv)
+            args = parser.parse_args(["open"])  # the last dataset, or the demo
         else:
             parser.print_help()
             return 0

@@ -121,3 +121,41 @@ def test_zoom_to_patch(window):
     assert x <= p.x - 0.5 and y <= p.y - 0.5 and x + w >= p.x + p.size - 0.5 and y + h >= p.y + p.size - 0.5
     assert min(w, h) <= p.size * 1.6
     assert np.isfinite(window.viewer.view_state.zoom)
+
+
+def _open_without_dataset(tmp_path, png):
+    """`ispviewer open --screenshot PNG` (no DATASET) in a child with its own XDG folders."""
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-m", "ispviewer", "open", "--screenshot", str(png)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ini = tmp_path / "config" / "ispviewer" / "ispviewer.ini"
+    return ini.read_text()
+
+
+def test_open_without_a_dataset_opens_the_demo_when_nothing_was_opened_before(dataset, tmp_path):
+    import shutil
+
+    demo = tmp_path / "data" / "ispviewer" / "demo"
+    shutil.copytree(dataset, demo)  # an already built demo: the app must open it, not rebuild it
+    ini = _open_without_dataset(tmp_path, tmp_path / "shot.png")
+    assert str(demo) in ini  # it became the last dataset
+
+
+def test_open_without_a_dataset_reopens_the_last_one(dataset, tmp_path):
+    env = dict(os.environ, XDG_CONFIG_HOME=str(tmp_path / "config"), XDG_DATA_HOME=str(tmp_path / "data"))
+    out = subprocess.run([sys.executable, "-m", "ispviewer", "open", str(dataset), "--screenshot",
+                          str(tmp_path / "first.png")], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ini = _open_without_dataset(tmp_path, tmp_path / "second.png")
+    assert str(dataset.resolve()) in ini
+    assert not (tmp_path / "data" / "ispviewer" / "demo").exists()  # no demo built: the last one opened
+
+
+def test_bare_ispviewer_runs_open_without_a_dataset(monkeypatch):
+    from ispviewer import cli
+
+    seen = []
+    monkeypatch.setattr(commands, "run_open", lambda args: seen.append(args.dataset) or 0)
+    assert cli.main([]) == 0
+    assert seen == [None]
