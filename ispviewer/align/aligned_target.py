@@ -2,7 +2,8 @@
 
 The viewer would otherwise decode the 24 MP Nikon JPEG and warp it through the homography every
 time a triplet is opened.  The aligner renders the aligned target once (the same anti-aliased warp
-the viewer uses, :func:`warp_target_to_phone`) and stores it as ``DATASET/aligned/<name>.jpg``,
+the viewer uses, :func:`warp_target_to_phone`) and stores it as ``DATASET/aligned/<name>.<token>.jpg``
+(a fresh versioned name per alignment, see :mod:`ispviewer.dataset.alignment_files`),
 a JPEG the size of the phone frame, so the viewer decodes two phone-sized JPEGs instead.
 
 It is a cache: a missing or unreadable file only costs the viewer the warp it did before.  The
@@ -19,10 +20,9 @@ import cv2
 import numpy as np
 
 from ispviewer.align.warp import warp_target_to_phone
+from ispviewer.dataset.alignment_files import ALIGNED_DIR
 from ispviewer.dataset.atomic import write_atomically
 
-#: Folder of the cache inside a dataset.
-ALIGNED_DIR = "aligned"
 #: High enough that the cache is visually the warp itself (checked by the tests).
 JPEG_QUALITY = 95
 #: 4:4:4 chroma: no colour subsampling, so colour edges stay where the warp put them.
@@ -34,7 +34,8 @@ class AlignedTargetError(Exception):
 
 
 def aligned_target_relpath(name: str) -> str:
-    """Where a triplet's aligned target lives, relative to the dataset root."""
+    """The unversioned name of a triplet's aligned target (datasets written before versioned names;
+    new alignments use :func:`ispviewer.dataset.alignment_files.alignment_paths`)."""
     return f"{ALIGNED_DIR}/{name}.jpg"
 
 

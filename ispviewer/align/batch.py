@@ -2,7 +2,9 @@
 
 Workers read the files, align, and write the triplet's heatmap file atomically; the parent stores
 each result in the manifest in one transaction as it arrives, so an interrupted batch (Ctrl-C, a
-kill) leaves a consistent manifest and a re-run resumes with the triplets not yet aligned.
+kill) leaves a consistent manifest and a re-run resumes with the triplets not yet aligned.  Each
+job writes under fresh versioned names, so a kill between a worker's write and the parent's store
+leaves the stored row with its own files (the new ones are orphans for ``ispviewer check --repair``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ispviewer.dataset.alignment_files import alignment_paths
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, AlignState, TripletRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
@@ -148,9 +151,16 @@ def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float 
             todo.append(t)
     if summary.skipped:
         log(f"{len(summary.skipped)} triplet(s) already aligned (use --force to redo them)")
-    jobs = [_Job(str(manifest.root), t.name, t.files.phone, t.files.target, f"heatmaps/{t.name}.npz",
-                 patch_size, threshold, aligned=f"aligned/{t.name}.jpg") for t in todo]
+    jobs = [new_job(str(manifest.root), t, patch_size, threshold) for t in todo]
     return jobs, {t.name: t.id for t in todo}
+
+
+def new_job(root: str, t: TripletRecord, patch_size: int, threshold_px: float) -> _Job:
+    """The job of one alignment of ``t``: its files go under fresh versioned names
+    (:func:`ispviewer.dataset.alignment_files.alignment_paths`), never over the stored ones."""
+    heatmap, aligned = alignment_paths(t.name)
+    return _Job(root, t.name, t.files.phone, t.files.target, heatmap, int(patch_size), float(threshold_px),
+                aligned=aligned)
 
 
 def store_outcome(manifest: Manifest, triplet_id: int, summary: BatchSummary, name: str,

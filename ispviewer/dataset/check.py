@@ -10,7 +10,9 @@ What is checked, per dataset:
   * each patch: inside the phone frame, and its decision history consistent with its status (the
     history ends in the current status, each event starts where the previous one ended, a person's
     decision has a person's event);
-  * leftovers of interrupted writes (``*.tmp``, ``*.part``) — notes, not problems.
+  * leftovers of interrupted writes (``*.tmp``, ``*.part``) and orphans — heatmaps and aligned
+    targets that no triplet references (written by an alignment killed before its result was
+    stored, see :mod:`ispviewer.dataset.alignment_files`) — notes, not problems.
 
 :func:`repair_dataset` rebuilds what can be rebuilt — heatmaps and aligned-target caches — by
 re-aligning those triplets (user decisions survive, see ``Manifest.store_alignment``).  It never
@@ -19,7 +21,6 @@ deletes or rewrites a decision.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sqlite3
 import time
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from ispviewer.dataset.alignment_files import KINDS, owner_of
 from ispviewer.dataset.images import ImageReadError, load_packed_raw, load_rgb, verify_jpeg
 from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError
 from ispviewer.dataset.records import AlignState, DecidedBy, PatchRecord, TripletRecord
@@ -60,6 +62,7 @@ class CheckReport:
     triplets: int = 0
     patches: int = 0
     leftovers: list[Path] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)  # aligner files no triplet references
 
     @property
     def ok(self) -> bool:
@@ -97,6 +100,7 @@ def check_dataset(root: str | os.PathLike, *, deep: bool = False,
         report.add(root / MANIFEST_NAME, f"cannot be opened: {exc}")
         return report
     triplets: list[TripletRecord] = []
+    read_whole = False
     with manifest:
         try:
             _check_database(manifest, report)
@@ -108,12 +112,15 @@ def check_dataset(root: str | os.PathLike, *, deep: bool = False,
                 _check_captures(manifest, t, report, deep)
                 _check_alignment(manifest, t, report, deep)
                 _check_patches(manifest, t, report)
+            read_whole = True
         except (ManifestError, sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged: fails mid-read
             report.add(root / MANIFEST_NAME, f"could not be read completely: {exc}")
         pending = [t.name for t in triplets if t.align_state == AlignState.PENDING]
         if pending:
             report.notes.append(f"{len(pending)} triplet(s) not aligned yet (ispviewer align {root})")
     _find_leftovers(report)
+    if read_whole:  # orphans only when every reference is known
+        _find_orphans(report, triplets)
     return report
 
 
@@ -285,6 +292,35 @@ def _find_leftovers(report: CheckReport) -> None:
                             f"{names}{more} (--repair removes them)")
 
 
+def _referenced(triplets: list[TripletRecord]) -> set[str]:
+    return {rel for t in triplets for rel in (t.heatmap, getattr(t, "aligned_target", None)) if rel}
+
+
+def orphan_files(root: Path, triplets: list[TripletRecord]) -> list[Path]:
+    """Files in heatmaps/ and aligned/ named by the aligner's scheme for one of ``triplets`` that
+    no triplet references."""
+    names, referenced = {t.name for t in triplets}, _referenced(triplets)
+    found = []
+    for folder in KINDS:
+        if not (root / folder).is_dir() or (root / folder).is_symlink():
+            continue
+        for path in sorted((root / folder).iterdir()):
+            rel = f"{folder}/{path.name}"
+            if (rel not in referenced and owner_of(rel, names) is not None and path.is_file()
+                    and not path.is_symlink()):
+                found.append(path)
+    return found
+
+
+def _find_orphans(report: CheckReport, triplets: list[TripletRecord]) -> None:
+    report.orphans = orphan_files(report.root, triplets)
+    if report.orphans:
+        names = ", ".join(_rel(report.root, p) for p in report.orphans[:5])
+        more = f" and {len(report.orphans) - 5} more" if len(report.orphans) > 5 else ""
+        report.notes.append(f"{len(report.orphans)} orphan file(s) no triplet references (an alignment "
+                            f"stopped before storing its result): {names}{more} (--repair removes them)")
+
+
 # --------------------------------------------------------------------------- repairing
 
 
@@ -293,7 +329,8 @@ def repair_dataset(root: str | os.PathLike, report: CheckReport, log=print) -> l
 
     Triplets with a missing or broken heatmap or aligned-target cache are re-aligned one by one
     in this process and stored in one transaction each (user decisions are kept).  Leftover
-    temporary files older than :data:`LEFTOVER_MIN_AGE_S` are removed.  Decisions are never deleted.
+    temporary files and orphans older than :data:`LEFTOVER_MIN_AGE_S` are removed (orphans only
+    if still unreferenced when removed).  Decisions are never deleted.
     """
     done: list[str] = []
     names = list(dict.fromkeys(p.triplet for p in report.problems if p.repairable and p.triplet))
@@ -318,6 +355,27 @@ def repair_dataset(root: str | os.PathLike, report: CheckReport, log=print) -> l
                 done.append(f"removed leftover {_rel(report.root, path)}")
         except OSError:
             pass
+    done += _remove_orphans(report, now)
+    return done
+
+
+def _remove_orphans(report: CheckReport, now: float) -> list[str]:
+    if not report.orphans:
+        return []
+    try:  # the references as they are now: the re-alignments above may have changed them
+        with Manifest.open(report.root, readonly=True) as manifest:
+            referenced = _referenced(manifest.triplets())
+    except (ManifestError, sqlite3.DatabaseError):
+        return []
+    done = []
+    for path in report.orphans:
+        rel = _rel(report.root, path)
+        try:
+            if rel not in referenced and now - path.stat().st_mtime >= LEFTOVER_MIN_AGE_S:
+                path.unlink()
+                done.append(f"removed orphan {rel}")
+        except OSError:
+            pass
     return done
 
 
@@ -333,21 +391,13 @@ def realign_triplet(manifest: Manifest, t: TripletRecord, patch_size: int | None
     """
     from ispviewer.align import batch
 
-    heatmap = f"heatmaps/{t.name}.npz"
+    job = batch.new_job(str(manifest.root), t, patch_size or _patch_size(manifest, t), manifest.threshold_px)
     try:
-        for rel in (heatmap, t.files.phone, t.files.target):
+        for rel in (job.heatmap, job.aligned, t.files.phone, t.files.target):
             manifest.resolve(rel)
     except ManifestError as exc:
         return str(exc)
-    kwargs = dict(root=str(manifest.root), name=t.name, phone=t.files.phone, target=t.files.target,
-                  heatmap=heatmap, patch_size=patch_size or _patch_size(manifest, t), threshold_px=manifest.threshold_px)
-    if "aligned" in {f.name for f in dataclasses.fields(batch._Job)}:
-        kwargs["aligned"] = f"aligned/{t.name}.jpg"
-        try:
-            manifest.resolve(kwargs["aligned"])
-        except ManifestError as exc:
-            return str(exc)
-    _, result, error = batch.align_job(batch._Job(**kwargs))
+    _, result, error = batch.align_job(job)
     if result is None:
         return error or "alignment failed"
     manifest.store_alignment(t.id, result)

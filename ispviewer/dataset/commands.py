@@ -35,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("dataset", type=Path)
     p.add_argument("--repair", action="store_true",
                    help="rebuild what can be rebuilt (heatmaps, aligned targets: re-aligns those triplets, "
-                        "user decisions kept; removes leftover temporary files); never deletes decisions")
+                        "user decisions kept; removes leftover temporary files and orphan heatmaps/aligned targets "
+                        "older than 60 s); never deletes decisions")
     p.add_argument("--deep", action="store_true", help="decode every image fully (slow) instead of headers only")
     p.set_defaults(func=run_check)
 
@@ -76,7 +77,8 @@ def run_check(args) -> int:
 
     report = check_dataset(args.dataset, deep=args.deep)
     print(report.summary())
-    if args.repair and (any(p.repairable for p in report.problems) or report.leftovers):
+    if args.repair and (any(p.repairable for p in report.problems) or report.leftovers
+                        or report.orphans):
         for line in repair_dataset(args.dataset, report, log=lambda text: print(text, file=sys.stderr)):
             print(f"repair: {line}")
         report = check_dataset(args.dataset, deep=args.deep)

@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ispviewer.dataset import schema
+from ispviewer.dataset.alignment_files import remove_replaced
 from ispviewer.dataset.records import (
     AlignmentResult, AlignState, CaptureFiles, DecidedBy, DecisionEvent, PatchRecord, RawInfo,
     Status, TripletRecord,
@@ -239,12 +240,17 @@ class Manifest:
     # ----------------------------------------------------------------- alignment
 
     def store_alignment(self, triplet_id: int, result: AlignmentResult) -> None:
-        """Replace the triplet's alignment; auto decisions are re-made, user decisions survive."""
+        """Replace the triplet's alignment; auto decisions are re-made, user decisions survive.
+
+        Once stored, the heatmap and aligned target the previous row referenced are removed when
+        the new row names other files (best effort, see :mod:`ispviewer.dataset.alignment_files`).
+        """
         for rel in (result.heatmap, result.aligned_target):
             if rel is not None:
                 self.resolve(rel)
         now = utc_now()
         with self._write() as db:
+            replaced = self._files_of(db, triplet_id)
             db.execute(
                 "UPDATE triplets SET align_state = 'aligned', align_error = NULL, homography = ?, "
                 "heatmap_path = ?, aligned_path = ?, align_params = ?, aligned_at = ? WHERE id = ?",
@@ -283,13 +289,26 @@ class Manifest:
                     db.execute("UPDATE patches SET stale = 1 WHERE id = ?", (old["id"],))
                 else:
                     db.execute("DELETE FROM patches WHERE id = ?", (old["id"],))
+        remove_replaced(self.root, replaced, (result.heatmap, result.aligned_target))
+
+    def _files_of(self, db: sqlite3.Connection, triplet_id: int) -> list[str]:
+        """The aligner files the triplet's row references that no other row references."""
+        row = db.execute("SELECT heatmap_path, aligned_path FROM triplets WHERE id = ?", (triplet_id,)).fetchone()
+        files = [rel for rel in (row or ()) if rel]
+        return [rel for rel in files if db.execute(
+            "SELECT 1 FROM triplets WHERE id != ? AND (heatmap_path = ? OR aligned_path = ?) LIMIT 1",
+            (triplet_id, rel, rel)).fetchone() is None]
 
     def store_alignment_failure(self, triplet_id: int, error: str) -> None:
         """Record why a triplet could not be aligned; its patches and decisions are kept, its
-        aligned target (display cache) is dropped."""
+        aligned target (display cache) is dropped: its file is removed once this is stored (best
+        effort; ``ispviewer check --repair`` removes any that remain as orphans)."""
         with self._write() as db:
+            replaced = self._files_of(db, triplet_id)
             db.execute("UPDATE triplets SET align_state = 'failed', align_error = ?, aligned_at = ?, "
                        "aligned_path = NULL WHERE id = ?", (error, utc_now(), triplet_id))
+            keep = db.execute("SELECT heatmap_path FROM triplets WHERE id = ?", (triplet_id,)).fetchone()
+        remove_replaced(self.root, replaced, tuple(keep or ()))
 
     # ----------------------------------------------------------------- patches and decisions
 

@@ -8,7 +8,6 @@ decision a person made.  A failed re-alignment only reports: the previous alignm
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -27,13 +26,8 @@ def align_one(root: Path, record: TripletRecord, patch_size: int,
     """Align one triplet exactly as ``ispviewer align`` does; (result, None) or (None, message)."""
     from ispviewer.align import batch
 
-    fields = {f.name for f in dataclasses.fields(batch._Job)}
-    job = dict(root=str(root), name=record.name, phone=record.files.phone, target=record.files.target,
-               heatmap=record.heatmap or f"heatmaps/{record.name}.npz", patch_size=int(patch_size),
-               threshold_px=float(threshold_px))
-    if "aligned" in fields:  # the aligned-target display cache, where this version writes one
-        job["aligned"] = getattr(record, "aligned_target", None) or f"aligned/{record.name}.jpg"
-    _name, result, error = batch.align_job(batch._Job(**job))
+    # fresh versioned file names: the stored alignment's files stay as they are until the new row is stored
+    _name, result, error = batch.align_job(batch.new_job(str(root), record, patch_size, threshold_px))
     return result, error
 
 

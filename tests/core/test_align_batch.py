@@ -1,6 +1,9 @@
 """The batch runner end to end on a small demo dataset: resumable, user decisions survive, failures recorded."""
 
+import os
+import re
 import shutil
+import sqlite3
 
 import cv2
 import numpy as np
@@ -8,6 +11,7 @@ import pytest
 
 from ispviewer.align.batch import align_dataset
 from ispviewer.cli import main
+from ispviewer.dataset.check import check_dataset
 from ispviewer.dataset.demo import build_demo_sources
 from ispviewer.dataset.importer import import_sources
 from ispviewer.dataset.manifest import Manifest
@@ -34,18 +38,53 @@ def test_align_resume_and_user_decisions_survive(dataset):
     with Manifest.open(dataset) as m:
         t = m.triplet("demo_000")
         assert t.align_state == AlignState.ALIGNED and t.heatmap and m.resolve(t.heatmap).is_file()
-        assert t.aligned_target == "aligned/demo_000.jpg" and m.resolve(t.aligned_target).is_file()
+        assert re.fullmatch(r"aligned/demo_000\.[0-9a-f]{12}\.jpg", t.aligned_target)  # versioned name
+        assert m.resolve(t.aligned_target).is_file() and t.heatmap.startswith("heatmaps/demo_000.")
         patches = m.patches(t.id)
         assert len(patches) > 10
         chosen = patches[3]
         m.decide(chosen.id, Status.FLAGGED, "moving leaf")
     again = align_dataset(dataset, workers=1, patch_size=64, log=lambda *a: None)
     assert again.aligned == [] and sorted(again.skipped) == ["demo_000", "demo_001"]  # resumable
+    before = _files(dataset)
     forced = align_dataset(dataset, workers=1, patch_size=64, force=True, log=lambda *a: None)
     assert sorted(forced.aligned) == ["demo_000", "demo_001"]
+    after = _files(dataset)
+    assert not set(before.values()) & set(after.values())  # fresh names for every file
+    assert all((dataset / rel).is_file() for rel in after.values())
+    assert not any((dataset / rel).exists() for rel in before.values())  # the replaced files are gone
+    assert sorted(p.name for p in (dataset / "heatmaps").iterdir()) == sorted(
+        rel.split("/")[1] for (_, kind), rel in after.items() if kind == "heatmap")
     with Manifest.open(dataset) as m:
         p = m.patch(chosen.id)
         assert (p.status, p.decided_by, p.reason) == (Status.FLAGGED, DecidedBy.USER, "moving leaf")
+
+
+def _files(root) -> dict[tuple[str, str], str]:
+    """(triplet, heatmap|aligned) -> the file the manifest references."""
+    with Manifest.open(root, readonly=True) as m:
+        return {(t.name, kind): rel for t in m.triplets()
+                for kind, rel in (("heatmap", t.heatmap), ("aligned", t.aligned_target))}
+
+
+def test_old_style_dataset_with_unversioned_names_is_realigned(dataset):
+    align_dataset(dataset, workers=1, patch_size=64, log=lambda *a: None)
+    conn = sqlite3.connect(dataset / "manifest.sqlite")
+    with conn:  # as written before versioned names: heatmaps/<name>.npz, aligned/<name>.jpg
+        for (name, kind), rel in _files(dataset).items():
+            old = f"heatmaps/{name}.npz" if kind == "heatmap" else f"aligned/{name}.jpg"
+            os.replace(dataset / rel, dataset / old)
+            column = "heatmap_path" if kind == "heatmap" else "aligned_path"
+            conn.execute(f"UPDATE triplets SET {column} = ? WHERE name = ?", (old, name))
+    conn.close()
+    assert check_dataset(dataset).ok and not check_dataset(dataset).orphans
+    assert main(["align", str(dataset), "--patch", "64", "--workers", "1", "--force"]) == 0
+    after = _files(dataset)
+    assert all(re.fullmatch(r"(heatmaps|aligned)/demo_00[01]\.[0-9a-f]{12}\.(npz|jpg)", rel) for rel in after.values())
+    assert sorted(p.name for p in (dataset / "aligned").iterdir()) == sorted(
+        rel.split("/")[1] for (_, kind), rel in after.items() if kind == "aligned")  # old names removed
+    report = check_dataset(dataset)
+    assert report.ok and not report.orphans, report.summary()
 
 
 def test_failed_triplet_is_recorded_and_batch_goes_on(dataset, capsys):

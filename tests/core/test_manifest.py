@@ -182,6 +182,36 @@ def test_aligned_target_is_stored_replaced_and_cleared(manifest):
         manifest.store_alignment(tid, dataclasses.replace(result(0.4), aligned_target="../a.jpg"))
 
 
+def test_replaced_alignment_files_are_removed_once_the_new_row_is_stored(manifest):
+    root = manifest.root
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    other, _ = manifest.add_triplet("b", dataclasses.replace(FILES, raw="captures/b/raw.dng"), RAW, (96, 72))
+    for rel in ("heatmaps/a.npz", "aligned/a.jpg", "heatmaps/a.1.npz", "aligned/a.1.jpg", "heatmaps/shared.npz"):
+        (root / rel).parent.mkdir(exist_ok=True)
+        (root / rel).write_bytes(b"x")
+
+    def store(triplet, heatmap, aligned):
+        manifest.store_alignment(triplet, dataclasses.replace(result(0.4), heatmap=heatmap, aligned_target=aligned))
+
+    store(tid, "heatmaps/a.npz", "aligned/a.jpg")  # an old-style (unversioned) alignment
+    store(tid, "heatmaps/a.1.npz", "aligned/a.1.jpg")
+    assert not (root / "heatmaps/a.npz").exists() and not (root / "aligned/a.jpg").exists()
+    store(tid, "heatmaps/a.1.npz", "aligned/a.1.jpg")  # the same files again: nothing removed
+    assert (root / "heatmaps/a.1.npz").is_file() and (root / "aligned/a.1.jpg").is_file()
+    store(other, "heatmaps/shared.npz", None)
+    store(tid, "heatmaps/shared.npz", "aligned/a.1.jpg")
+    assert not (root / "heatmaps/a.1.npz").exists()
+    store(tid, "heatmaps/a.2.npz", "aligned/a.1.jpg")
+    assert (root / "heatmaps/shared.npz").is_file()  # still referenced by triplet b
+    manifest.store_alignment_failure(tid, "too few matches")  # drops the aligned target, keeps the heatmap
+    assert not (root / "aligned/a.1.jpg").exists() and (root / "heatmaps/shared.npz").is_file()
+    (root / "captures/a").mkdir(parents=True)
+    (root / "captures/a/phone.jpg").write_bytes(b"photo")
+    store(tid, "captures/a/phone.jpg", None)  # never a capture, whatever the manifest names
+    store(tid, "heatmaps/a.3.npz", None)
+    assert (root / "captures/a/phone.jpg").read_bytes() == b"photo"
+
+
 def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
     """A manifest as schema version 1 wrote it: an aligned triplet, two patches, a user decision."""
     with monkeypatch.context() as mp:

@@ -1,12 +1,15 @@
 """`ispviewer check [--repair]`: what it finds in a damaged dataset, and what it rebuilds."""
 
+import os
 import sqlite3
+import time
 
 import pytest
 from reliability_helpers import copy_dataset, demo_template
 
 from ispviewer.cli import main
-from ispviewer.dataset.check import check_dataset
+from ispviewer.align.batch import align_job, new_job
+from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import DecidedBy, Status
 
@@ -98,7 +101,41 @@ def test_repair_rebuilds_heatmaps_and_aligned_targets_and_keeps_decisions(ds, ca
 
 def test_repair_cannot_fix_missing_captures_and_says_so(ds, capsys):
     (ds / "captures/demo_000/target.jpg").unlink()
-    (ds / "heatmaps/demo_000.npz").unlink()
+    with Manifest.open(ds, readonly=True) as m:
+        (ds / m.triplet("demo_000").heatmap).unlink()
     assert main(["check", str(ds), "--repair"]) == 1
     out = capsys.readouterr().out
     assert "could not repair demo_000" in out and "target.jpg" in out
+
+
+def test_alignment_killed_before_its_store_leaves_orphans_that_repair_removes(ds, capsys):
+    with Manifest.open(ds, readonly=True) as m:
+        t = m.triplet("demo_000")
+        referenced = {t.heatmap, t.aligned_target}
+        # the worker's part of `align --force`, as if the parent was killed before storing the result
+        job = new_job(str(ds), t, 64, m.threshold_px)
+    name, result, error = align_job(job)
+    assert error is None and {result.heatmap, result.aligned_target} == {job.heatmap, job.aligned}
+    orphans = {job.heatmap, job.aligned}
+    assert not orphans & referenced and all((ds / rel).is_file() for rel in orphans)
+    (ds / "heatmaps/unrelated.npz").write_bytes(b"not the aligner's")  # no such triplet: left alone
+    with Manifest.open(ds, readonly=True) as m:
+        after = m.triplet("demo_000")
+        assert (after.heatmap, after.aligned_target, after.homography) == (t.heatmap, t.aligned_target, t.homography)
+    assert all((ds / rel).is_file() for rel in referenced)  # the stored row's files are untouched
+    report = check_dataset(ds)
+    assert report.ok, report.summary()  # consistent: orphans are notes, not problems
+    assert {p.relative_to(ds).as_posix() for p in report.orphans} == orphans
+    assert any("orphan" in n and job.heatmap in n for n in report.notes)
+    assert main(["check", str(ds), "--repair"]) == 0
+    assert all((ds / rel).is_file() for rel in orphans)  # too recent: perhaps an alignment still running
+    old = time.time() - LEFTOVER_MIN_AGE_S - 5
+    for rel in orphans:
+        os.utime(ds / rel, (old, old))
+    capsys.readouterr()
+    assert main(["check", str(ds), "--repair"]) == 0
+    out = capsys.readouterr().out
+    assert f"removed orphan {job.heatmap}" in out and f"removed orphan {job.aligned}" in out
+    assert not any((ds / rel).exists() for rel in orphans)
+    assert all((ds / rel).is_file() for rel in referenced) and (ds / "heatmaps/unrelated.npz").is_file()
+    assert check_dataset(ds).orphans == []
