@@ -6,7 +6,6 @@ import os
 import sys
 import time
 from importlib import resources
-from pathlib import Path
 
 SCREENSHOT_SIZE = (1680, 1000)
 SCREENSHOT_TIMEOUT_S = 60.0
@@ -84,14 +83,12 @@ def run_app(dataset: str | os.PathLike | None = None, screenshot: str | os.PathL
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before the QApplication exists
     from PySide6.QtWidgets import QApplication
 
-    from ispviewer.gui.settings import LAST_DATASET, open_settings
+    from ispviewer.gui.settings import last_dataset
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     configure_app(app)
     if dataset is None:
-        last = open_settings().value(LAST_DATASET)
-        if last and (Path(str(last)) / "manifest.sqlite").is_file():
-            dataset = str(last)
+        dataset = last_dataset()
     window = create_window(None)
     if screenshot is not None:
         window.resize(*SCREENSHOT_SIZE)

@@ -32,11 +32,11 @@ def last_or_demo_dataset(log=print) -> tuple[Path | None, int]:
 
     Returns (dataset, problems while building the demo); dataset is None if nothing could be made.
     """
-    from ispviewer.gui.settings import LAST_DATASET, open_settings
+    from ispviewer.gui.settings import last_dataset
 
-    last = open_settings().value(LAST_DATASET)
-    if last and (Path(str(last)) / "manifest.sqlite").is_file():
-        return Path(str(last)), 0
+    last = last_dataset()
+    if last is not None:
+        return last, 0
     from ispviewer.dataset.demo.commands import build_demo_dataset, default_demo_dir
 
     demo = default_demo_dir()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtCore import QSettings
 
 ORGANISATION = "ispviewer"
@@ -18,6 +20,14 @@ GRID_VISIBLE = "overlay/grid"
 def open_settings() -> QSettings:
     """The user's settings (tests redirect them with QSettings.setPath / QStandardPaths test mode)."""
     return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANISATION, APPLICATION)
+
+
+def last_dataset() -> Path | None:
+    """The last dataset opened, if it still holds a manifest."""
+    last = open_settings().value(LAST_DATASET)
+    if last and (Path(str(last)) / "manifest.sqlite").is_file():
+        return Path(str(last))
+    return None
 
 
 def read_bool(settings: QSettings, key: str, default: bool) -> bool:

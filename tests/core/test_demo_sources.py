@@ -133,14 +133,19 @@ def test_bad_arguments_are_refused(tmp_path):
 # --------------------------------------------------------------------------- ground truth vs pixels
 
 
+def _triplet_views(out, stem):
+    """Ground truth, phone and target luminance, and the phone frame's pixel coordinates."""
+    gt = load_groundtruth(out / "groundtruth" / f"{stem}.npz")
+    phone = _luma(load_rgb(out / "phone" / f"{stem}.jpg"))
+    target = _luma(load_rgb(out / "target" / f"{stem}.jpg"))
+    ys, xs = np.mgrid[0:phone.shape[0], 0:phone.shape[1]].astype(np.float64)
+    return gt, phone, target, xs, ys
+
+
 def test_target_warped_by_the_ground_truth_matches_the_phone(demo):
     out, stems, _ = demo
     for stem in stems:
-        gt = load_groundtruth(out / "groundtruth" / f"{stem}.npz")
-        phone = _luma(load_rgb(out / "phone" / f"{stem}.jpg"))
-        target = _luma(load_rgb(out / "target" / f"{stem}.jpg"))
-        h, w = phone.shape
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
+        gt, phone, target, xs, ys = _triplet_views(out, stem)
         aligned = _warp_target(target, *gt.true_target_position(xs, ys))
         blur = lambda a: cv2.GaussianBlur(a, (0, 0), 1.5)  # noqa: E731
         inner = (slice(4, -4), slice(4, -4))
@@ -178,11 +183,8 @@ def test_homography_alone_leaves_the_displacement_as_residual(demo):
     out, stems, _ = demo
     ps = 48
     for stem in stems:
-        gt = load_groundtruth(out / "groundtruth" / f"{stem}.npz")
-        phone = _luma(load_rgb(out / "phone" / f"{stem}.jpg"))
-        target = _luma(load_rgb(out / "target" / f"{stem}.jpg"))
+        gt, phone, target, xs, ys = _triplet_views(out, stem)
         h, w = phone.shape
-        ys, xs = np.mgrid[0:h, 0:w].astype(np.float64)
         with_d = _warp_target(target, *gt.true_target_position(xs, ys))
         h_only = _warp_target(target, *apply_homography(np.linalg.inv(gt.homography), xs, ys))
         disp = gt.displacement(h, w)
