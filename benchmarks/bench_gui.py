@@ -54,7 +54,7 @@ def _scene(size: tuple[int, int], seed: int) -> np.ndarray:
 
 def build_dataset(root: Path) -> None:
     from ispviewer.align.aligned_target import aligned_target_relpath, write_aligned_target
-    from ispviewer.align.heatmap import save_heatmap
+    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.dataset.manifest import Manifest
     from ispviewer.dataset.records import AlignmentResult, CaptureFiles, PatchMeasurement, RawInfo
 

@@ -39,7 +39,13 @@ class BatchSummary:
 
 
 @dataclass(frozen=True)
-class _Job:
+class AlignJob:
+    """One alignment of one triplet, as every backend runs it (picklable: sent to worker processes).
+
+    Paths are relative to the dataset ``root``, as the manifest stores them; :func:`new_job` gives
+    the heatmap and aligned target fresh versioned names.
+    """
+
     root: str
     name: str
     phone: str
@@ -57,7 +63,7 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
-def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
+def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     """Align one triplet: (name, result, None), or (name, None, error message) — it never raises.
 
     Reads the job's phone and target JPEGs, measures, and writes the triplet's heatmap (and, when
@@ -66,7 +72,7 @@ def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
     local process pool, Dask workers (:mod:`ispviewer.align.distributed`), ``ispviewer check
     --repair`` and the GUI's re-align.  Spawned workers unpickle it by its qualified name.
     """
-    from ispviewer.align.heatmap import save_heatmap
+    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.align.errors import AlignmentError
     from ispviewer.align.pipeline import AlignParams, align_triplet
     from ispviewer.dataset.images import ImageReadError, load_rgb
@@ -99,7 +105,7 @@ def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
     return job.name, result, None
 
 
-def _write_aligned_target(job: _Job, target, aligned) -> str | None:
+def _write_aligned_target(job: AlignJob, target, aligned) -> str | None:
     """Write the job's aligned target (a display cache); its relative path, or None if not written."""
     if job.aligned is None:
         return None
@@ -115,7 +121,9 @@ def _write_aligned_target(job: _Job, target, aligned) -> str | None:
     return job.aligned
 
 
-class _Progress:
+class ProgressLine:
+    """A one-line progress bar with elapsed time and ETA (redrawn on a terminal, one line per step otherwise)."""
+
     def __init__(self, total: int, stream=sys.stderr):
         self.total, self.done, self.start, self.stream = total, 0, time.monotonic(), stream
         self.tty = stream.isatty()
@@ -137,7 +145,7 @@ class _Progress:
 
 
 def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float | None, patch_size: int,
-              force: bool, log=print) -> tuple[list[_Job], dict[str, int]]:
+              force: bool, log=print) -> tuple[list[AlignJob], dict[str, int]]:
     """The jobs of the triplets to align and their ids by name; triplets left as they are go to ``summary``.
 
     Shared by every backend (local process pool, Dask cluster) so they select and describe work alike.
@@ -155,11 +163,11 @@ def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float 
     return jobs, {t.name: t.id for t in todo}
 
 
-def new_job(root: str, t: TripletRecord, patch_size: int, threshold_px: float) -> _Job:
+def new_job(root: str, t: TripletRecord, patch_size: int, threshold_px: float) -> AlignJob:
     """The job of one alignment of ``t``: its files go under fresh versioned names
     (:func:`ispviewer.dataset.alignment_files.alignment_paths`), never over the stored ones."""
     heatmap, aligned = alignment_paths(t.name)
-    return _Job(root, t.name, t.files.phone, t.files.target, heatmap, int(patch_size), float(threshold_px),
+    return AlignJob(root, t.name, t.files.phone, t.files.target, heatmap, int(patch_size), float(threshold_px),
                 aligned=aligned)
 
 
@@ -177,7 +185,7 @@ def store_outcome(manifest: Manifest, triplet_id: int, summary: BatchSummary, na
 
 @contextmanager
 def open_batch(root: str | os.PathLike, *, threshold_px: float | None, patch_size: int, force: bool,
-               log=print) -> Iterator[tuple[Manifest, BatchSummary, list[_Job], dict[str, int]]]:
+               log=print) -> Iterator[tuple[Manifest, BatchSummary, list[AlignJob], dict[str, int]]]:
     """(manifest, summary, jobs, ids by name) of a batch; the failed triplets are listed on leaving.
 
     Shared by every backend, around its own way of running the jobs.
@@ -198,7 +206,7 @@ def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: fl
                     log=log) as (manifest, summary, jobs, ids):
         if not jobs:
             return summary
-        progress = _Progress(len(jobs))
+        progress = ProgressLine(len(jobs))
         # spawn, not fork: a forked child inherits OpenCV's and torch's thread pools mid-state and can hang
         pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init,
                                    mp_context=multiprocessing.get_context("spawn"))

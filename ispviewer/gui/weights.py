@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal
 def default_weights_path() -> Path:
     """$ISPVIEWER_WEIGHTS, else where the shipped weights are installed (they may be absent in a
     development checkout)."""
-    from ispviewer.model.commands import default_weights
+    from ispviewer.model.weight_files import default_weights
 
     return default_weights()
 

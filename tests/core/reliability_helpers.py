@@ -30,7 +30,7 @@ def count(short: int, long: int) -> int:
 
 def build_demo(folder: Path, count: int = 4, align: bool = False, seed: int = 0) -> Path:
     """Demo sources -> imported dataset (aligned in this process with ``align``); the dataset folder."""
-    from ispviewer.dataset.check import realign_triplet
+    from ispviewer.workflows.repair import realign_triplet
     from ispviewer.dataset.demo import build_demo_sources
     from ispviewer.dataset.importer import import_sources
     from ispviewer.dataset.manifest import Manifest

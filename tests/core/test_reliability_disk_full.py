@@ -106,7 +106,7 @@ def test_a_heatmap_that_cannot_be_written_fails_its_triplet_only(tmp_path):
     root = demo_template(align=True)
     with Manifest.open(root, readonly=True) as m:
         t = m.triplets()[0]
-    job = batch._Job(root=str(root), name=t.name, phone=t.files.phone, target=t.files.target,
+    job = batch.AlignJob(root=str(root), name=t.name, phone=t.files.phone, target=t.files.target,
                      heatmap=f"{t.files.phone}/heatmap.npz", patch_size=DEMO_PATCH, threshold_px=1.2)
     name, result, error = batch.align_job(job)  # its folder is a file: writing fails like a full disk
     assert (name, result) == (t.name, None) and "cannot write the heatmap" in error

@@ -15,7 +15,8 @@ from reliability_helpers import (
     parse_decisions, progress_lines, rest_of, start, start_decider, wait_ready,
 )
 
-from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset, repair_dataset
+from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset
+from ispviewer.workflows.repair import repair_dataset
 
 ALIGN_KILLS = count(3, 40)
 DECISION_KILLS = count(6, 200)
