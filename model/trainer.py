@@ -13,8 +13,8 @@ import torch
 from .augment import random_augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import init_from_env
-from .normalization import apply_gains, input_gains
 from .losses import ISPLoss, psnr_np, ssim_np
+from .normalization import apply_gains, input_gains
 from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet
 from .registry import build_model, model_name
 

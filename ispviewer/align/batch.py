@@ -23,7 +23,6 @@ from pathlib import Path
 from ispviewer.dataset.alignment_files import alignment_paths
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, AlignState, TripletRecord
-from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 
 
 @dataclass
@@ -72,9 +71,9 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     local process pool, Dask workers (:mod:`ispviewer.align.distributed`), ``ispviewer check
     --repair`` and the GUI's re-align.  Spawned workers unpickle it by its qualified name.
     """
-    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.align.errors import AlignmentError
     from ispviewer.align.pipeline import AlignParams, align_triplet
+    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.dataset.images import ImageReadError, load_rgb
     from ispviewer.dataset.manifest import ManifestError, safe_join
 
@@ -89,7 +88,7 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
         return job.name, None, str(exc)
     except MemoryError:
         return job.name, None, "out of memory while aligning"
-    except Exception as exc:  # a bug or an unforeseen input must not stop the batch
+    except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen input must not stop the batch
         return job.name, None, f"unexpected {type(exc).__name__}: {exc}"
     try:
         heatmap_path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,7 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from ispviewer.align.batch import BatchSummary, AlignJob, ProgressLine, align_job, open_batch, store_outcome
+from ispviewer.align.batch import AlignJob, BatchSummary, ProgressLine, align_job, open_batch, store_outcome
 from ispviewer.cluster import ClusterError, run_tasks
 from ispviewer.dataset.manifest import MANIFEST_NAME
 

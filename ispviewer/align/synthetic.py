@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -24,7 +24,7 @@ _PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcyc
 _TEXTURES = ("grass.png", "gravel.png", "brick.png")
 
 
-@lru_cache(maxsize=None)
+@cache
 def photo_asset(name: str) -> np.ndarray:
     """One of scikit-image's bundled photos, float32 RGB in [0, 1]."""
     spec = importlib.util.find_spec("skimage")  # its bundled data, without importing it (slow)

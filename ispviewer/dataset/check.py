@@ -22,9 +22,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ispviewer.dataset.alignment_files import KINDS, owner_of
 from ispviewer.dataset.heatmap_file import HeatmapError, load_heatmap

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 
 from ispviewer.align.aligned_target import (
-    AlignedTargetError, aligned_target_relpath, save_aligned_target, write_aligned_target,
+    AlignedTargetError,
+    aligned_target_relpath,
+    save_aligned_target,
+    write_aligned_target,
 )
 from ispviewer.align.batch import AlignJob, align_job
 from ispviewer.align.warp import warp_target_to_phone

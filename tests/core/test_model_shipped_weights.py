@@ -26,8 +26,8 @@ def test_shipped_weights_are_small_documented_and_load_safely():
 
 
 def test_shipped_weights_beat_the_phone_isp_on_unseen_demo_triplets(tmp_path):
-    from ispviewer.workflows.demo import build_demo_dataset
     from ispviewer.model.trainer import evaluate
+    from ispviewer.workflows.demo import build_demo_dataset
 
     dataset = tmp_path / "demo"
     # A seed and size the weights never saw (they were trained on seed 7 at 2000x1500).

@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+
 from reliability_helpers import DEMO_PATCH, demo_template
 
 CHILD = textwrap.dedent("""
@@ -96,7 +97,8 @@ def test_full_disk(tmp_path):
     assert out["integrity"] == "ok"
     assert out["check"].endswith("no problems"), out["check"]
     print(f"\nfull disk: {len(out['returned'])} decisions returned before the disk was full, "
-          f"{len(out['errors'])} refused with 'disk is full', none lost; align on a full disk: exit {out['align_full'][0]}")
+          f"{len(out['errors'])} refused with 'disk is full', none lost; "
+          f"align on a full disk: exit {out['align_full'][0]}")
 
 
 def test_a_heatmap_that_cannot_be_written_fails_its_triplet_only(tmp_path):

@@ -20,7 +20,11 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
 })
 
 if TYPE_CHECKING:
-    from .build import build_demo_sources, target_size_for
-    from .cameras import PHONE_MODELS, PhoneModel
-    from .groundtruth import GroundTruth, GroundTruthError, load_groundtruth
-    from .local_motion import LocalMotion
+    from .build import build_demo_sources as build_demo_sources
+    from .build import target_size_for as target_size_for
+    from .cameras import PHONE_MODELS as PHONE_MODELS
+    from .cameras import PhoneModel as PhoneModel
+    from .groundtruth import GroundTruth as GroundTruth
+    from .groundtruth import GroundTruthError as GroundTruthError
+    from .groundtruth import load_groundtruth as load_groundtruth
+    from .local_motion import LocalMotion as LocalMotion

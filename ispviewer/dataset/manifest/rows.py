@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from ispviewer.dataset.records import (
-    AlignState, CaptureFiles, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord,
-)
+from ispviewer.dataset.records import AlignState, CaptureFiles, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord
 
 
 def log_decision(db: sqlite3.Connection, patch_id: int, at: str, actor: DecidedBy, old: Status | None,
@@ -32,7 +30,7 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # absent: read-only v1
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
 
 
 def patch_from_row(r: sqlite3.Row) -> PatchRecord:
