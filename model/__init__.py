@@ -4,8 +4,10 @@ Modules:
     kernels     ``apply_pixel_kernels`` (+ sub-pixel form) — per-pixel k×k kernels, shifted slices
     networks    ``KernelPredictionISP`` (poster Eq. 1–2) and the ``PlainISP`` baseline
     registry    ``MODELS``, ``build_model(name, **hparams)``, ``model_name(model)``
-    inference   ``render_region`` / ``render_full`` (tiled, exact), ``RenderCancelled``
+    inference   ``render_region`` / ``render_full`` (tiled, exact), ``RenderCancelled``, and
+                ``ISPNetwork``, the protocol a network meets to be rendered
     checkpoint  ``save_checkpoint`` / ``load_checkpoint``, ``CheckpointError``
+    weight_files  ``default_weights`` (``$ISPVIEWER_WEIGHTS`` or the shipped ones), torch-free
     losses      L1 + SSIM loss, PSNR / SSIM metrics (torch and numpy)
     augment     Bayer-phase-preserving crops, flips and transposes (numpy only)
 

@@ -74,6 +74,22 @@ class ISPNetwork(Protocol):
     def eval(self) -> Any: ...
 
 
+class PackedFrame(Protocol):
+    """A packed raw placed in its phone frame (``ispviewer.dataset.images.PackedRaw`` is one; the
+    network core does not import the dataset layer, so it names only what it reads).  Optional
+    members read when present: ``info`` (``width``/``height`` of the frame) and ``wb_gains``."""
+
+    @property
+    def data(self) -> np.ndarray:
+        """(h, w, 4) float RGGB planes in [0, 1]."""
+        ...
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """(oy, ox) phone-frame position of packed pixel (0, 0)'s R sample."""
+        ...
+
+
 class RenderCancelled(Exception):
     """Rendering was cancelled between two tiles."""
 
@@ -147,7 +163,7 @@ def _spans(start: int, stop: int, tile: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:] + [stop])]
 
 
-def _unpack_source(packed: Any, origin: tuple[int, int] | None, frame_size: tuple[int, int] | None,
+def _unpack_source(packed: PackedFrame | np.ndarray, origin: tuple[int, int] | None, frame_size: tuple[int, int] | None,
                    ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[float, float, float] | None]:
     """Accept a PackedRaw or an (h, w, 4) array; return (array, origin, frame_size, wb_gains).
 
@@ -172,7 +188,8 @@ def _unpack_source(packed: Any, origin: tuple[int, int] | None, frame_size: tupl
     return packed, origin, (int(frame_size[0]), int(frame_size[1])), wb_gains
 
 
-def render_region(model: ISPNetwork, packed: Any, region: tuple[int, int, int, int] | None = None, *,
+def render_region(model: ISPNetwork, packed: PackedFrame | np.ndarray,
+                  region: tuple[int, int, int, int] | None = None, *,
                   tile: int = DEFAULT_TILE, context: int | None = None,
                   origin: tuple[int, int] | None = None, frame_size: tuple[int, int] | None = None,
                   progress: ProgressFn | None = None, cancel: CancelToken = None,
@@ -259,7 +276,7 @@ def render_region(model: ISPNetwork, packed: Any, region: tuple[int, int, int, i
     return result
 
 
-def render_full(model: ISPNetwork, packed: Any, **kwargs: Any) -> np.ndarray:
+def render_full(model: ISPNetwork, packed: PackedFrame | np.ndarray, **kwargs: Any) -> np.ndarray:
     """Render the whole phone frame; see :func:`render_region` for the keyword arguments."""
     return render_region(model, packed, None, **kwargs)
 

@@ -14,15 +14,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ispviewer.dataset.alignment_files import alignment_paths
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, AlignState, TripletRecord
+
+if TYPE_CHECKING:  # imported by the job itself, in the worker: the parent stays light
+    import numpy as np
+
+    from ispviewer.align.pipeline import TripletAlignment
 
 
 @dataclass
@@ -104,7 +110,7 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     return job.name, result, None
 
 
-def _write_aligned_target(job: AlignJob, target, aligned) -> str | None:
+def _write_aligned_target(job: AlignJob, target: np.ndarray, aligned: TripletAlignment) -> str | None:
     """Write the job's aligned target (a display cache); its relative path, or None if not written."""
     if job.aligned is None:
         return None
@@ -144,7 +150,7 @@ class ProgressLine:
 
 
 def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float | None, patch_size: int,
-              force: bool, log=print) -> tuple[list[AlignJob], dict[str, int]]:
+              force: bool, log: Callable[[str], object] = print) -> tuple[list[AlignJob], dict[str, int]]:
     """The jobs of the triplets to align and their ids by name; triplets left as they are go to ``summary``.
 
     Shared by every backend (local process pool, Dask cluster) so they select and describe work alike.
@@ -184,7 +190,8 @@ def store_outcome(manifest: Manifest, triplet_id: int, summary: BatchSummary, na
 
 @contextmanager
 def open_batch(root: str | os.PathLike, *, threshold_px: float | None, patch_size: int, force: bool,
-               log=print) -> Iterator[tuple[Manifest, BatchSummary, list[AlignJob], dict[str, int]]]:
+               log: Callable[[str], object] = print,
+               ) -> Iterator[tuple[Manifest, BatchSummary, list[AlignJob], dict[str, int]]]:
     """(manifest, summary, jobs, ids by name) of a batch; the failed triplets are listed on leaving.
 
     Shared by every backend, around its own way of running the jobs.
@@ -199,7 +206,7 @@ def open_batch(root: str | os.PathLike, *, threshold_px: float | None, patch_siz
 
 
 def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: float | None = None,
-                  patch_size: int = 128, force: bool = False, log=print) -> BatchSummary:
+                  patch_size: int = 128, force: bool = False, log: Callable[[str], object] = print) -> BatchSummary:
     """Align the dataset's triplets (all with ``force``, else those not aligned yet)."""
     with open_batch(root, threshold_px=threshold_px, patch_size=patch_size, force=force,
                     log=log) as (manifest, summary, jobs, ids):
