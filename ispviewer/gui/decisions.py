@@ -83,8 +83,8 @@ def alignment_job(triplet_id: int, result, description: str) -> WriteJob:
 class DecisionWriter(QObject):
     """A FIFO of manifest writes run by one worker thread with its own connection."""
 
-    written = Signal(object, object)  # WriteJob, result
-    failed = Signal(object, str)  # WriteJob, message (the job was dropped: not a lock problem)
+    written = Signal(WriteJob, object)  # result: the PatchRecord decided, or what the manifest returned
+    failed = Signal(WriteJob, str)  # message (the job was dropped: not a lock problem)
     blocked = Signal(str)  # the manifest is locked; the head job will be retried
     pending_changed = Signal(int)
 

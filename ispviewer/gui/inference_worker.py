@@ -140,7 +140,9 @@ class FullJob:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
-def _render(model, packed, region, cancel: threading.Event, **kwargs):
+def render_exact(model, packed, region, cancel: threading.Event, **kwargs):
+    """The network's exact output over ``region``; :class:`Aborted` as soon as ``cancel`` is set
+    (between tiles, or inside one through the model's cancel hooks)."""
     from ispviewer.model.inference import RenderCancelled, render_region
 
     install_cancel_hooks(model)
@@ -157,7 +159,7 @@ def render_preview(model, packed, factor: int, frame: tuple[int, int], cancel: t
     size = (2 * small.shape[1], 2 * small.shape[0])
     if dataclasses.is_dataclass(packed):  # keep what else the raw carries (its white balance)
         small = dataclasses.replace(packed, data=small, origin=(0, 0))
-    rgb = _render(model, small, None, cancel, origin=(0, 0), frame_size=size)
+    rgb = render_exact(model, small, None, cancel, origin=(0, 0), frame_size=size)
     return Preview(factor, rgb, frame)
 
 
@@ -274,7 +276,7 @@ class InferenceWorker(QObject):
                     job.canvas.preview = preview
                     report(self.view_preview.emit, g)
                 elif not job.canvas.covered(arg):
-                    job.canvas.store(arg, _render(model, packed, arg, job.cancel))
+                    job.canvas.store(arg, render_exact(model, packed, arg, job.cancel))
                     report(self.view_region.emit, g, tuple(arg))
         except Aborted:
             pass
@@ -296,7 +298,7 @@ class InferenceWorker(QObject):
                 if job.cancel.is_set():
                     raise Aborted()
                 if not job.canvas.covered(block):
-                    job.canvas.store(block, _render(model, packed, block, job.cancel))
+                    job.canvas.store(block, render_exact(model, packed, block, job.cancel))
                 report(self.full_progress.emit, job, i + 1, len(blocks))
             job.canvas.full_pyramid = build_pyramid(job.canvas.whole_uint8())
         except Aborted:

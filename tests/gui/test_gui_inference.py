@@ -75,7 +75,7 @@ def test_a_superseded_request_never_paints_stale_output(make_window, demo, weigh
     w = make_window(demo)
     out = w.tools.output
     gate, calls = threading.Event(), []
-    real = inference_worker._render
+    real = inference_worker.render_exact
 
     def held(model, packed, region, cancel, **kw):
         calls.append(region)
@@ -84,7 +84,7 @@ def test_a_superseded_request_never_paints_stale_output(make_window, demo, weigh
             return real(model, packed, region, threading.Event(), **kw)
         return real(model, packed, region, cancel, **kw)
 
-    monkeypatch.setattr(inference_worker, "_render", held)
+    monkeypatch.setattr(inference_worker, "render_exact", held)
     painted = []  # (triplet shown, image, rect) for every paint of the output pane
     set_rect, set_output = out.detail.setRect, w.viewer.set_output
     monkeypatch.setattr(out.detail, "setRect", lambda r: (painted.append((out.name, out.detail.image.copy(), r)),
@@ -266,8 +266,8 @@ def test_a_small_pan_keeps_the_render_in_flight_and_a_large_one_supersedes_it(ma
     out = w.tools.output
     out.preview_max_pixels = 4000
     gate = threading.Event()
-    real = inference_worker._render
-    monkeypatch.setattr(inference_worker, "_render", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    real = inference_worker.render_exact
+    monkeypatch.setattr(inference_worker, "render_exact", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
     jobs = []
     submit = out.worker.submit_view
     monkeypatch.setattr(out.worker, "submit_view", lambda job: (jobs.append(job), submit(job)))
