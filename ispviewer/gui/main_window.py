@@ -45,7 +45,6 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.settings = settings
         self.state = WindowState()
-        self.session: DatasetSession | None = None
         self.triage: Triage | None = None
         self.undo_stack = QUndoStack(self)
 
@@ -170,6 +169,11 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- dataset
 
+    @property
+    def session(self) -> DatasetSession | None:
+        """The open dataset (the window state's)."""
+        return self.state.dataset
+
     def _ask_dataset(self) -> None:
         start = str(self.settings.value(keys.LAST_DATASET, "") or Path.home())
         path = QFileDialog.getExistingDirectory(self, "Open dataset", start)
@@ -185,18 +189,16 @@ class MainWindow(QMainWindow):
             self.viewer.clear(f"Could not open dataset:\n{exc}")
             self.statusBar().showMessage(f"Could not open {path}: {exc}")
             return False
-        self.session = session
+        self.state.dataset = session
         self.triage = Triage(session, self.undo_stack, self.state)
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
         session.threshold_failed.connect(self._refresh_histogram)  # the dock shows the manifest's threshold
         self.write_status.attach(session, self.undo_stack)
-        self.navigator.attach(session)
         self.tools.attach(session)
         self.settings.setValue(keys.LAST_DATASET, str(session.root))
         self.state.overlays.heatmap_vmax = 2 * session.threshold_px
-        self.state.dataset = session
         self._set_dataset_enabled(True)
         self.banner.show_text(f"Read-only dataset: {session.root} cannot be written, so decisions are "
                               "disabled (viewing only)." if session.readonly else None)
@@ -223,7 +225,7 @@ class MainWindow(QMainWindow):
         self.tools.detach()
         self.state.clear_triplet()
         self.state.dataset = None
-        self.session = self.triage = None
+        self.triage = None
         self._set_dataset_enabled(False)
 
     def _set_dataset_enabled(self, enabled: bool) -> None:

@@ -30,19 +30,20 @@ class TripletNavigator(QObject):
         self.loader = loader
         self.viewer = viewer
         self.browser = browser
-        self.session = None
         self._keep_view = True  # the view survives the load in flight
         self.prefetch_pending = False  # the neighbours are prefetched once the current triplet rests
         self._prefetch_soon = qdebounced(self._prefetch_neighbours, timeout=PREFETCH_DELAY_MS, parent=self)
         loader.loaded.connect(self._on_loaded)
         loader.patches_refreshed.connect(self._on_patches_refreshed)
 
-    def attach(self, session) -> None:
-        self.session = session
+    @property
+    def session(self):
+        """The open dataset (the window state's DatasetSession)."""
+        return self.state.dataset
 
     def detach(self) -> None:
+        """The dataset closes: nothing of it stays cached or due."""
         self.cancel_prefetch()
-        self.session = None
         self.loader.forget()
 
     # ----------------------------------------------------------------- asking
