@@ -264,20 +264,20 @@ class InferenceWorker(QObject):
             self._threads()
             packed = self.packed.get(job.source.raw_path)
             model = job.source.weights.model
-            steps: list[tuple[str, object]] = [("region", r) for r in job.regions]
+            steps: list[Rect | None] = list(job.regions)  # None stands for the preview
             if job.preview_factor is not None and job.canvas.preview is None:
-                steps.insert(0 if job.preview_first else len(steps), ("preview", job.preview_factor))
-            for kind, arg in steps:
+                steps.insert(0 if job.preview_first else len(steps), None)
+            for region in steps:
                 if job.cancel.is_set():
                     raise Aborted()
-                if kind == "preview":
-                    preview = render_preview(model, packed, arg, job.source.frame, job.cancel)
+                if region is None:
+                    preview = render_preview(model, packed, job.preview_factor, job.source.frame, job.cancel)
                     job.canvas.preview_pyramid = build_pyramid(to_uint8(preview.rgb), frame_size=job.source.frame)
                     job.canvas.preview = preview
                     report(self.view_preview.emit, g)
-                elif not job.canvas.covered(arg):
-                    job.canvas.store(arg, render_exact(model, packed, arg, job.cancel))
-                    report(self.view_region.emit, g, tuple(arg))
+                elif not job.canvas.covered(region):
+                    job.canvas.store(region, render_exact(model, packed, region, job.cancel))
+                    report(self.view_region.emit, g, tuple(region))
         except Aborted:
             pass
         except Exception as exc:  # noqa: BLE001 - a message in the pane, never a crash
