@@ -5,7 +5,7 @@ import sqlite3
 from guidata import build_dataset, db_row, write_triplet
 from guihelpers import press_keys
 
-from ispviewer.dataset import manifest as manifest_module
+from ispviewer.dataset.manifest import connection as manifest_module
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import Status
 from ispviewer.gui import decisions

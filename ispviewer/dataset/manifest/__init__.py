@@ -1,0 +1,39 @@
+"""The dataset manifest: the one package that owns all SQL.
+
+:class:`Manifest` is the typed API over ``DATASET/manifest.sqlite``.  It is assembled from one
+module per concern, each a subclass of :class:`ManifestBase` (the connection and its transaction
+discipline, in :mod:`.connection`):
+
+- :mod:`.triplets` — registering captures, reading triplets, storing alignment results;
+- :mod:`.patches` — patches, decisions and their history, thresholds.
+
+A new concern (capture metadata, review queues, ...) adds its own module with a
+``ManifestBase`` subclass and joins the bases below; all SQL stays inside this package, the
+schema and its migrations in :mod:`ispviewer.dataset.schema`.
+"""
+
+from __future__ import annotations
+
+from ispviewer.dataset.manifest.connection import (
+    BUSY_TIMEOUT_S,
+    LOCK_RETRY_S,
+    MANIFEST_NAME,
+    ManifestBase,
+    ManifestError,
+    ManifestLocked,
+    ManifestReadOnly,
+    safe_join,
+    utc_now,
+)
+from ispviewer.dataset.manifest.patches import PatchTable
+from ispviewer.dataset.manifest.triplets import TripletTable
+
+
+class Manifest(TripletTable, PatchTable):
+    """Typed access to one dataset's manifest.  Use :meth:`open`; close it or use ``with``."""
+
+
+__all__ = [
+    "BUSY_TIMEOUT_S", "LOCK_RETRY_S", "MANIFEST_NAME", "Manifest", "ManifestBase", "ManifestError",
+    "ManifestLocked", "ManifestReadOnly", "safe_join", "utc_now",
+]

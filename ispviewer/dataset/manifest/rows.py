@@ -1,0 +1,41 @@
+"""Row decoders: SQLite rows to the typed records of :mod:`ispviewer.dataset.records`, and the
+one writer of the append-only decision history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from ispviewer.dataset.records import AlignState, CaptureFiles, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord
+
+
+def log_decision(db: sqlite3.Connection, patch_id: int, at: str, actor: DecidedBy, old: Status | None,
+         new: Status, reason: str | None) -> None:
+    db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason) "
+               "VALUES (?,?,?,?,?,?)", (patch_id, at, actor.value, old.value if old else None, new.value, reason))
+
+
+def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
+    counts = {}
+    if r["counts"]:
+        for item in r["counts"].split(","):
+            status, n = item.split(":")
+            counts[status] = int(n)
+    return TripletRecord(
+        id=r["id"], name=r["name"],
+        files=CaptureFiles(raw=r["raw_path"], phone=r["phone_path"], target=r["target_path"]),
+        raw=RawInfo(width=r["width"], height=r["height"], make=r["phone_make"], model=r["phone_model"],
+                    cfa_pattern=r["cfa_pattern"], black_level=r["black_level"], white_level=r["white_level"]),
+        target_width=r["target_width"], target_height=r["target_height"],
+        align_state=AlignState(r["align_state"]), align_error=r["align_error"],
+        homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
+        heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
+
+
+def patch_from_row(r: sqlite3.Row) -> PatchRecord:
+    return PatchRecord(
+        id=r["id"], triplet_id=r["triplet_id"], triplet=r["triplet"], x=r["x"], y=r["y"], size=r["size"],
+        dx=r["dx"], dy=r["dy"], ncc=r["ncc"], misalignment_px=r["misalignment_px"],
+        misalignment_p95=r["misalignment_p95"], measurable=bool(r["measurable"]),
+        status=Status(r["status"]), decided_by=DecidedBy(r["decided_by"]), reason=r["reason"])
