@@ -23,7 +23,6 @@ from PySide6.QtWidgets import QFileDialog, QStatusBar
 from superqt.utils import qdebounced
 
 from ispviewer.dataset.records import TripletRecord
-
 from ispviewer.gui.image_pane import LevelImageItem
 from ispviewer.gui.inference_worker import FullJob, FullOutcome, InferenceWorker, RenderSource, ViewJob
 from ispviewer.gui.output_canvas import (
