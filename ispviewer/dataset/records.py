@@ -47,6 +47,11 @@ class RawInfo:
     cfa_pattern: str  # e.g. "RGGB", "GRBG": colours of the 2x2 tile, row-major, top-left first
     black_level: float
     white_level: float
+    #: How the sensor mosaic becomes the phone frame: the crop (x, y, w, h) of LibRaw's visible
+    #: area (None: all of it), then the EXIF orientation code (1..8).  ``width``, ``height`` and
+    #: ``cfa_pattern`` describe the phone frame, i.e. after both.
+    orientation: int = 1
+    crop: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True)
