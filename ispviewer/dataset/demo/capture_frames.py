@@ -32,16 +32,18 @@ class CaptureFrame:
         return self == CaptureFrame()
 
 
-#: The default demo's captures in order (the index picks one, cycling): upright, upside down,
-#: portrait with phone and target alike, a cropped DNG, portrait the other way with an upright
-#: phone image and a HEIC, a mirrored-free upright HEIC with a turned target.
+#: The default demo's captures in order (the index picks one, cycling): upright; upside down
+#: (raw and phone JPEG tagged 3, target upright); portrait (raw tagged 6, phone JPEG written
+#: upright, target tagged 6); a DNG with 8 px of margin outside its DefaultCrop; portrait the other
+#: way (raw tagged 8, HEIC phone image turned by its own transform, target upright); an upright
+#: HEIC capture whose DNG has a 4 px crop margin and whose target is tagged 3.
 DEMO_FRAMES = (
     CaptureFrame(),
     CaptureFrame(raw_orientation=3, phone_orientation=3, target_orientation=1),
-    CaptureFrame(raw_orientation=6, phone_orientation=6, target_orientation=6),
+    CaptureFrame(raw_orientation=6, phone_orientation=1, target_orientation=6),
     CaptureFrame(crop_margin=8),
-    CaptureFrame(raw_orientation=8, phone_orientation=1, target_orientation=8, phone_format="heic"),
-    CaptureFrame(raw_orientation=1, phone_orientation=1, target_orientation=3, crop_margin=4),
+    CaptureFrame(raw_orientation=8, phone_orientation=8, target_orientation=1, phone_format="heic"),
+    CaptureFrame(crop_margin=4, target_orientation=3, phone_format="heic"),
 )
 
 
