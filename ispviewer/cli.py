@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     "ispviewer.align.commands",
     "ispviewer.model.commands",
     "ispviewer.gui.commands",
+    "ispviewer.workflows.commands",  # last: guards the import and check registered above
 )
 
 

@@ -41,6 +41,23 @@ def verify_heif(path: str | os.PathLike) -> tuple[int, int]:
     return int(w), int(h)
 
 
+def heif_exif_orientation(path: str | os.PathLike) -> int:
+    """The EXIF orientation a HEIF carries (what its transforms did; 1 when it has none)."""
+    from PIL import Image
+
+    heif = _open(Path(path))
+    exif = heif.info.get("exif")
+    if not exif:
+        return 1
+    try:
+        tags = Image.Exif()
+        tags.load(exif)
+        o = int(tags.get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - an unreadable EXIF block: no recorded orientation
+        return 1
+    return o if 1 <= o <= 8 else 1
+
+
 def load_heif_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
     """Decode a HEIC/HEIF image to uint8 RGB (H, W, 3) as displayed; ``reduce`` area-downscales."""
     if reduce not in (1, 2, 4, 8):

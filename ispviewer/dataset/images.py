@@ -456,3 +456,13 @@ def verify_image(path: str | os.PathLike) -> tuple[int, int]:
 
         return verify_heif(path)
     return verify_jpeg(path)
+
+
+def image_orientation(path: str | os.PathLike) -> int:
+    """The orientation a phone or target image is stored with (EXIF code; HEIF: its EXIF copy)."""
+    path = Path(path)
+    if is_heif(path):
+        from ispviewer.dataset.heif import heif_exif_orientation
+
+        return heif_exif_orientation(path)
+    return _exif_orientation(path)

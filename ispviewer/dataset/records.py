@@ -55,6 +55,17 @@ class RawInfo:
 
 
 @dataclass(frozen=True)
+class CaptureFormat:
+    """How a capture's images were stored (the raw's geometry is in :class:`RawInfo`) and what the
+    import could not verify about them."""
+
+    phone_format: str = "jpeg"  # "jpeg" or "heif"
+    phone_orientation: int = 1  # EXIF orientation the phone image is stored with (applied on load)
+    target_orientation: int = 1
+    note: str | None = None  # e.g. the orientation guard's "not verifiable: flat scene"
+
+
+@dataclass(frozen=True)
 class TripletRecord:
     """One triplet as the manifest knows it."""
 
@@ -71,6 +82,7 @@ class TripletRecord:
     mean_misalignment: float | None = None
     patch_counts: dict[str, int] = field(default_factory=dict)  # status -> count
     aligned_target: str | None = None  # the aligned target JPEG (display cache), relative to the root
+    capture: CaptureFormat = field(default_factory=CaptureFormat)
 
     @property
     def phone_model(self) -> str:
