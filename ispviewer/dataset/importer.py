@@ -179,7 +179,7 @@ def _phone_frame(cap: SourceCapture, frames: list[RawInfo], phone_size: tuple[in
         if (frame.width, frame.height) == tuple(phone_size):
             return frame, None
     offered = " or ".join(f"{f.width}x{f.height}" + (" (default crop)" if f.crop else "") for f in frames)
-    why = (f"{cap.phone}: phone image is {phone_size[0]}x{phone_size[1]} but the raw's phone frame is {offered}"
+    why = (f"{cap.phone}: phone image is {phone_size[0]}x{phone_size[1]} but the raw is {offered}"
            + (f" (orientation {frames[0].orientation} applied)" if frames[0].orientation != 1 else ""))
     if inspector is not None:
         measured = inspector.explain_mismatch(cap, frames, phone_size)

@@ -33,9 +33,10 @@ def run_check(args) -> int:
     from ispviewer.dataset.commands import run_check as run_file_check
     from ispviewer.workflows.capture_check import check_capture_orientation
 
-    rc = run_file_check(args)
     captures = check_capture_orientation(args.dataset)
-    print(f"capture orientation: {len(captures.problems)} problem(s), {len(captures.notes)} note(s)")
-    for line in captures.lines():
-        print(f"  {line}")
+    if captures.problems or captures.notes:  # before the file report, whose last line is its verdict
+        print(f"capture orientation: {len(captures.problems)} problem(s), {len(captures.notes)} note(s)")
+        for line in captures.lines():
+            print(f"  {line}")
+    rc = run_file_check(args)
     return rc if captures.ok else 1
