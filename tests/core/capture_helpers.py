@@ -50,3 +50,22 @@ def jpeg_bytes(rgb: np.ndarray, quality: int = 90) -> bytes:
 
 __all__ = ["GRBG_PHONE", "RGGB_PHONE", "SENSOR", "agreement", "jpeg_bytes", "phone_image_path", "raw_luminance",
            "rgb_luminance", "write_capture"]
+
+
+def retag_orientation(dng: Path, orientation: int) -> None:
+    """Overwrite the Orientation tag (0x0112) of a DNG's first IFD: a capture whose tag is wrong."""
+    import struct
+
+    data = bytearray(dng.read_bytes())
+    end = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(end + "I", data[4:8])
+    (count,) = struct.unpack(end + "H", data[ifd:ifd + 2])
+    for k in range(count):
+        at = ifd + 2 + 12 * k
+        tag, typ = struct.unpack(end + "HH", data[at:at + 4])
+        if tag == 0x0112:
+            assert typ == 3
+            data[at + 8:at + 10] = struct.pack(end + "H", orientation)
+            dng.write_bytes(bytes(data))
+            return
+    raise AssertionError(f"{dng} has no Orientation tag")
