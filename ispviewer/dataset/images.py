@@ -102,7 +102,8 @@ def _bayer_pattern(path: Path, raw) -> None:
         raise ImageReadError(path, f"unsupported colour filter array ({exc})") from None
     if pattern is None or pattern.shape != (2, 2):
         shape = "none" if pattern is None else f"{pattern.shape[0]}x{pattern.shape[1]}"
-        raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); only 2x2 Bayer is supported")
+        raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); "
+                                   "only 2x2 Bayer is supported")
     letters = _letters(raw, pattern)
     if sorted(letters) != ["B", "G", "G", "R"]:
         raise ImageReadError(path, f"unsupported colour filter array {letters!r}; only R/G/G/B Bayer is supported")
@@ -268,7 +269,7 @@ def load_packed_raw(path: str | os.PathLike, frame: RawInfo | tuple[int, int] | 
         try:
             mosaic = raw.raw_image_visible
             colors = raw.raw_colors_visible
-        except Exception as exc:  # LibRaw unpack errors surface here for truncated data
+        except Exception as exc:  # noqa: BLE001 - LibRaw's unpack errors (truncated data) have no common base
             raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({exc})") from None
         if info.crop is not None:
             cx, cy, cw, ch = info.crop

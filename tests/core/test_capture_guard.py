@@ -10,8 +10,8 @@ import sqlite3
 import cv2
 import numpy as np
 import pytest
-
 from capture_helpers import RGGB_PHONE, jpeg_bytes, retag_orientation, write_capture
+
 from ispviewer.cli import main
 from ispviewer.dataset.demo.build import phone_image_path
 from ispviewer.dataset.demo.capture_frames import CaptureFrame

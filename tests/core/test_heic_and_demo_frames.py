@@ -4,10 +4,10 @@ write them (turned, cropped, HEIC): imported, checked and aligned like any other
 from __future__ import annotations
 
 import numpy as np
-
 from capture_helpers import GRBG_PHONE, agreement, rgb_luminance, write_capture
-from ispviewer.cli import main
+
 from ispviewer.align.warp import warp_target_to_phone
+from ispviewer.cli import main
 from ispviewer.dataset.demo import build_demo_sources, load_groundtruth
 from ispviewer.dataset.demo.build import phone_image_path
 from ispviewer.dataset.demo.capture_frames import DEMO_FRAMES, CaptureFrame
@@ -46,7 +46,8 @@ def test_default_demo_meets_every_capture_path(tmp_path):
     with Manifest.open(tmp_path / "ds", readonly=True) as m:
         triplets = {t.name: t for t in m.triplets()}
     assert {t.raw.orientation for t in triplets.values()} >= {1, 3, 6, 8}
-    assert any(t.raw.crop for t in triplets.values()) and any(t.capture.phone_format == "heif" for t in triplets.values())
+    assert any(t.raw.crop for t in triplets.values())
+    assert any(t.capture.phone_format == "heif" for t in triplets.values())
     assert any(t.capture.phone_orientation != t.capture.target_orientation for t in triplets.values())
     for stem, frame in zip(stems, DEMO_FRAMES):
         t = triplets[stem]

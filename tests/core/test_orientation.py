@@ -14,7 +14,14 @@ from ispviewer.dataset.demo.cameras import CaptureSettings, PhoneModel
 from ispviewer.dataset.demo.capture_frames import CaptureFrame, jpeg_with_orientation, stored_image, stored_mosaic
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.heif import heif_bytes
-from ispviewer.dataset.images import image_orientation, load_packed_raw, load_rgb, raw_frames, read_raw_info, verify_image
+from ispviewer.dataset.images import (
+    image_orientation,
+    load_packed_raw,
+    load_rgb,
+    raw_frames,
+    read_raw_info,
+    verify_image,
+)
 
 SETTINGS = CaptureSettings(red_gain=1.0, blue_gain=1.0, shot_noise=0.0, read_noise=0.0)
 
@@ -97,7 +104,8 @@ def test_packed_raw_in_the_phone_frame_keeps_every_colour(tmp_path, cfa, o, marg
         np.testing.assert_allclose(packed.data[..., c], expected, atol=1e-5)
     if margin:  # the whole visible area is the other frame the raw offers
         frames = raw_frames(path)
-        assert [(f.width, f.height) for f in frames] == [(w, h), ori.oriented_size((stored.shape[1], stored.shape[0]), o)]
+        whole = ori.oriented_size((stored.shape[1], stored.shape[0]), o)
+        assert [(f.width, f.height) for f in frames] == [(w, h), whole]
         assert load_packed_raw(path, (frames[1].width, frames[1].height)).data.shape[:2] == (
             frames[1].height // 2, frames[1].width // 2)
 

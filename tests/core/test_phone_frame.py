@@ -9,8 +9,8 @@ import dataclasses
 import cv2
 import numpy as np
 import pytest
-
 from capture_helpers import GRBG_PHONE, RGGB_PHONE, agreement, raw_luminance, rgb_luminance, write_capture
+
 from ispviewer.align.batch import align_dataset
 from ispviewer.align.warp import warp_target_to_phone
 from ispviewer.dataset.demo.capture_frames import CaptureFrame

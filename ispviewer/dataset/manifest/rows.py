@@ -7,7 +7,14 @@ import json
 import sqlite3
 
 from ispviewer.dataset.records import (
-    AlignState, CaptureFiles, CaptureFormat, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord,
+    AlignState,
+    CaptureFiles,
+    CaptureFormat,
+    DecidedBy,
+    PatchRecord,
+    RawInfo,
+    Status,
+    TripletRecord,
 )
 
 
@@ -37,12 +44,12 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # absent: read-only v1
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
 
 
 def capture_from_row(r: sqlite3.Row) -> CaptureFormat:
     """The capture's stored formats (schema 3); defaults for an older read-only manifest."""
-    if "phone_format" not in r.keys():
+    if "phone_format" not in r.keys():  # noqa: SIM118 - an sqlite3.Row's `in` looks at values, not names
         return CaptureFormat()
     return CaptureFormat(phone_format=r["phone_format"], phone_orientation=int(r["phone_orientation"]),
                          target_orientation=int(r["target_orientation"]), note=r["capture_note"])
