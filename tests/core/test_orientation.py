@@ -15,6 +15,7 @@ from ispviewer.dataset.demo.capture_frames import CaptureFrame, jpeg_with_orient
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.heif import heif_bytes
 from ispviewer.dataset.images import (
+    ImageReadError,
     image_orientation,
     load_packed_raw,
     load_rgb,
@@ -117,6 +118,8 @@ def test_real_dng_default_crop(real_data):
     assert frames[0].cfa_pattern == "RGGB"  # an even crop origin keeps the phase
     assert load_packed_raw(path).data.shape == (1080, 2048, 4)
     assert load_packed_raw(path, (4128, 2176)).data.shape == (1088, 2064, 4)
+    with pytest.raises(ImageReadError, match="no 4000x2000 phone frame"):
+        load_packed_raw(path, (4000, 2000))  # never another frame than the one asked for
 
 
 @pytest.mark.parametrize("o", ori.ORIENTATIONS)
