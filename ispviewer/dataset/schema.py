@@ -7,6 +7,13 @@ inside one transaction.
 
 Version 2 adds ``triplets.aligned_path``: the aligned target JPEG the aligner writes as a display
 cache (NULL: none, the viewer warps the Nikon target itself).
+
+Version 3 records each capture's geometry, i.e. how its files become the phone frame:
+``raw_orientation`` (EXIF code 1..8 the raw mosaic is turned by) and ``raw_crop`` (JSON
+[x, y, w, h] of LibRaw's visible area, NULL: all of it), the phone image's format and stored
+orientation, the target's stored orientation, and ``capture_note`` (what the import's orientation
+guard could not verify).  Datasets from before keep orientation 1 and no crop — exactly how they
+were read until then; ``ispviewer check`` reports those whose raw carries another orientation.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -90,8 +97,17 @@ _V2 = """
 ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (display cache), relative
 """
 
+_V3 = """
+ALTER TABLE triplets ADD COLUMN raw_orientation INTEGER NOT NULL DEFAULT 1;   -- EXIF code the mosaic is turned by
+ALTER TABLE triplets ADD COLUMN raw_crop TEXT;                                -- JSON [x, y, w, h]; NULL: all
+ALTER TABLE triplets ADD COLUMN phone_format TEXT NOT NULL DEFAULT 'jpeg';    -- 'jpeg' or 'heif'
+ALTER TABLE triplets ADD COLUMN phone_orientation INTEGER NOT NULL DEFAULT 1; -- as stored in the phone image
+ALTER TABLE triplets ADD COLUMN target_orientation INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE triplets ADD COLUMN capture_note TEXT;                            -- the orientation guard's note
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

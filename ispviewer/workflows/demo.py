@@ -42,13 +42,13 @@ def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int,
     """Sources -> import -> alignment.  Returns the number of problems (0 when all went well)."""
     from ispviewer.align.batch import align_dataset
     from ispviewer.dataset.demo import build_demo_sources
-    from ispviewer.dataset.importer import import_sources
+    from ispviewer.workflows.capture_import import import_captures
 
     sources = out / "sources"
     log(f"building {count} demo triplet(s) at {size[0]}x{size[1]} in {sources}")
     build_demo_sources(sources, count=count, size=size, seed=seed,
                        progress=lambda i, n, stem: log(f"  [{i + 1}/{n}] {stem}"))
-    report = import_sources(sources, out)
+    report = import_captures(sources, out)  # as `ispviewer import` does: with the capture guard
     log(report.summary())
     gt = out / "groundtruth"
     gt.mkdir(exist_ok=True)
