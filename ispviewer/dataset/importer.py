@@ -18,6 +18,7 @@ from ispviewer.dataset.images import (
     JPEG_EXTENSIONS, RAW_EXTENSIONS, ImageReadError, read_raw_info, verify_jpeg,
 )
 from ispviewer.dataset.manifest import Manifest, ManifestError
+from ispviewer.dataset.metadata_refresh import record_metadata
 from ispviewer.dataset.records import CaptureFiles
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
@@ -137,7 +138,9 @@ def import_sources(src: str | os.PathLike, dataset: str | os.PathLike, progress=
             except (OSError, ManifestError) as exc:
                 report.skipped.append((cap.name, f"cannot copy into the dataset ({exc})"))
                 continue
-            manifest.add_triplet(cap.name, files, raw_info, target_size)
+            triplet_id, created = manifest.add_triplet(cap.name, files, raw_info, target_size)
+            if created:
+                record_metadata(manifest, triplet_id, files)
             report.added.append(cap.name)
     return report
 

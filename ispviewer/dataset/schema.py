@@ -7,6 +7,13 @@ inside one transaction.
 
 Version 2 adds ``triplets.aligned_path``: the aligned target JPEG the aligner writes as a display
 cache (NULL: none, the viewer warps the Nikon target itself).
+
+Version 3 is reserved for the capture geometry (empty here until it lands).
+
+Version 4 adds the dataset-as-a-product columns: the capture metadata of each triplet (phone
+capture: exposure time, ISO, f-number, focal length, capture time; the same for the target; EV100,
+illumination class, seconds between the two captures; ``metadata_read`` once the files were
+read), its ``split`` (train/val/test, NULL: not assigned yet) and the ``triplet_tags`` table.
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -90,8 +97,35 @@ _V2 = """
 ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (display cache), relative
 """
 
+_V3 = ""  # reserved: capture geometry
+
+_V4 = """
+ALTER TABLE triplets ADD COLUMN exposure_time REAL;          -- phone capture, seconds
+ALTER TABLE triplets ADD COLUMN iso REAL;
+ALTER TABLE triplets ADD COLUMN f_number REAL;
+ALTER TABLE triplets ADD COLUMN focal_length REAL;           -- mm
+ALTER TABLE triplets ADD COLUMN captured_at TEXT;            -- ISO 8601
+ALTER TABLE triplets ADD COLUMN target_exposure_time REAL;
+ALTER TABLE triplets ADD COLUMN target_iso REAL;
+ALTER TABLE triplets ADD COLUMN target_f_number REAL;
+ALTER TABLE triplets ADD COLUMN target_focal_length REAL;
+ALTER TABLE triplets ADD COLUMN target_captured_at TEXT;
+ALTER TABLE triplets ADD COLUMN ev100 REAL;                  -- log2(N^2/t) - log2(ISO/100), phone capture
+ALTER TABLE triplets ADD COLUMN illumination TEXT;
+ALTER TABLE triplets ADD COLUMN capture_gap_s REAL;          -- target capture time - phone capture time
+ALTER TABLE triplets ADD COLUMN metadata_read INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE triplets ADD COLUMN split TEXT CHECK (split IS NULL OR split IN ('train', 'val', 'test'));
+
+CREATE TABLE triplet_tags (
+    triplet_id  INTEGER NOT NULL REFERENCES triplets(id) ON DELETE CASCADE,
+    tag         TEXT NOT NULL,
+    PRIMARY KEY (triplet_id, tag)
+);
+CREATE INDEX triplet_tags_by_tag ON triplet_tags(tag);
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel, draw_capture_settings
+from ispviewer.dataset.demo.capture_exif import TARGET_MAKE, TARGET_MODEL, dng_exif_tags, draw_demo_capture, jpeg_with_exif
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
@@ -100,9 +101,12 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
     raw_dn = unprocess_to_raw(phone_srgb, phone, settings, sensor_rng)
     phone_rgb = render_phone_jpeg_rgb(raw_dn, phone, settings, sensor_rng)
 
-    _write_atomic(out / "raw" / f"{stem}.dng", dng_bytes(raw_dn, phone, settings))
-    _write_atomic(out / "phone" / f"{stem}.jpg", _jpeg(phone_rgb, PHONE_JPEG_QUALITY))
-    _write_atomic(out / "target" / f"{stem}.jpg", _jpeg(target_jpeg_rgb(target), TARGET_JPEG_QUALITY))
+    capture = draw_demo_capture(phone, index, np.random.default_rng([seed, index, 4]))
+    _write_atomic(out / "raw" / f"{stem}.dng", dng_bytes(raw_dn, phone, settings, dng_exif_tags(capture.phone)))
+    _write_atomic(out / "phone" / f"{stem}.jpg", jpeg_with_exif(_jpeg(phone_rgb, PHONE_JPEG_QUALITY),
+                                                                capture.phone, phone.make, phone.model))
+    _write_atomic(out / "target" / f"{stem}.jpg", jpeg_with_exif(_jpeg(target_jpeg_rgb(target), TARGET_JPEG_QUALITY),
+                                                                 capture.target, TARGET_MAKE, TARGET_MODEL))
     gt = GroundTruth(homography=hom, disp_grid=grid, disp_step=DISP_STEP, phone_size=(w, h),
                      target_size=tsize, cfa_pattern=phone.cfa, make=phone.make, model=phone.model,
                      seed=seed, index=index,

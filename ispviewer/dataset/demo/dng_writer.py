@@ -30,8 +30,10 @@ def _rational(values, max_denominator: int = 100000) -> list[list[int]]:
     return out
 
 
-def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) -> bytes:
-    """The DNG file content for a uint16 mosaic (DN, black level included)."""
+def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings,
+              extra_tags: list | None = None) -> bytes:
+    """The DNG file content for a uint16 mosaic (DN, black level included); ``extra_tags`` are
+    further (pidng tag, value) pairs for IFD0, e.g. the capture's EXIF exposure tags."""
     from pidng.core import RAW2DNG, DNGTags, Tag
     from pidng.defs import CalibrationIlluminant, PhotometricInterpretation
 
@@ -65,6 +67,8 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) 
     tags.set(Tag.Make, phone.make)
     tags.set(Tag.Model, phone.model)
     tags.set(Tag.UniqueCameraModel, f"{phone.make} {phone.model}")
+    for tag, value in extra_tags or ():
+        tags.set(tag, value)
     # pidng adds NewSubfileType, Compression, Software and the DNG version tags itself.
     writer = RAW2DNG()
     writer.options(tags, path="", compress=False)

@@ -7,7 +7,7 @@ import json
 import sqlite3
 
 from ispviewer.dataset.records import (
-    AlignState, CaptureFiles, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord,
+    AlignState, CaptureFiles, CaptureInfo, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord,
 )
 
 
@@ -32,7 +32,18 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # absent: read-only v1
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None,  # absent: read-only v1
+        capture=capture_from_row(r), split=r["split"] if "split" in r.keys() else None)
+
+
+_CAPTURE_COLUMNS = tuple(CaptureInfo.__dataclass_fields__)
+
+
+def capture_from_row(r: sqlite3.Row) -> CaptureInfo | None:
+    """The stored capture metadata, None until it was read (or before schema 4)."""
+    if "metadata_read" not in r.keys() or not r["metadata_read"]:
+        return None
+    return CaptureInfo(**{name: r[name] for name in _CAPTURE_COLUMNS})
 
 
 def patch_from_row(r: sqlite3.Row) -> PatchRecord:
