@@ -15,7 +15,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import init_from_env
 from .normalization import apply_gains, input_gains
 from .losses import ISPLoss, psnr_np, ssim_np
-from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet
+from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet, stored_splits
 from .registry import build_model, model_name
 
 
@@ -100,7 +100,16 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
         torch.set_num_threads(config.threads)
     log(f"reading accepted patches of {dataset}")
     all_pairs = load_pairs(dataset, log=log)
-    train_names, val_names = split_by_triplet(list(all_pairs), config.val_fraction, config.seed)
+    splits = stored_splits(dataset)
+    if splits:  # the dataset's own split (ispviewer split); its test triplets are never seen here
+        train_names = [n for n in splits.get("train", []) if n in all_pairs]
+        val_names = [n for n in splits.get("val", []) if n in all_pairs]
+        log(f"using the stored split: {len(train_names)} train, {len(val_names)} val triplet(s) with accepted "
+            f"patches ({len(splits.get('test', []))} test triplet(s) held out)")
+        if not train_names:
+            raise EmptyTrainingSet(f"{dataset}: no triplet of the stored train split has accepted patches")
+    else:
+        train_names, val_names = split_by_triplet(list(all_pairs), config.val_fraction, config.seed)
     train_pairs = [all_pairs[n] for n in train_names]
     val_pairs = [all_pairs[n] for n in val_names] if dist_ctx.is_main else []  # rank 0 validates
     n_train = sum(len(p.packed) for p in train_pairs)
@@ -170,6 +179,10 @@ def evaluate(dataset: str | Path, weights: list[str | Path], triplets: list[str]
     """PSNR/SSIM of each checkpoint, and of the phone ISP, vs the aligned target on held-out triplets."""
     models = [(Path(w), *load_checkpoint(w)) for w in weights]
     if triplets is None:
+        triplets = stored_splits(dataset).get("test", [])
+        if triplets:
+            log(f"evaluating on the stored test split ({len(triplets)} triplet(s))")
+    if not triplets:
         triplets = list(((models[0][2].get("training") or {}).get("val_triplets")) or [])
         if not triplets:
             raise EmptyTrainingSet(f"{weights[0]}: no held-out triplets recorded; pass --triplets")

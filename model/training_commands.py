@@ -10,7 +10,9 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train the ISP network on the accepted patches of a dataset",
                        description="Reads only ACCEPTED patches (a person's rejections change what the model "
                                    "learns): raw crop from the phone DNG, target crop from the aligned target "
-                                   "at the matched offset. Validation triplets are held out whole.",
+                                   "at the matched offset. Validation triplets are held out whole: the stored "
+                                   "split (ispviewer split) when there is one — train and val, never test — "
+                                   "else --val-fraction.",
                        epilog="examples:\n  ispviewer train DS --out weights.pt --epochs 30\n"
                               "  ispviewer train DS --out plain.pt --model plain\n"
                               "  ispviewer train DS --out more.pt --resume weights.pt --epochs 10")
@@ -33,7 +35,8 @@ def register(sub) -> None:
     p.add_argument("dataset", type=Path)
     p.add_argument("--weights", type=Path, nargs="+", required=True)
     p.add_argument("--triplets", nargs="*", default=None,
-                   help="triplets to evaluate on (default: the held-out ones recorded in the first checkpoint)")
+                   help="triplets to evaluate on (default: the stored test split, else the held-out ones "
+                        "recorded in the first checkpoint)")
     p.set_defaults(func=run_evaluate)
 
 
