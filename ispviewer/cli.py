@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "ispviewer.dataset.product_commands",
     "ispviewer.dataset.demo.commands",
     "ispviewer.align.commands",
+    "ispviewer.workflows.patch_export_commands",
     "ispviewer.model.commands",
     "ispviewer.gui.commands",
 )

@@ -1,0 +1,1 @@
+"""Workflows above the Qt-free layers: work that needs the dataset and the aligner together."""
