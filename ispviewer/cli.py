@@ -32,6 +32,7 @@ COMMAND_MODULES = (
     "ispviewer.workflows.patch_export_commands",
     "ispviewer.model.commands",
     "ispviewer.gui.commands",
+    "ispviewer.workflows.commands",  # last: guards the import and check registered above
 )
 
 

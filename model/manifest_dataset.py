@@ -76,8 +76,8 @@ class ManifestPatchDataset(Dataset):
         meta = {"triplet": t.name, "x": p.x, "y": p.y, "size": p.size, "grid_x": gx, "grid_y": gy,
                 "misalignment_px": _number(p.misalignment_px), "status": p.status.value, "split": t.split or "",
                 "phone_model": t.phone_model, "cfa_pattern": t.raw.cfa_pattern,
-                "illumination": (t.capture.illumination if t.capture else None) or "",
-                "ev100": _number(t.capture.ev100 if t.capture else None), "wb_gains": list(packed.wb_gains)}
+                "illumination": (t.metadata.illumination if t.metadata else None) or "",
+                "ev100": _number(t.metadata.ev100 if t.metadata else None), "wb_gains": list(packed.wb_gains)}
         return (torch.from_numpy(np.ascontiguousarray(raw.transpose(2, 0, 1))),
                 torch.from_numpy(np.ascontiguousarray(target.transpose(2, 0, 1))).float().div_(255.0), meta)
 
@@ -90,7 +90,8 @@ class ManifestPatchDataset(Dataset):
             return hit
         root = self.root.resolve()
         with Manifest.open(root, readonly=True) as manifest:
-            value = (load_packed_raw(manifest.resolve(t.files.raw)), load_rgb(manifest.resolve(t.files.target)))
+            value = (load_packed_raw(manifest.resolve(t.files.raw), t.raw),  # in the triplet's phone frame
+                     load_rgb(manifest.resolve(t.files.target)))
         self._cache[t.name] = value
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)

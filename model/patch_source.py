@@ -70,7 +70,7 @@ def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]
     t = manifest.triplet(name)
     if t.homography is None:
         raise EmptyTrainingSet(f"triplet {name} has no alignment")
-    packed = load_packed_raw(manifest.resolve(t.files.raw))
+    packed = load_packed_raw(manifest.resolve(t.files.raw), t.raw)  # in the triplet's phone frame
     target_rgb = load_rgb(manifest.resolve(t.files.target))
     phone_rgb = load_rgb(manifest.resolve(t.files.phone))
     H = np.asarray(t.homography, dtype=np.float64)

@@ -53,7 +53,7 @@ def group_keys(manifest: Manifest, by: str) -> dict[str, tuple[str, ...]]:
         elif by == "split":
             out[t.name] = (t.split or "(unassigned)",)
         elif by == "illumination":
-            out[t.name] = ((t.capture.illumination if t.capture else None) or "(unknown)",)
+            out[t.name] = ((t.metadata.illumination if t.metadata else None) or "(unknown)",)
         else:
             out[t.name] = tags.get(t.name) or ("(untagged)",)
     return out

@@ -32,7 +32,7 @@ def patch_rows(manifest: Manifest, status: Status | None = None) -> Iterable[dic
 def triplet_rows(manifest: Manifest) -> Iterable[dict]:
     tags = manifest.tags()
     for t in manifest.triplets():
-        capture = {k: getattr(t.capture, k) if t.capture else None for k in _CAPTURE_FIELDS}
+        capture = {k: getattr(t.metadata, k) if t.metadata else None for k in _CAPTURE_FIELDS}
         yield {"triplet": t.name, "phone_model": t.phone_model, "width": t.raw.width, "height": t.raw.height,
                "target_width": t.target_width, "target_height": t.target_height,
                "cfa_pattern": t.raw.cfa_pattern, "black_level": t.raw.black_level,

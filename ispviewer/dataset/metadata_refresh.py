@@ -40,7 +40,7 @@ def refresh_metadata(manifest: Manifest, *, force: bool = False) -> MetadataRepo
     """Fill the metadata of every triplet that has none yet (all of them with ``force``)."""
     report = MetadataReport()
     for t in manifest.triplets():
-        if t.capture is not None and not force:
+        if t.metadata is not None and not force:
             continue
         missing = [rel for rel in (t.files.raw, t.files.phone, t.files.target)
                    if not manifest.resolve(rel).is_file()]

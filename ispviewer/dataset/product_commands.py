@@ -71,7 +71,7 @@ def run_metadata(args) -> int:
         print(report.summary())
         if args.list:
             for t in manifest.triplets():
-                c = t.capture
+                c = t.metadata
                 if c is None:
                     print(f"{t.name:<24} (no metadata)")
                     continue

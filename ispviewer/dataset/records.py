@@ -47,6 +47,22 @@ class RawInfo:
     cfa_pattern: str  # e.g. "RGGB", "GRBG": colours of the 2x2 tile, row-major, top-left first
     black_level: float
     white_level: float
+    #: How the sensor mosaic becomes the phone frame: the crop (x, y, w, h) of LibRaw's visible
+    #: area (None: all of it), then the EXIF orientation code (1..8).  ``width``, ``height`` and
+    #: ``cfa_pattern`` describe the phone frame, i.e. after both.
+    orientation: int = 1
+    crop: tuple[int, int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class CaptureFormat:
+    """How a capture's images were stored (the raw's geometry is in :class:`RawInfo`) and what the
+    import could not verify about them."""
+
+    phone_format: str = "jpeg"  # "jpeg" or "heif"
+    phone_orientation: int = 1  # EXIF orientation the phone image is stored with (applied on load)
+    target_orientation: int = 1
+    note: str | None = None  # e.g. the orientation guard's "not verifiable: flat scene"
 
 
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -88,7 +104,8 @@ class TripletRecord:
     mean_misalignment: float | None = None
     patch_counts: dict[str, int] = field(default_factory=dict)  # status -> count
     aligned_target: str | None = None  # the aligned target JPEG (display cache), relative to the root
-    capture: CaptureInfo | None = None  # None: metadata not read yet (or a dataset older than schema 4)
+    capture: CaptureFormat = field(default_factory=CaptureFormat)
+    metadata: CaptureInfo | None = None  # capture metadata; None: not read yet (or a dataset older than schema 4)
     split: str | None = None  # train / val / test, None: not assigned
 
     @property

@@ -8,7 +8,12 @@ inside one transaction.
 Version 2 adds ``triplets.aligned_path``: the aligned target JPEG the aligner writes as a display
 cache (NULL: none, the viewer warps the Nikon target itself).
 
-Version 3 is reserved for the capture geometry (empty here until it lands).
+Version 3 records each capture's geometry, i.e. how its files become the phone frame:
+``raw_orientation`` (EXIF code 1..8 the raw mosaic is turned by) and ``raw_crop`` (JSON
+[x, y, w, h] of LibRaw's visible area, NULL: all of it), the phone image's format and stored
+orientation, the target's stored orientation, and ``capture_note`` (what the import's orientation
+guard could not verify).  Datasets from before keep orientation 1 and no crop — exactly how they
+were read until then; ``ispviewer check`` reports those whose raw carries another orientation.
 
 Version 4 adds the dataset-as-a-product columns: the capture metadata of each triplet (phone
 capture: exposure time, ISO, f-number, focal length, capture time; the same for the target; EV100,
@@ -97,7 +102,14 @@ _V2 = """
 ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (display cache), relative
 """
 
-_V3 = ""  # reserved: capture geometry
+_V3 = """
+ALTER TABLE triplets ADD COLUMN raw_orientation INTEGER NOT NULL DEFAULT 1;   -- EXIF code the mosaic is turned by
+ALTER TABLE triplets ADD COLUMN raw_crop TEXT;                                -- JSON [x, y, w, h], NULL: whole visible area
+ALTER TABLE triplets ADD COLUMN phone_format TEXT NOT NULL DEFAULT 'jpeg';    -- 'jpeg' or 'heif'
+ALTER TABLE triplets ADD COLUMN phone_orientation INTEGER NOT NULL DEFAULT 1; -- as stored in the phone image
+ALTER TABLE triplets ADD COLUMN target_orientation INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE triplets ADD COLUMN capture_note TEXT;                            -- the orientation guard's note
+"""
 
 _V4 = """
 ALTER TABLE triplets ADD COLUMN exposure_time REAL;          -- phone capture, seconds

@@ -40,7 +40,7 @@ def stratum_key(strata: Iterable[str]) -> Callable[[TripletRecord], tuple]:
             if s == "phone":
                 out.append(t.phone_model or "unknown")
             else:
-                out.append((t.capture.illumination if t.capture else None) or "unknown")
+                out.append((t.metadata.illumination if t.metadata else None) or "unknown")
         return tuple(out)
     return key
 

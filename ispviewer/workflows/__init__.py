@@ -1,1 +1,4 @@
-"""Workflows above the Qt-free layers: work that needs the dataset and the aligner together."""
+"""Workflows that need several layers (dataset, align, model) at once.
+
+They sit above the layers they combine: ``dataset`` and ``align`` never import from here.
+"""

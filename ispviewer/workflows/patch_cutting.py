@@ -19,6 +19,7 @@ import numpy as np
 
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.images import ImageReadError, load_packed_raw, load_rgb
+from ispviewer.dataset.records import RawInfo
 
 #: value of the white level in an exported raw patch (PyNET-style loaders divide by 4 * 255)
 RAW_SCALE = 1020
@@ -42,6 +43,7 @@ class TripletJob:
     homography: tuple
     phone_size: tuple[int, int]
     origin: tuple[int, int]  # (oy, ox) the packed raw must have (from the manifest's CFA pattern)
+    frame: RawInfo  # the manifest's raw geometry: the crop and orientation that make the phone frame
     patches: tuple[PatchJob, ...]
     target_format: str  # "jpg" or "png"
     jpeg_quality: int = 95
@@ -80,7 +82,7 @@ def _encode(ext: str, image: np.ndarray, params=()) -> bytes:
 def cut_triplet(job: TripletJob) -> list[CutPatch]:
     """Encode every patch of ``job``."""
     try:
-        packed = load_packed_raw(job.raw)
+        packed = load_packed_raw(job.raw, job.frame)  # in the triplet's phone frame
         target_rgb = load_rgb(job.target)
     except ImageReadError as exc:
         raise CutError(str(exc)) from None

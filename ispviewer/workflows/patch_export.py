@@ -142,7 +142,7 @@ def plan_export(manifest: Manifest, opts: ExportOptions) -> list[SplitPlan]:
                 jobs.append((name, TripletJob(
                     raw=str(manifest.resolve(t.files.raw)), target=str(manifest.resolve(t.files.target)),
                     homography=t.homography, phone_size=(t.raw.width, t.raw.height),
-                    origin=_origin(t.raw.cfa_pattern), patches=tuple(patch_jobs),
+                    origin=_origin(t.raw.cfa_pattern), frame=t.raw, patches=tuple(patch_jobs),
                     target_format="jpg" if opts.layout == "zrr" else "png", jpeg_quality=opts.jpeg_quality)))
         plans.append(SplitPlan(split, jobs, fingerprints))
     return plans
@@ -155,12 +155,12 @@ def _record(index: int, split: str, t: TripletRecord, p, corner: tuple[int, int]
             "misalignment_px": p.misalignment_px, "ncc": p.ncc, "status": p.status.value,
             "decided_by": p.decided_by.value, "annotator": getattr(p, "annotator", None),
             "phone_model": t.phone_model, "cfa_pattern": t.raw.cfa_pattern,
-            "illumination": t.capture.illumination if t.capture else None,
-            "ev100": t.capture.ev100 if t.capture else None}
+            "illumination": t.metadata.illumination if t.metadata else None,
+            "ev100": t.metadata.ev100 if t.metadata else None}
 
 
 def _fingerprint(manifest: Manifest, t: TripletRecord, record: dict, opts: ExportOptions) -> str:
-    data = json.dumps([record, t.homography, _file_stamp(manifest.resolve(t.files.raw)),
+    data = json.dumps([record, t.homography, t.raw.orientation, t.raw.crop, _file_stamp(manifest.resolve(t.files.raw)),
                        _file_stamp(manifest.resolve(t.files.target)), opts.layout, opts.jpeg_quality],
                       sort_keys=True)
     return hashlib.sha1(data.encode()).hexdigest()[:16]

@@ -71,8 +71,8 @@ def test_garbage_and_missing_files_read_as_empty(tmp_path):
 def test_import_stores_metadata_and_command_lists_it(demo):
     with Manifest.open(demo, readonly=True) as m:
         triplets = m.triplets()
-    assert all(t.capture is not None and t.capture.ev100 is not None for t in triplets)
-    assert len({t.capture.illumination for t in triplets}) >= 3
+    assert all(t.metadata is not None and t.metadata.ev100 is not None for t in triplets)
+    assert len({t.metadata.illumination for t in triplets}) >= 3
     code, out, _ = cli("metadata", demo, "--list")
     assert code == 0 and "EV100" in out and "gap +" in out
 
@@ -82,21 +82,24 @@ def test_bounds_setting_reclassifies(demo, tmp_path):
     code, out, _ = cli("metadata", ds, "--bounds", "20,21,22")
     assert code == 0 and "re-classified" in out
     with Manifest.open(ds, readonly=True) as m:
-        assert {t.capture.illumination for t in m.triplets()} == {"night"}
+        assert {t.metadata.illumination for t in m.triplets()} == {"night"}
         assert m.illumination_bounds == (20.0, 21.0, 22.0)
     code, _, err = cli("metadata", ds, "--bounds", "9,3,1")
     assert code == 2 and "increasing" in err
 
 
 def _v2_manifest_from(ds):
-    """Turn a copy's manifest into what schema 2 wrote (columns and table of v4 gone)."""
+    """Turn a copy's manifest into what schema 2 wrote (what later migrations added is gone)."""
+    import re
+
+    from ispviewer.dataset import schema
+
     path = ds / "manifest.sqlite"
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE triplet_tags")
-    for col in ("exposure_time", "iso", "f_number", "focal_length", "captured_at", "target_exposure_time",
-                "target_iso", "target_f_number", "target_focal_length", "target_captured_at", "ev100",
-                "illumination", "capture_gap_s", "metadata_read", "split"):
-        conn.execute(f"ALTER TABLE triplets DROP COLUMN {col}")
+    for version in range(3, schema.SCHEMA_VERSION + 1):
+        for col in re.findall(r"ALTER TABLE triplets ADD COLUMN (\w+)", schema.MIGRATIONS[version]):
+            conn.execute(f"ALTER TABLE triplets DROP COLUMN {col}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()
@@ -106,13 +109,13 @@ def test_migration_from_v2_then_metadata_fills_existing_triplets(demo, tmp_path)
     ds = copy_dataset(demo, tmp_path / "old")
     _v2_manifest_from(ds)
     with Manifest.open(ds, readonly=True) as m:  # read-only: opens as it is, no metadata
-        assert all(t.capture is None and t.split is None for t in m.triplets())
+        assert all(t.metadata is None and t.split is None for t in m.triplets())
         assert m.tags() == {}
     code, out, _ = cli("metadata", ds)
     assert code == 0 and f"read for {4} triplet" in out
     assert (ds / "manifest.sqlite.v2.bak").exists()
     with Manifest.open(ds, readonly=True) as m:
-        assert all(t.capture and t.capture.illumination for t in m.triplets())
+        assert all(t.metadata and t.metadata.illumination for t in m.triplets())
     code, out, _ = cli("metadata", ds)
     assert code == 0 and "read for 0 triplet" in out  # done once; --refresh re-reads
 
@@ -137,7 +140,7 @@ def test_stats_by_groups_text_and_png(demo, tmp_path):
     code, out, _ = cli("stats", ds, "--by", "illumination", "--png", tmp_path / "f4b.png")
     assert code == 0
     with Manifest.open(ds, readonly=True) as m:
-        classes = {t.capture.illumination for t in m.triplets()}
+        classes = {t.metadata.illumination for t in m.triplets()}
     rows = [line for line in out.splitlines() if any(line.strip().startswith(c) for c in classes)]
     assert len(rows) == len(classes) >= 3, out
     import cv2

@@ -70,21 +70,37 @@ def test_zrr_layout_contiguous_indices_and_index(demo, zrr):
     assert raw.max() <= 1020
 
 
-@pytest.mark.parametrize("cfa", ["RGGB", "BGGR"])
-def test_raw_patch_is_the_sensor_mosaic_in_rggb_order(demo, zrr, cfa):
+#: EXIF orientation -> how the stored array is shown (the EXIF standard, written out independently)
+_SHOWN = {1: lambda a: a, 3: lambda a: a[::-1, ::-1], 6: lambda a: np.rot90(a, -1), 8: lambda a: np.rot90(a, 1)}
+
+
+def _phone_frame_mosaic(raw, t):
+    """The sensor mosaic and its colour indices in the triplet's phone frame: crop, then turn."""
+    mosaic, colours = raw.raw_image_visible.astype(np.float64), raw.raw_colors_visible
+    if t.raw.crop is not None:
+        x, y, w, h = t.raw.crop
+        mosaic, colours = mosaic[y:y + h, x:x + w], colours[y:y + h, x:x + w]
+    return _SHOWN[t.raw.orientation](mosaic), _SHOWN[t.raw.orientation](colours)
+
+
+@pytest.mark.parametrize("kind", ["RGGB", "BGGR", "turned", "cropped"])
+def test_raw_patch_is_the_sensor_mosaic_in_rggb_order(demo, zrr, kind):
     import rawpy
 
     rows = [json.loads(line) for line in (zrr / "index.jsonl").read_text().splitlines()]
-    mine = [r for r in rows if r["cfa_pattern"] == cfa]
-    assert mine
     with Manifest.open(demo, readonly=True) as m:
+        triplets = {t.name: t for t in m.triplets()}
+        pick = {"RGGB": lambda t: t.raw.cfa_pattern == "RGGB", "BGGR": lambda t: t.raw.cfa_pattern == "BGGR",
+                "turned": lambda t: t.raw.orientation != 1, "cropped": lambda t: t.raw.crop is not None}[kind]
+        mine = [r for r in rows if pick(triplets[r["triplet"]])]
+        assert mine, kind
         for r in mine[:6]:
-            t = m.triplet(r["triplet"])
+            t = triplets[r["triplet"]]
             with rawpy.imread(str(m.resolve(t.files.raw))) as raw:
-                mosaic = raw.raw_image_visible.astype(np.float64)
-                colours = raw.raw_colors_visible
+                mosaic, colours = _phone_frame_mosaic(raw, t)
                 desc = raw.color_desc.decode()
                 black, white = float(np.mean(raw.black_level_per_channel)), float(raw.white_level)
+            assert mosaic.shape == (t.raw.height, t.raw.width)
             gx, gy = r["raw_x"], r["raw_y"]
             assert abs(gx - r["x"]) <= 1 and abs(gy - r["y"]) <= 1
             tile = "".join(desc[c] for c in colours[gy:gy + 2, gx:gx + 2].ravel())
@@ -95,12 +111,15 @@ def test_raw_patch_is_the_sensor_mosaic_in_rggb_order(demo, zrr, cfa):
             assert np.abs(got - expected).max() <= 1  # float32 rounding of the packed planes at most
 
 
-@pytest.mark.parametrize("cfa", ["RGGB", "BGGR"])
-def test_raw_and_target_patches_line_up_sub_pixel(zrr, cfa):
+@pytest.mark.parametrize("kind", ["RGGB", "BGGR", "turned"])
+def test_raw_and_target_patches_line_up_sub_pixel(demo, zrr, kind):
     rows = [json.loads(line) for line in (zrr / "index.jsonl").read_text().splitlines()]
+    with Manifest.open(demo, readonly=True) as m:
+        turned = {t.name for t in m.triplets() if t.raw.orientation != 1}
     shifts, well = [], []
     for r in rows:
-        if r["cfa_pattern"] != cfa:
+        wanted = r["triplet"] in turned if kind == "turned" else r["cfa_pattern"] == kind
+        if not wanted:
             continue
         _, packed, target = load_zrr_pair(zrr, r["index"])
         s = np.hypot(*shift_px(packed, target))

@@ -15,7 +15,7 @@ from ispviewer.dataset.splits import check_fractions, plan_splits
 def _triplet(i, phone="A", light="day", split=None):
     return TripletRecord(id=i, name=f"t{i:03d}", files=CaptureFiles("r", "p", "t"),
                          raw=RawInfo(10, 10, phone, "", "RGGB", 0, 1), target_width=1, target_height=1,
-                         capture=CaptureInfo(illumination=light), split=split)
+                         metadata=CaptureInfo(illumination=light), split=split)
 
 
 def test_fractions_reached_and_every_split_gets_one():
@@ -52,7 +52,7 @@ def test_stratified_split_balances_each_phone_and_illumination():
     plan = plan_splits(ts, check_fractions(0.25, 0.25), strata=("phone", "illumination"))
     for phone in "AB":
         for light in ("day", "night"):
-            names = [t.name for t in ts if t.raw.make == phone and t.capture.illumination == light]
+            names = [t.name for t in ts if t.raw.make == phone and t.metadata.illumination == light]
             assert sorted(plan[n] for n in names).count("test") == 5
     with pytest.raises(ValueError, match="stratify"):
         plan_splits(ts, check_fractions(0.1, 0.1), strata=("weather",))

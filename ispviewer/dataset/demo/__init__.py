@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 _EXPORTS = {
     "build_demo_sources": "ispviewer.dataset.demo.build",
     "target_size_for": "ispviewer.dataset.demo.build",
+    "phone_image_path": "ispviewer.dataset.demo.build",
     "PHONE_MODELS": "ispviewer.dataset.demo.cameras",
     "PhoneModel": "ispviewer.dataset.demo.cameras",
     "GroundTruth": "ispviewer.dataset.demo.groundtruth",
@@ -27,7 +28,7 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from ispviewer.dataset.demo.build import build_demo_sources, target_size_for
+    from ispviewer.dataset.demo.build import build_demo_sources, phone_image_path, target_size_for
     from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel
     from ispviewer.dataset.demo.groundtruth import GroundTruth, GroundTruthError, load_groundtruth
     from ispviewer.dataset.demo.local_motion import LocalMotion

@@ -98,8 +98,9 @@ def dng_exif_tags(exp: Exposure) -> list[tuple[tuple[int, int], object]]:
     ]
 
 
-def jpeg_with_exif(jpeg: bytes, exp: Exposure, make: str, model: str) -> bytes:
-    """``jpeg`` with an EXIF segment (APP1) carrying make, model and the exposure."""
+def jpeg_with_exif(jpeg: bytes, exp: Exposure, make: str, model: str, orientation: int = 1) -> bytes:
+    """``jpeg`` with an EXIF segment (APP1) carrying make, model, the exposure and (when not 1)
+    the orientation the pixels are stored with."""
     from PIL import Image, TiffImagePlugin
 
     if jpeg[:2] != b"\xff\xd8":
@@ -107,6 +108,8 @@ def jpeg_with_exif(jpeg: bytes, exp: Exposure, make: str, model: str) -> bytes:
     stamp, subsec = _stamp(exp.captured_at)
     exif = Image.Exif()
     exif[0x010F], exif[0x0110] = make, model
+    if orientation != 1:
+        exif[0x0112] = int(orientation)
     sub = exif.get_ifd(0x8769)
     sub[0x829A] = TiffImagePlugin.IFDRational(exp.exposure_time.numerator, exp.exposure_time.denominator)
     sub[0x829D] = TiffImagePlugin.IFDRational(round(exp.f_number * 100), 100)

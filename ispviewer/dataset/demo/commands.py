@@ -44,7 +44,8 @@ def register(sub) -> None:
 def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int, log=print) -> int:
     """Sources -> import -> alignment.  Returns the number of problems (0 when all went well)."""
     from ispviewer.dataset.demo import build_demo_sources
-    from ispviewer.dataset.importer import import_sources
+    # the guarded import, as `ispviewer import` runs it (this workflow moves to ispviewer.workflows)
+    from ispviewer.workflows.capture_import import import_captures as import_sources
 
     sources = out / "sources"
     log(f"building {count} demo triplet(s) at {size[0]}x{size[1]} in {sources}")

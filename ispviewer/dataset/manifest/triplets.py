@@ -9,7 +9,7 @@ from ispviewer.dataset.alignment_files import remove_replaced
 from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.manifest.rows import log_decision, triplet_from_row
 from ispviewer.dataset.records import (
-    AlignmentResult, CaptureFiles, DecidedBy, RawInfo, Status, TripletRecord,
+    AlignmentResult, CaptureFiles, CaptureFormat, DecidedBy, RawInfo, Status, TripletRecord,
 )
 from ispviewer.dataset.rules import auto_status
 
@@ -18,8 +18,12 @@ class TripletTable(ManifestBase):
     """Registering captures, reading triplets, storing (or failing) their alignment."""
 
     def add_triplet(self, name: str, files: CaptureFiles, raw: RawInfo,
-                    target_size: tuple[int, int]) -> tuple[int, bool]:
-        """Register a capture; returns (id, created).  An existing name is left as it is."""
+                    target_size: tuple[int, int], capture: CaptureFormat = CaptureFormat()) -> tuple[int, bool]:
+        """Register a capture; returns (id, created).  An existing name is left as it is.
+
+        ``raw`` describes the phone frame (its orientation and crop are stored with it),
+        ``capture`` the images' formats and the import's note, all in the same transaction.
+        """
         for rel in (files.raw, files.phone, files.target):
             self.resolve(rel)  # refuse unsafe paths before they reach the database
         with self._write() as db:
@@ -29,10 +33,13 @@ class TripletTable(ManifestBase):
             cur = db.execute(
                 "INSERT INTO triplets (name, raw_path, phone_path, target_path, width, height, "
                 "target_width, target_height, phone_make, phone_model, cfa_pattern, black_level, "
-                "white_level, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "white_level, imported_at, raw_orientation, raw_crop, phone_format, phone_orientation, "
+                "target_orientation, capture_note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (name, files.raw, files.phone, files.target, raw.width, raw.height,
                  target_size[0], target_size[1], raw.make, raw.model, raw.cfa_pattern,
-                 raw.black_level, raw.white_level, utc_now()))
+                 raw.black_level, raw.white_level, utc_now(), int(raw.orientation),
+                 json.dumps(list(raw.crop)) if raw.crop is not None else None, capture.phone_format,
+                 int(capture.phone_orientation), int(capture.target_orientation), capture.note))
             return int(cur.lastrowid), True
 
     _TRIPLET_SQL = """
