@@ -34,7 +34,8 @@ from ispviewer.dataset.atomic import atomic_file
 from ispviewer.dataset.bayer_grid import rggb_corner
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import SPLITS, Status, TripletRecord
-from ispviewer.workflows.patch_cutting import CutError, CutPatch, PatchJob, TripletJob, cut_triplet
+from ispviewer.workflows.patch_cutting import (CutError, CutPatch, PatchJob, PatchWriteError, TripletJob,
+                                               cut_triplet, write_file)
 
 LAYOUTS = ("zrr", "webdataset")
 STATE_VERSION = 1
@@ -169,19 +170,6 @@ def _fingerprint(manifest: Manifest, t: TripletRecord, record: dict, opts: Expor
 # --------------------------------------------------------------------------- writing
 
 
-def _write_file(path: Path, data: bytes) -> None:
-    """Write under a temporary name, rename when complete (no fsync: the index, written last with
-    one, is what says the split is done)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except OSError as exc:
-        _unlink(tmp)
-        raise _write_error(path, exc) from None
-
-
 def _write_error(path: Path, exc: OSError) -> ExportError:
     reason = "the disk is full" if exc.errno in (errno.ENOSPC, errno.EDQUOT) else (exc.strerror or str(exc))
     return ExportError(f"{path}: cannot write ({reason}); files written so far are complete and are kept, "
@@ -263,8 +251,9 @@ class _ZrrLayout(_Layout):
         return {i for i, n in present.items() if n == 2}
 
     def write(self, cut: CutPatch) -> None:
-        _write_file(self.target_dir / f"{cut.index}.jpg", cut.target)
-        _write_file(self.raw_dir / f"{cut.index}.png", cut.raw_png)
+        if cut.raw_png:  # else the worker wrote the files itself (TripletJob.zrr_root)
+            write_file(self.target_dir / f"{cut.index}.jpg", cut.target)
+            write_file(self.raw_dir / f"{cut.index}.png", cut.raw_png)
 
     def finish(self) -> None:
         _write_jsonl(self.index_path, self.index_rows())
@@ -423,14 +412,18 @@ def export_patches(dataset: str | os.PathLike, opts: ExportOptions,
         for name, job in plan.jobs:
             patches = tuple(p for p in job.patches if p.index not in done)
             if patches:
-                todo.append((name, TripletJob(**{**job.__dict__, "patches": patches})))
+                zrr_root = str(layout.root) if isinstance(layout, _ZrrLayout) else None
+                todo.append((name, TripletJob(**{**job.__dict__, "patches": patches, "zrr_root": zrr_root})))
         report.total[plan.name], report.reused[plan.name], report.written[plan.name] = plan.count, len(done), 0
         work.append((layout, todo))
     progress = _Progress(sum(len(j.patches) for _, todo in work for _, j in todo))
     for layout, todo in work:
         split = layout.plan.name
-        with closing(_run_ordered([job for _, job in todo], opts.workers)) as results:
-            failed = _consume(results, todo, layout, report, progress, log)
+        try:
+            with closing(_run_ordered([job for _, job in todo], opts.workers)) as results:
+                failed = _consume(results, todo, layout, report, progress, log)
+        except PatchWriteError as exc:
+            raise ExportError(str(exc)) from None
         if failed:
             report.incomplete.append(split)
         elif layout.plan.count:

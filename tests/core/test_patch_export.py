@@ -156,11 +156,11 @@ def test_reused_export_writes_nothing_and_a_changed_decision_redoes_the_split(de
 
 
 def test_killed_export_leaves_nothing_that_looks_complete(demo, tmp_path, monkeypatch):
-    from ispviewer.workflows import patch_export
+    from ispviewer.workflows import patch_cutting
 
     ds = copy_dataset(demo, tmp_path / "ds")
     out = tmp_path / "zrr"
-    real = patch_export._write_file
+    real = patch_cutting.write_file
     calls = {"n": 0}
 
     def dying(path, data):
@@ -170,13 +170,13 @@ def test_killed_export_leaves_nothing_that_looks_complete(demo, tmp_path, monkey
             tmp.write_bytes(data[: len(data) // 2])
             raise KeyboardInterrupt
         real(path, data)
-    monkeypatch.setattr(patch_export, "_write_file", dying)
+    monkeypatch.setattr(patch_cutting, "write_file", dying)
     code, _, _ = cli("export-patches", ds, "--layout", "zrr", "--out", out, "--workers", "1")
     assert code == 130
     assert not (out / "all" / "index.jsonl").exists()
     for f in (out / "all" / "huawei_raw").glob("*.png"):
         assert np.asarray(imageio.imread(f)).shape == (128, 128)  # every file that exists is whole
-    monkeypatch.setattr(patch_export, "_write_file", real)
+    monkeypatch.setattr(patch_cutting, "write_file", real)
     code, text, _ = cli("export-patches", ds, "--layout", "zrr", "--out", out, "--workers", "1")
     assert code == 0 and "4 reused" in text and (out / "all" / "index.jsonl").exists()
     assert not list((out / "all").rglob("*.tmp"))
