@@ -143,5 +143,5 @@ def cut_triplet(job: TripletJob) -> list[CutPatch]:
             write_file(root / "canon" / f"{p.index}.jpg", encoded)
             write_file(root / "huawei_raw" / f"{p.index}.png", raw_png)  # the pair is whole once this exists
             raw_png, encoded = b"", b""
-        out.append(CutPatch(p.index, raw_png, encoded, p.record))
+        out.append(CutPatch(p.index, raw_png, encoded, dict(p.record, wb_gains=list(packed.wb_gains))))
     return out

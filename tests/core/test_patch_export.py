@@ -255,3 +255,27 @@ def test_webdataset_shards_read_back_with_the_webdataset_library(demo, zrr, tmp_
         assert raw.dtype == np.uint16 and np.array_equal(raw, imageio.imread(zrr / "huawei_raw" / f"{i}.png"))
     code, text, _ = cli("export-patches", demo, "--layout", "webdataset", "--out", out, "--shard-size", "16")
     assert code == 0 and "0 written" in text
+
+
+def test_train_reads_shards_each_rank_its_own(demo, tmp_path):
+    from ispviewer.model.shard_source import load_shard_pairs, shard_files, shard_index
+    from ispviewer.model.trainer import TrainConfig, train
+
+    ds = copy_dataset(demo, tmp_path / "ds")
+    cli("split", ds, "--val", "0.25", "--test", "0.25")
+    out = tmp_path / "shards"
+    assert cli("export-patches", ds, "--layout", "webdataset", "--out", out, "--shard-size", "8")[0] == 0
+    files = shard_files(out, "train")
+    index = shard_index(out, "train")
+    assert len(files) >= 2
+    ranks = [load_shard_pairs(out, "train", rank, 2) for rank in (0, 1)]
+    counts = [sum(len(p.packed) for p in pairs) for pairs in ranks]
+    assert sum(counts) == len(index) and all(counts)  # the two ranks split the samples, none read twice
+    first = next(p for p in ranks[0] if p.triplet == index[0]["triplet"])
+    assert first.packed.shape[1:] == (64, 64, 4) and first.wb_gains != (1.0, 1.0, 1.0)
+    lines = []
+    report = train(ds, tmp_path / "w.pt", TrainConfig(model="plain", epochs=1, batch=2, patch=32, steps_per_epoch=2,
+                                                      shards=str(out)), log=lines.append)
+    assert report.patch_count == len(index) and any("each its own shards" in line for line in lines)
+    code, _, err = cli("train", ds, "--out", tmp_path / "x.pt", "--shards", tmp_path / "none", "--epochs", "1")
+    assert code == 2 and "no train shards" in err
