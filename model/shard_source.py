@@ -48,6 +48,10 @@ def packed_from_mosaic(mosaic: np.ndarray) -> np.ndarray:
     return np.stack([m[0::2, 0::2], m[0::2, 1::2], m[1::2, 0::2], m[1::2, 1::2]], axis=-1)
 
 
+def _all_shards(urls):
+    return urls
+
+
 def load_shard_pairs(where: str | os.PathLike, split: str = "train", rank: int = 0, world_size: int = 1,
                      log=None) -> list[TripletPairs]:
     """This rank's samples, grouped by triplet."""
@@ -61,7 +65,8 @@ def load_shard_pairs(where: str | os.PathLike, split: str = "train", rank: int =
     if log:
         log(f"  rank {rank}: reading {len(mine)} of {len(files)} {split} shard(s)")
     groups: dict[str, dict] = {}
-    for sample in wds.WebDataset(mine, shardshuffle=False, empty_check=False):
+    # the shards were split between the ranks above; the library must not split them again
+    for sample in wds.WebDataset(mine, shardshuffle=False, empty_check=False, nodesplitter=_all_shards):
         meta = json.loads(sample["json"])
         raw = cv2.imdecode(np.frombuffer(sample["raw.png"], np.uint8), cv2.IMREAD_UNCHANGED)
         bgr = cv2.imdecode(np.frombuffer(sample["target.png"], np.uint8), cv2.IMREAD_COLOR)
