@@ -52,6 +52,16 @@ def split_by_triplet(names: list[str], val_fraction: float, seed: int) -> tuple[
     return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
 
 
+def stored_splits(dataset: str | Path) -> dict[str, list[str]]:
+    """The train/val/test triplet names stored by ``ispviewer split`` ({} when none is stored)."""
+    with Manifest.open(dataset, readonly=True) as manifest:
+        out: dict[str, list[str]] = {}
+        for t in manifest.triplets():
+            if t.split:
+                out.setdefault(t.split, []).append(t.name)
+        return {k: sorted(v) for k, v in out.items()}
+
+
 def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]) -> TripletPairs:
     """Decode the triplet once and cut every patch's raw, target and phone crops."""
     from ispviewer.align.warp import warp_target_to_phone

@@ -32,6 +32,7 @@ from ispviewer.dataset.images import (
     verify_jpeg,
 )
 from ispviewer.dataset.manifest import Manifest, ManifestError
+from ispviewer.dataset.metadata_refresh import record_metadata
 from ispviewer.dataset.records import CaptureFiles, CaptureFormat, RawInfo
 
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ -]{0,127}$")
@@ -173,7 +174,9 @@ def import_sources(src: str | os.PathLike, dataset: str | os.PathLike, progress=
             except (OSError, ManifestError) as exc:
                 report.skipped.append((cap.name, f"cannot copy into the dataset ({exc})"))
                 continue
-            manifest.add_triplet(cap.name, files, frame, target_size, capture)
+            triplet_id, created = manifest.add_triplet(cap.name, files, frame, target_size, capture)
+            if created:
+                record_metadata(manifest, triplet_id, files)
             report.added.append(cap.name)
             if note:
                 report.notes.append((cap.name, note))

@@ -65,6 +65,28 @@ class CaptureFormat:
     note: str | None = None  # e.g. the orientation guard's "not verifiable: flat scene"
 
 
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    """A triplet's stored capture metadata (None: the files do not say)."""
+
+    exposure_time: float | None = None  # phone capture, seconds
+    iso: float | None = None
+    f_number: float | None = None
+    focal_length: float | None = None  # mm
+    captured_at: str | None = None  # ISO 8601
+    target_exposure_time: float | None = None
+    target_iso: float | None = None
+    target_f_number: float | None = None
+    target_focal_length: float | None = None
+    target_captured_at: str | None = None
+    ev100: float | None = None  # scene brightness of the phone capture
+    illumination: str | None = None  # class of ev100 (night, low light, indoor, daylight)
+    capture_gap_s: float | None = None  # seconds from the phone capture to the target capture
+
+
 @dataclass(frozen=True)
 class TripletRecord:
     """One triplet as the manifest knows it."""
@@ -83,6 +105,8 @@ class TripletRecord:
     patch_counts: dict[str, int] = field(default_factory=dict)  # status -> count
     aligned_target: str | None = None  # the aligned target JPEG (display cache), relative to the root
     capture: CaptureFormat = field(default_factory=CaptureFormat)
+    metadata: CaptureInfo | None = None  # capture metadata; None: not read yet (or a dataset older than schema 4)
+    split: str | None = None  # train / val / test, None: not assigned
 
     @property
     def phone_model(self) -> str:

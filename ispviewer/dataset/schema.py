@@ -14,6 +14,11 @@ Version 3 records each capture's geometry, i.e. how its files become the phone f
 orientation, the target's stored orientation, and ``capture_note`` (what the import's orientation
 guard could not verify).  Datasets from before keep orientation 1 and no crop — exactly how they
 were read until then; ``ispviewer check`` reports those whose raw carries another orientation.
+
+Version 4 adds the dataset-as-a-product columns: the capture metadata of each triplet (phone
+capture: exposure time, ISO, f-number, focal length, capture time; the same for the target; EV100,
+illumination class, seconds between the two captures; ``metadata_read`` once the files were
+read), its ``split`` (train/val/test, NULL: not assigned yet) and the ``triplet_tags`` table.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -106,8 +111,33 @@ ALTER TABLE triplets ADD COLUMN target_orientation INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE triplets ADD COLUMN capture_note TEXT;                            -- the orientation guard's note
 """
 
+_V4 = """
+ALTER TABLE triplets ADD COLUMN exposure_time REAL;          -- phone capture, seconds
+ALTER TABLE triplets ADD COLUMN iso REAL;
+ALTER TABLE triplets ADD COLUMN f_number REAL;
+ALTER TABLE triplets ADD COLUMN focal_length REAL;           -- mm
+ALTER TABLE triplets ADD COLUMN captured_at TEXT;            -- ISO 8601
+ALTER TABLE triplets ADD COLUMN target_exposure_time REAL;
+ALTER TABLE triplets ADD COLUMN target_iso REAL;
+ALTER TABLE triplets ADD COLUMN target_f_number REAL;
+ALTER TABLE triplets ADD COLUMN target_focal_length REAL;
+ALTER TABLE triplets ADD COLUMN target_captured_at TEXT;
+ALTER TABLE triplets ADD COLUMN ev100 REAL;                  -- log2(N^2/t) - log2(ISO/100), phone capture
+ALTER TABLE triplets ADD COLUMN illumination TEXT;
+ALTER TABLE triplets ADD COLUMN capture_gap_s REAL;          -- target capture time - phone capture time
+ALTER TABLE triplets ADD COLUMN metadata_read INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE triplets ADD COLUMN split TEXT CHECK (split IS NULL OR split IN ('train', 'val', 'test'));
+
+CREATE TABLE triplet_tags (
+    triplet_id  INTEGER NOT NULL REFERENCES triplets(id) ON DELETE CASCADE,
+    tag         TEXT NOT NULL,
+    PRIMARY KEY (triplet_id, tag)
+);
+CREATE INDEX triplet_tags_by_tag ON triplet_tags(tag);
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

@@ -18,13 +18,15 @@ import cv2
 import numpy as np
 
 from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel, draw_capture_settings
-from ispviewer.dataset.demo.capture_frames import (
-    DEMO_FRAMES,
-    CaptureFrame,
-    jpeg_with_orientation,
-    stored_image,
-    stored_mosaic,
+from ispviewer.dataset.demo.capture_exif import (
+    TARGET_MAKE,
+    TARGET_MODEL,
+    DemoCapture,
+    dng_exif_tags,
+    draw_demo_capture,
+    jpeg_with_exif,
 )
+from ispviewer.dataset.demo.capture_frames import DEMO_FRAMES, CaptureFrame, stored_image, stored_mosaic
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
@@ -108,7 +110,8 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
     raw_dn = unprocess_to_raw(phone_srgb, phone, settings, sensor_rng)
     phone_rgb = render_phone_jpeg_rgb(raw_dn, phone, settings, sensor_rng)
 
-    _write_capture(out, stem, raw_dn, phone_rgb, target_jpeg_rgb(target), phone, settings, capture)
+    exif = draw_demo_capture(phone, index, np.random.default_rng([seed, index, 4]))
+    _write_capture(out, stem, raw_dn, phone_rgb, target_jpeg_rgb(target), phone, settings, capture, exif)
     gt = GroundTruth(homography=hom, disp_grid=grid, disp_step=DISP_STEP, phone_size=(w, h),
                      target_size=tsize, cfa_pattern=phone.cfa, make=phone.make, model=phone.model,
                      seed=seed, index=index,
@@ -120,25 +123,29 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
 
 
 def _write_capture(out: Path, stem: str, raw_dn: np.ndarray, phone_rgb: np.ndarray, target_rgb: np.ndarray,
-                   phone: PhoneModel, settings, capture: CaptureFrame) -> None:
-    """The three source files, stored as a device held/configured as ``capture`` writes them."""
+                   phone: PhoneModel, settings, capture: CaptureFrame, exif: DemoCapture) -> None:
+    """The three source files, stored as a device held/configured as ``capture`` writes them, with
+    the capture metadata ``exif`` in their EXIF tags."""
     raw, cfa, crop_origin = stored_mosaic(raw_dn, phone.cfa, capture)
     crop = None
     if crop_origin is not None:
         m = capture.crop_margin
         crop = (*crop_origin, raw.shape[1] - 2 * m, raw.shape[0] - 2 * m)
     _write_atomic(out / "raw" / f"{stem}.dng", dng_bytes(raw, phone, settings, orientation=capture.raw_orientation,
-                                                         cfa=cfa, default_crop=crop))
+                                                         cfa=cfa, default_crop=crop,
+                                                         extra_tags=dng_exif_tags(exif.phone)))
     if capture.phone_format == "heic":
         from ispviewer.dataset.heif import heif_bytes
 
         _write_atomic(out / "phone" / f"{stem}.heic",
                       heif_bytes(phone_rgb, PHONE_JPEG_QUALITY, capture.phone_orientation))
     else:
-        _write_atomic(out / "phone" / f"{stem}.jpg", jpeg_with_orientation(
-            _jpeg(stored_image(phone_rgb, capture.phone_orientation), PHONE_JPEG_QUALITY), capture.phone_orientation))
-    _write_atomic(out / "target" / f"{stem}.jpg", jpeg_with_orientation(
-        _jpeg(stored_image(target_rgb, capture.target_orientation), TARGET_JPEG_QUALITY), capture.target_orientation))
+        _write_atomic(out / "phone" / f"{stem}.jpg", jpeg_with_exif(
+            _jpeg(stored_image(phone_rgb, capture.phone_orientation), PHONE_JPEG_QUALITY), exif.phone,
+            phone.make, phone.model, capture.phone_orientation))
+    _write_atomic(out / "target" / f"{stem}.jpg", jpeg_with_exif(
+        _jpeg(stored_image(target_rgb, capture.target_orientation), TARGET_JPEG_QUALITY), exif.target,
+        TARGET_MAKE, TARGET_MODEL, capture.target_orientation))
 
 
 def phone_image_path(out: str | os.PathLike, stem: str) -> Path:

@@ -31,11 +31,13 @@ def _rational(values, max_denominator: int = 100000) -> list[list[int]]:
 
 
 def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings, *, orientation: int = 1,
-              cfa: str | None = None, default_crop: tuple[int, int, int, int] | None = None) -> bytes:
+              cfa: str | None = None, default_crop: tuple[int, int, int, int] | None = None,
+              extra_tags: list | None = None) -> bytes:
     """The DNG file content for a uint16 mosaic (DN, black level included).
 
     ``orientation`` is the DNG Orientation tag, ``cfa`` the mosaic's pattern when it is not the
-    phone's (a mosaic stored turned), ``default_crop`` (x, y, w, h) the DefaultCropOrigin/Size.
+    phone's (a mosaic stored turned), ``default_crop`` (x, y, w, h) the DefaultCropOrigin/Size,
+    ``extra_tags`` further (pidng tag, value) pairs for IFD0, e.g. the capture's EXIF exposure tags.
     """
     from pidng.core import RAW2DNG, DNGTags, Tag
     from pidng.defs import CalibrationIlluminant, PhotometricInterpretation
@@ -74,6 +76,8 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings, 
     tags.set(Tag.Make, phone.make)
     tags.set(Tag.Model, phone.model)
     tags.set(Tag.UniqueCameraModel, f"{phone.make} {phone.model}")
+    for tag, value in extra_tags or ():
+        tags.set(tag, value)
     # pidng adds NewSubfileType, Compression, Software and the DNG version tags itself.
     writer = RAW2DNG()
     writer.options(tags, path="", compress=False)

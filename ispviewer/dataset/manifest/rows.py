@@ -10,6 +10,7 @@ from ispviewer.dataset.records import (
     AlignState,
     CaptureFiles,
     CaptureFormat,
+    CaptureInfo,
     DecidedBy,
     PatchRecord,
     RawInfo,
@@ -44,7 +45,20 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
+        # `in` on a sqlite3.Row looks at its values, so the column checks go through keys():
+        # absent columns are those of older schemas opened read-only
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None,  # noqa: SIM118
+        metadata=metadata_from_row(r), split=r["split"] if "split" in r.keys() else None)  # noqa: SIM118
+
+
+_METADATA_COLUMNS = tuple(CaptureInfo.__dataclass_fields__)
+
+
+def metadata_from_row(r: sqlite3.Row) -> CaptureInfo | None:
+    """The stored capture metadata, None until it was read (or before schema 4)."""
+    if "metadata_read" not in r.keys() or not r["metadata_read"]:  # noqa: SIM118 - see triplet_from_row
+        return None
+    return CaptureInfo(**{name: r[name] for name in _METADATA_COLUMNS})
 
 
 def capture_from_row(r: sqlite3.Row) -> CaptureFormat:
