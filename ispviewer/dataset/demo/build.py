@@ -22,6 +22,10 @@ from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
 from ispviewer.dataset.demo.local_motion import add_local_motions, draw_local_motions, textured_map
+from ispviewer.dataset.demo.looks import (draw_look, encode_jpeg, lens_distortion_grid, render_look,
+                                          render_phone_look, srgb_to_linear)
+from ispviewer.dataset.demo.parallax import (draw_near_objects, object_rows, paint_phone_view,
+                                             paint_target_view)
 from ispviewer.dataset.demo.phone_isp import render_phone_jpeg_rgb
 from ispviewer.dataset.demo.scenes import compose_scene, load_asset
 from ispviewer.dataset.demo.target_render import (canvas_frame_for, phone_view, target_jpeg_rgb,
@@ -79,8 +83,12 @@ def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
 
 
 def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
-                  phone: PhoneModel) -> str:
-    """Render and write one triplet; returns its stem."""
+                  phone: PhoneModel, hard: bool = False) -> str:
+    """Render and write one triplet; returns its stem.
+
+    ``hard``: randomised camera looks for both cameras (:mod:`.looks`), a lens-distortion
+    difference, and near objects with rig parallax and occlusion borders (:mod:`.parallax`).
+    """
     stem = stem_for(index)
     w, h = phone_size
     tsize = target_size_for(phone_size)
@@ -88,25 +96,40 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
 
     hom = make_homography(geo_rng, phone_size, tsize)
     smooth = make_displacement_grid(geo_rng, phone_size)
+    hard_rng = np.random.default_rng([seed, index, 4]) if hard else None
+    if hard:
+        smooth = smooth + lens_distortion_grid(hard_rng, smooth.shape[:2], DISP_STEP, phone_size)
     frame = canvas_frame_for(hom, phone_size, tsize, CANVAS_SCALE)
     canvas = compose_scene(scene_rng, frame.shape, CANVAS_SCALE, max(w, h))
     phone_srgb = phone_view(canvas, frame, phone_size)
+    objects = draw_near_objects(hard_rng, phone_size) if hard else []
+    if objects:
+        phone_srgb = paint_phone_view(phone_srgb, canvas, frame, objects)
     motions = draw_local_motions(motion_rng, phone_size, textured=textured_map(phone_srgb))
     grid, motions = add_local_motions(smooth, DISP_STEP, motions)
     target = target_view(canvas, frame, hom, grid, DISP_STEP, tsize)
+    if objects:
+        paint_target_view(target, canvas, frame, hom, grid, DISP_STEP, objects, w / tsize[0])
     del canvas
 
     settings = draw_capture_settings(phone, sensor_rng)
     raw_dn = unprocess_to_raw(phone_srgb, phone, settings, sensor_rng)
-    phone_rgb = render_phone_jpeg_rgb(raw_dn, phone, settings, sensor_rng)
+    if hard:
+        phone_look, target_look = draw_look(hard_rng), draw_look(hard_rng)
+        phone_jpeg = encode_jpeg(render_phone_look(raw_dn, phone, settings, phone_look), phone_look)
+        target_jpeg = encode_jpeg(render_look(srgb_to_linear(target), target_look), target_look)
+    else:
+        phone_jpeg = _jpeg(render_phone_jpeg_rgb(raw_dn, phone, settings, sensor_rng), PHONE_JPEG_QUALITY)
+        target_jpeg = _jpeg(target_jpeg_rgb(target), TARGET_JPEG_QUALITY)
 
     _write_atomic(out / "raw" / f"{stem}.dng", dng_bytes(raw_dn, phone, settings))
-    _write_atomic(out / "phone" / f"{stem}.jpg", _jpeg(phone_rgb, PHONE_JPEG_QUALITY))
-    _write_atomic(out / "target" / f"{stem}.jpg", _jpeg(target_jpeg_rgb(target), TARGET_JPEG_QUALITY))
+    _write_atomic(out / "phone" / f"{stem}.jpg", phone_jpeg)
+    _write_atomic(out / "target" / f"{stem}.jpg", target_jpeg)
     gt = GroundTruth(homography=hom, disp_grid=grid, disp_step=DISP_STEP, phone_size=(w, h),
                      target_size=tsize, cfa_pattern=phone.cfa, make=phone.make, model=phone.model,
                      seed=seed, index=index,
-                     local_motions=np.array([m.as_row() for m in motions], np.float64).reshape(-1, 6))
+                     local_motions=np.array([m.as_row() for m in motions], np.float64).reshape(-1, 6),
+                     near_objects=object_rows(objects))
     buf = io.BytesIO()
     save_groundtruth(buf, gt)
     _write_atomic(out / "groundtruth" / f"{stem}.npz", buf.getvalue())
@@ -114,13 +137,14 @@ def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
 
 
 def build_demo_sources(out: str | os.PathLike, count: int = 6, size: tuple[int, int] = (2000, 1500),
-                       seed: int = 0, progress: Progress | None = None) -> list[str]:
+                       seed: int = 0, progress: Progress | None = None, hard: bool = False) -> list[str]:
     """Write ``count`` demo triplets under ``out`` in the by-role layout; returns their stems.
 
     ``size`` is the phone frame (width, height), 4:3 like the phones simulated; the target is 1.5x
     larger.  Triplets alternate between the phone models (iPhone-like RGGB 12-bit, Xiaomi-like
     BGGR 10-bit).  ``progress(i, count, stem)`` is called before triplet ``i`` (0-based, i.e. the
     number already written) is rendered, as ``ispviewer.dataset.importer`` does.
+    ``hard`` builds the harder variant (see :func:`build_triplet`).
     """
     phone_size = _check_size(size)
     if int(count) < 0:
@@ -136,7 +160,7 @@ def build_demo_sources(out: str | os.PathLike, count: int = 6, size: tuple[int, 
             if progress is not None:
                 progress(index, int(count), stem_for(index))
             phone = PHONE_MODELS[index % len(PHONE_MODELS)]
-            stems.append(build_triplet(out, index, int(seed), phone_size, phone))
+            stems.append(build_triplet(out, index, int(seed), phone_size, phone, hard=bool(hard)))
     finally:
         load_asset.cache_clear()  # the decoded photos (~60 MB) are not needed any more
     return stems

@@ -35,20 +35,23 @@ def register(sub) -> None:
     p.add_argument("--count", type=int, default=6, help="number of triplets (default 6)")
     p.add_argument("--size", default="2000x1500", help="phone frame WIDTHxHEIGHT (default 2000x1500)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hard", action="store_true",
+                   help="the harder variant: randomised camera looks, lens distortion, near objects with rig parallax")
     p.add_argument("--force", action="store_true", help="rebuild even if the dataset exists")
     p.add_argument("--no-gui", action="store_true", help="build only; print where the dataset is")
     p.add_argument("--screenshot", type=Path, help="render the window offscreen to this PNG and exit")
     p.set_defaults(func=run_demo)
 
 
-def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int, log=print) -> int:
+def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int, log=print,
+                       hard: bool = False) -> int:
     """Sources -> import -> alignment.  Returns the number of problems (0 when all went well)."""
     from ispviewer.dataset.demo import build_demo_sources
     from ispviewer.dataset.importer import import_sources
 
     sources = out / "sources"
     log(f"building {count} demo triplet(s) at {size[0]}x{size[1]} in {sources}")
-    build_demo_sources(sources, count=count, size=size, seed=seed,
+    build_demo_sources(sources, count=count, size=size, seed=seed, hard=hard,
                        progress=lambda i, n, stem: log(f"  [{i + 1}/{n}] {stem}"))
     report = import_sources(sources, out)
     log(report.summary())
@@ -72,12 +75,14 @@ def run_demo(args) -> int:
     except ValueError as exc:
         print(f"ispviewer demo: error: {exc}", file=sys.stderr)
         return 2
-    out = (args.out or default_demo_dir()).expanduser().resolve()
+    hard = getattr(args, "hard", False)
+    default = default_demo_dir().with_name("demo-hard") if hard else default_demo_dir()
+    out = (args.out or default).expanduser().resolve()
     problems = 0
     if args.force or not (out / "manifest.sqlite").exists():
         if args.force and out.exists():
             shutil.rmtree(out)
-        problems = build_demo_dataset(out, args.count, size, args.seed)
+        problems = build_demo_dataset(out, args.count, size, args.seed, hard=hard)
     print(f"demo dataset: {out}")
     if args.no_gui and not args.screenshot:
         return 1 if problems else 0
