@@ -90,56 +90,75 @@ def _peak(score: np.ndarray) -> tuple[float, float, float, bool]:
     return sx, sy, best if np.isfinite(best) else 0.0, edge
 
 
+def _shrink(image: np.ndarray, f: int) -> np.ndarray:
+    return cv2.resize(image, (image.shape[1] // f, image.shape[0] // f), interpolation=cv2.INTER_AREA)
+
+
+class _Levels:
+    """The phone image and the aligned target, area-downscaled by powers of two on demand."""
+
+    def __init__(self, phone: np.ndarray, aligned: np.ndarray, origin: tuple[int, int]):
+        self.origin = origin
+        self.images = {1: (phone, aligned)}
+
+    def at(self, f: int) -> tuple[np.ndarray, np.ndarray]:
+        if f not in self.images:
+            half = self.at(f // 2)
+            self.images[f] = (_shrink(half[0], 2), _shrink(half[1], 2))
+        return self.images[f]
+
+    def full(self, x: int, y: int, size: int, dx: int, dy: int, radius: int):
+        """Full-resolution search of the patch at (x, y) within +-radius of the offset (dx, dy):
+        (offset x, offset y, NCC, peak on the border)."""
+        phone, aligned = self.images[1]
+        win = _window(aligned, self.origin, x + dx, y + dy, size, radius)
+        sx, sy, best, edge = _peak(cv2.matchTemplate(win, phone[y:y + size, x:x + size], cv2.TM_CCOEFF_NORMED))
+        return sx - radius + dx, sy - radius + dy, best, edge
+
+    def coarse(self, x: int, y: int, size: int, radius: int, f: int) -> tuple[int, int, bool]:
+        """Search within +-radius px on the images downscaled ``f`` times: (offset x, y rounded to
+        whole phone px, peak on the border)."""
+        phone, aligned = self.at(f)
+        # coarse px c covers phone px c * f ... (c + 1) * f - 1 in either image; the two grids'
+        # blocks start (ox, oy) phone px apart
+        ox, oy = (o - o // f * f for o in self.origin)
+        cx, cy, c_size, c_radius = x // f, y // f, size // f, -(-radius // f)
+        win = _window(aligned, (self.origin[0] // f, self.origin[1] // f), cx, cy, c_size, c_radius)
+        gx, gy, _, edge = _peak(cv2.matchTemplate(win, phone[cy:cy + c_size, cx:cx + c_size], cv2.TM_CCOEFF_NORMED))
+        return int(round((gx - c_radius) * f + ox)), int(round((gy - c_radius) * f + oy)), edge
+
+
 def search_patches(phone: np.ndarray, aligned: np.ndarray, origin: tuple[int, int], positions: np.ndarray,
-                   patch_size: int, radius: int, wide_radius: int = 0, coarse: int = 4) -> PatchMatches:
+                   patch_size: int, radius: int, wide_radius: int = 0) -> PatchMatches:
     """Best NCC offset of every phone patch in the aligned target.
 
     Every patch is searched within +-``radius`` px at full resolution (the common case: the
-    homography predicts the match to a few px).  A patch whose best score lies on the border of
-    that range — a near object displaced by parallax, a moved thing — is searched again coarse to
-    fine: within +-``wide_radius`` px on both images area-downscaled ``coarse`` times, then at full
-    resolution within +-``coarse`` px around the coarse estimate; the wide result replaces the first
-    when its NCC is higher.  ``aligned`` is the aligned target rendered over phone-frame pixels
-    starting at ``origin`` (x, y), at least ``max(radius, wide_radius + coarse)`` px beyond every
-    searched patch.
+    homography predicts the match to a few px).  A patch whose best score lies on the border
+    of that range — a near object displaced by parallax, a moved thing — is searched again within
+    +-``wide_radius`` px on the images downscaled 4x, then at full resolution within +-4 px; the
+    wide result replaces the first when its NCC is higher.  ``aligned`` is the aligned target
+    rendered over phone-frame pixels starting at ``origin`` (x, y), a multiple of 4, at least
+    ``max(radius, wide_radius + 4)`` + 4 px beyond every searched patch.
     """
-    if wide_radius > radius and patch_size // coarse < 8:
+    levels = _Levels(phone, aligned, origin)
+    if wide_radius > radius and patch_size // 4 < 8:
         wide_radius = 0  # too few coarse pixels to match
     n = len(positions)
     offsets = np.zeros((n, 2), np.float32)
     ncc = np.zeros(n, np.float32)
     at_edge = np.zeros(n, bool)
     widened = np.zeros(n, bool)
-    for k in range(n):
+    for k in range(n):  # one full-resolution search (OpenCV's FFT correlation: cheaper than two levels)
         x, y = int(positions[k, 0]), int(positions[k, 1])
-        tpl = phone[y:y + patch_size, x:x + patch_size]
-        sx, sy, best, edge = _peak(cv2.matchTemplate(_window(aligned, origin, x, y, patch_size, radius), tpl,
-                                                     cv2.TM_CCOEFF_NORMED))
-        offsets[k], ncc[k], at_edge[k] = (sx - radius, sy - radius), best, edge
-    todo = np.flatnonzero(at_edge) if wide_radius > radius else []
-    if len(todo):
-        small_phone, small_aligned = (cv2.resize(img, (img.shape[1] // coarse, img.shape[0] // coarse),
-                                                 interpolation=cv2.INTER_AREA) for img in (phone, aligned))
-        c_size, c_radius = patch_size // coarse, -(-wide_radius // coarse)
-        for k in todo:
-            x, y = int(positions[k, 0]), int(positions[k, 1])
-            # coarse px c covers phone px c * coarse ... (c + 1) * coarse - 1, in either image
-            cx, cy = x // coarse, y // coarse
-            ox, oy = origin[0] - origin[0] // coarse * coarse, origin[1] - origin[1] // coarse * coarse
-            tpl = small_phone[cy:cy + c_size, cx:cx + c_size]
-            win = _window(small_aligned, (origin[0] // coarse, origin[1] // coarse), cx, cy, c_size, c_radius)
-            gx, gy, _, _ = _peak(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED))
-            # the coarse offset in phone px (the two coarse grids' blocks start ox, oy phone px apart)
-            gx = (gx - c_radius) * coarse + ox
-            gy = (gy - c_radius) * coarse + oy
-            ix, iy = int(round(gx)), int(round(gy))
-            win = _window(aligned, origin, x + ix, y + iy, patch_size, coarse)
-            sx, sy, best, edge = _peak(cv2.matchTemplate(win, phone[y:y + patch_size, x:x + patch_size],
-                                                         cv2.TM_CCOEFF_NORMED))
-            dx, dy = sx - coarse + ix, sy - coarse + iy
-            if best > ncc[k]:
-                offsets[k], ncc[k], widened[k] = (dx, dy), best, True
-                at_edge[k] = edge or max(abs(dx), abs(dy)) > wide_radius
+        dx, dy, best, edge = levels.full(x, y, patch_size, 0, 0, radius)
+        offsets[k], ncc[k], at_edge[k] = (dx, dy), best, edge
+    for k in (np.flatnonzero(at_edge) if wide_radius > radius else []):
+        x, y = int(positions[k, 0]), int(positions[k, 1])
+        ix, iy, coarse_edge = levels.coarse(x, y, patch_size, wide_radius, 4)
+        dx, dy, best, edge = levels.full(x, y, patch_size, ix, iy, 4)
+        if best > ncc[k]:
+            offsets[k], ncc[k], widened[k] = (dx, dy), best, True
+            at_edge[k] = coarse_edge or edge or max(abs(dx), abs(dy)) > wide_radius
     return PatchMatches(offsets, ncc, at_edge, widened)
 
 

@@ -16,14 +16,14 @@ import numpy as np
 
 from ispviewer.align.errors import AlignmentError
 from ispviewer.align.flow import FlowEstimator, make_flow_estimator
-from ispviewer.align.geometry import target_footprint
+from ispviewer.align.geometry import apply_homography, target_footprint
 from ispviewer.align.homography import (
-    Plausibility, SiftParams, check_homography, refine_homography, sift_homography,
+    Plausibility, SiftParams, check_homography, refine_homography, refit_to_flow, sift_homography,
 )
 from ispviewer.align.misalignment import (
     Lattice, downscale_heatmap, patch_flow_stats, patch_means, patch_texture, smooth_flow,
 )
-from ispviewer.align.trust import EDGE_OF_SEARCH, flow_consistency, patch_causes
+from ispviewer.align.trust import EDGE_OF_SEARCH, combine, flow_inconsistency, patch_causes
 from ispviewer.align.patches import patch_grid, search_patches
 from ispviewer.align.photometric import (
     gradient_energy, match_tone, normalize_luminance, structure_tensor, trust,
@@ -185,7 +185,7 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
             raise AlignmentError(f"no {params.patch_size} px patch lies fully inside the part of the phone "
                                  f"frame that the target covers ({coverage:.0%} of it)")
         # the aligned target is rendered beyond the frame by this (a multiple of the coarse search's 4)
-        margin = -(-max(inside, params.wide_radius + 4 + 5) // 4) * 4
+        margin = -(-(max(params.search_radius, params.wide_radius + 4) + 6) // 4) * 4
         region = (-margin, -margin, phone_size[0] + 2 * margin, phone_size[1] + 2 * margin)
         aligned = warp_prefiltered(pre, H, region, border_mode=cv2.BORDER_REPLICATE)
         del pre
@@ -200,8 +200,8 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignPa
         del aligned, inner
 
     with _stage(timings, "stats"):
-        patches, heatmap = _measure(flow, p_tensor, t_tensor, consistent, clipped, positions, found,
-                                    phone_size, params)
+        H, patches, heatmap = _measure(H, flow, p_tensor, t_tensor, consistent, clipped, positions, found,
+                                       phone_size, target_size, params)
     timings["total"] = time.perf_counter() - t_start
     return TripletAlignment(homography=H, patches=patches, heatmap=heatmap, heatmap_scale=params.heatmap_scale,
                             phone_size=phone_size, target_size=target_size, coverage=coverage,
@@ -229,28 +229,54 @@ def _flow(phone: np.ndarray, aligned: np.ndarray, estimator: FlowEstimator, para
     t_norm = normalize_luminance(t_small, window_sigma=window)
     flow = np.asarray(estimator.estimate(p_norm, t_norm), np.float32)
     stats_size = _scaled_size(phone_size, q)
-    consistent = flow_consistency(p_norm, t_norm, flow, params.max_residual, params.max_flow_step_px, stats_size)
+    consistent = flow_inconsistency(p_norm, t_norm, flow, params.max_residual, params.max_flow_step_px, stats_size)
     clipped = cv2.resize(((p_small <= 2) | (p_small >= 253) | (t_small <= 2) | (t_small >= 253)).astype(np.float32),
                          stats_size, interpolation=cv2.INTER_AREA)
     flow *= np.float32(1.0 / s)
     return flow, p_tensor, t_tensor, consistent, clipped
 
 
-def _measure(flow: np.ndarray, p_tensor, t_tensor, consistent: np.ndarray, clipped: np.ndarray,
-             positions: np.ndarray, found, phone_size: tuple[int, int],
-             params: AlignParams) -> tuple[list[PatchMeasurement], np.ndarray]:
-    """Per-patch measurements and the heatmap, at stats_scale (the smoothed flow has no finer detail)."""
+def _refit(H: np.ndarray, flow: np.ndarray, weight: np.ndarray, positions: np.ndarray, offsets: np.ndarray,
+           phone_size: tuple[int, int], target_size: tuple[int, int], params: AlignParams) -> tuple[np.ndarray, np.ndarray]:
+    """H re-fitted to the dense flow, and the patch offsets re-expressed for it (each patch still
+    claims the same target point at its centre), when the re-fit is plausible and close to H."""
+    H_new = refit_to_flow(H, flow, weight, params.stats_scale)
+    if H_new is None:
+        return H, offsets
+    C = H_new @ np.linalg.inv(H)  # aligned-frame px (old H) -> aligned-frame px (new H)
+    w, h = phone_size
+    corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    if np.abs(apply_homography(C, corners) - corners).max() > 2 * params.search_radius:
+        return H, offsets  # not a correction of H but something else: keep H
+    try:
+        check_homography(H_new, phone_size, target_size, params.limits)
+    except AlignmentError:
+        return H, offsets
+    centres = positions + (params.patch_size - 1) / 2
+    moved = apply_homography(C, centres + offsets)
+    return H_new, (moved - centres).astype(np.float32)
+
+
+def _measure(H: np.ndarray, flow: np.ndarray, p_tensor, t_tensor, consistent: tuple, clipped: np.ndarray,
+             positions: np.ndarray, found, phone_size: tuple[int, int], target_size: tuple[int, int],
+             params: AlignParams) -> tuple[np.ndarray, list[PatchMeasurement], np.ndarray]:
+    """H (re-fitted to the flow), per-patch measurements and the heatmap, at stats_scale (the
+    smoothed flow has no finer detail)."""
     q, size = params.stats_scale, params.patch_size
     offsets, ncc = found.offsets, found.ncc
     if q < params.flow_scale:
         flow = cv2.resize(flow, _scaled_size(phone_size, q), interpolation=cv2.INTER_AREA)
     energy_sigma = params.normalize_sigma_px * q / 4
-    weight = trust(gradient_energy(*p_tensor[:2], energy_sigma), gradient_energy(*t_tensor[:2], energy_sigma),
-                   *params.structure_px) * consistent
+    structure = trust(gradient_energy(*p_tensor[:2], energy_sigma), gradient_energy(*t_tensor[:2], energy_sigma),
+                      *params.structure_px)
+    consistent = combine(*consistent, structure)
+    weight = structure * consistent
     flow = smooth_flow(flow, params.flow_smooth_px * q, weight)
     stats = patch_flow_stats(flow, q, positions, size, offsets, weight)
+    if params.refine:  # the residuals stay: only how (H, offsets) express each patch's match changes
+        H, offsets = _refit(H, flow, weight, positions, offsets, phone_size, target_size, params)
     texture = np.minimum(patch_texture(p_tensor, q, positions, size), patch_texture(t_tensor, q, positions, size))
-    trusted_share = patch_means(weight, q, positions, size)
+    trusted_share = patch_means(structure, q, positions, size)
     inconsistent = 1 - patch_means(consistent, q, positions, size)
     clipped_share = patch_means(clipped, q, positions, size)
     causes = patch_causes(texture >= params.min_texture, trusted_share >= params.min_trusted_share,
@@ -271,4 +297,4 @@ def _measure(flow: np.ndarray, p_tensor, t_tensor, consistent: np.ndarray, clipp
                          misalignment_p95=float(stats.p95[k]) if measurable[k] else None,
                          measurable=bool(measurable[k]), cause=causes[k])
         for k in range(len(positions))]
-    return patches, heatmap
+    return H, patches, heatmap

@@ -25,13 +25,15 @@ FLOW_NOT_TRUSTED = "flow not trusted: occlusion or motion boundary inside the pa
 EDGE_OF_SEARCH = "match at the edge of the search range"
 
 
-def flow_consistency(phone_norm: np.ndarray, target_norm: np.ndarray, flow: np.ndarray, max_residual: float,
-                     max_step_px: float, out_size: tuple[int, int]) -> np.ndarray:
-    """Share of consistent flow per pixel of ``out_size`` (w, h), float32 in [0, 1].
+def flow_inconsistency(phone_norm: np.ndarray, target_norm: np.ndarray, flow: np.ndarray, max_residual: float,
+                       max_step_px: float, out_size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Shares of inconsistent flow per pixel of ``out_size`` (w, h): (residual, step), float32 in [0, 1].
 
     ``flow`` is in pixels of the normalized inputs (``phone(p) ~ target(p + flow(p))``).  A pixel
-    is inconsistent where the mean residual |phone - moved target| over 5x5 px exceeds
-    ``max_residual``, or where the flow changes by more than ``max_step_px`` per px.
+    fails the residual test where the mean |phone - moved target| over 5x5 px exceeds
+    ``max_residual``, the step test where the flow changes by more than ``max_step_px`` per px (a
+    step counts half as much in flat areas, where any estimator's flow wanders, see
+    :func:`combine`).
     """
     h, w = phone_norm.shape
     xs = np.arange(w, dtype=np.float32)[None, :]
@@ -45,10 +47,17 @@ def flow_consistency(phone_norm: np.ndarray, target_norm: np.ndarray, flow: np.n
         gy = cv2.Sobel(flow[..., c], cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
         np.maximum(step, np.abs(gx), out=step)
         np.maximum(step, np.abs(gy), out=step)
-    ok = ((residual <= max_residual) & (step <= max_step_px)).astype(np.float32)
+    maps = [(residual > max_residual).astype(np.float32), (step > max_step_px).astype(np.float32)]
     if (w, h) != tuple(out_size):
-        ok = cv2.resize(ok, tuple(out_size), interpolation=cv2.INTER_AREA)
-    return ok
+        maps = [cv2.resize(m, tuple(out_size), interpolation=cv2.INTER_AREA) for m in maps]
+    return maps[0], maps[1]
+
+
+def combine(residual_bad: np.ndarray, step_bad: np.ndarray, structure: np.ndarray) -> np.ndarray:
+    """Per-pixel consistency in [0, 1] from :func:`flow_inconsistency`'s maps and the structure
+    trust (0..1) of the same pixels: flow steps count half in flat areas."""
+    bad = residual_bad + step_bad * (0.5 + 0.5 * structure)
+    return np.clip(1.0 - bad, 0.0, 1.0).astype(np.float32)
 
 
 def patch_causes(textured: np.ndarray, trusted: np.ndarray, clipped: np.ndarray, inconsistent: np.ndarray,

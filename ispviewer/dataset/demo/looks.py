@@ -23,7 +23,7 @@ from ispviewer.dataset.demo.phone_isp import bilinear_demosaic
 SUBSAMPLING = {"4:4:4": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444, "4:2:2": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_422,
                "4:2:0": cv2.IMWRITE_JPEG_SAMPLING_FACTOR_420}
 #: the largest lens-distortion difference between the cameras (phone px, at the frame's corners)
-LENS_MAX_PX = 0.8
+LENS_MAX_PX = 0.4
 
 
 @dataclass(frozen=True)
