@@ -125,7 +125,8 @@ class PatchMeasurement:
     ncc: float
     misalignment_px: float | None  # mean flow magnitude; None when not measurable
     misalignment_p95: float | None
-    measurable: bool = True  # False: too little texture to measure
+    measurable: bool = True  # False: not measurable (``cause`` says why)
+    cause: str | None = None  # why not measurable, or a caveat on the measurement (e.g. match at the search's edge)
 
 
 @dataclass(frozen=True)
