@@ -18,12 +18,15 @@ examples:
   ispviewer align DATASET --workers 2      align every triplet, reject misaligned patches
   ispviewer stats DATASET --png fig4.png   misalignment distribution (the poster's Figure 4)
   ispviewer export DATASET --format jsonl  one record per patch, for training pipelines
+  ispviewer queue DATASET --kind audit --limit 200 --seed 1   what to review next, as JSONL
+  ispviewer merge DATASET OTHER_COPY       bring in the decisions people made in another copy
   ispviewer open DATASET                   browse, compare and triage in the desktop app
 """
 
 #: modules that contribute subcommands; a missing optional area is skipped.
 COMMAND_MODULES = (
     "ispviewer.dataset.commands",
+    "ispviewer.dataset.review.commands",
     "ispviewer.dataset.demo.commands",
     "ispviewer.align.commands",
     "ispviewer.model.commands",

@@ -7,6 +7,14 @@ inside one transaction.
 
 Version 2 adds ``triplets.aligned_path``: the aligned target JPEG the aligner writes as a display
 cache (NULL: none, the viewer warps the Nikon target itself).
+
+Version 5 records who decided and supports dataset-wide review: ``patches.annotator`` (the
+person whose decision the patch holds, NULL for the aligner's), ``decisions.annotator`` and
+``decisions.queue`` (the person behind each history event and the review queue it was made
+from, e.g. ``audit``), ``review_positions`` (where each person stands in each queue) and
+``merge_conflicts`` (decisions another copy of the dataset made differently, kept beside the
+local ones).  Versions 3 and 4 belong to other features; where they are not known here their
+steps are empty.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 5
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -90,8 +98,41 @@ _V2 = """
 ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (display cache), relative
 """
 
-#: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+_V5 = """
+ALTER TABLE patches ADD COLUMN annotator TEXT;      -- the person whose decision this is; NULL: the aligner
+ALTER TABLE decisions ADD COLUMN annotator TEXT;    -- the person behind the event; NULL: the aligner
+ALTER TABLE decisions ADD COLUMN queue TEXT;        -- the review queue the event was made from, if any
+
+CREATE TABLE review_positions (
+    annotator   TEXT NOT NULL,
+    queue_key   TEXT NOT NULL,                      -- canonical JSON of the queue's kind, options, filters
+    patch_id    INTEGER,                            -- the patch the person was at (NULL: the start)
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (annotator, queue_key)
+);
+
+CREATE TABLE merge_conflicts (
+    id              INTEGER PRIMARY KEY,
+    patch_id        INTEGER NOT NULL REFERENCES patches(id) ON DELETE CASCADE,
+    merged_at       TEXT NOT NULL,
+    source          TEXT NOT NULL,                  -- the other copy, as given to `ispviewer merge`
+    local_status    TEXT NOT NULL,
+    local_annotator TEXT,
+    other_status    TEXT NOT NULL,
+    other_reason    TEXT,
+    other_annotator TEXT,
+    other_at        TEXT NOT NULL,
+    UNIQUE (patch_id, other_at, other_status)
+);
+
+CREATE INDEX patches_by_misalignment ON patches(misalignment_px);
+CREATE INDEX decisions_by_queue ON decisions(queue) WHERE queue IS NOT NULL;
+CREATE INDEX decisions_by_annotator ON decisions(annotator) WHERE annotator IS NOT NULL;
+"""
+
+#: MIGRATIONS[n] takes a database at version n-1 to version n.  Steps 3 and 4 (capture geometry,
+#: capture metadata) are empty placeholders where their features are not in this tree.
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: "", 4: "", 5: _V5}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:
