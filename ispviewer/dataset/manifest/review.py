@@ -22,8 +22,10 @@ from ispviewer.dataset.records import PatchRecord
 KEY_SCALE = 1_000_000
 
 _PACKED = "((p.triplet_id << 33) | (p.id << 1) | (p.decided_by = 'user'))"
-_AUDITED = ("p.id IN (SELECT patch_id FROM decisions WHERE queue = 'audit' AND actor = 'user' "
-            "AND old_status IN ({statuses}))")
+#: patches a person decided (from any queue) that the aligner had given an audited status before
+_AUDITED = ("(p.decided_by = 'user' AND p.id IN (SELECT d.patch_id FROM decisions d WHERE d.id IN "
+            "(SELECT MIN(id) FROM decisions WHERE actor = 'user' GROUP BY patch_id) "
+            "AND d.old_status IN ({statuses})))")
 
 #: kind -> (condition, sort key).  Keys are integers: misalignment in KEY_SCALE units, or the
 #: reading position y << 20 | x; ``?`` placeholders take (threshold, band) where used.

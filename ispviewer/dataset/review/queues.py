@@ -8,7 +8,9 @@ A queue is an ordered list of patches to look at:
   triplet (triplets by name);
 - ``audit``: a seeded random sample of the aligner's accepted patches (optionally its rejected
   ones too).  Each patch's place comes from a hash of the seed and the patch, so the sample stays
-  the same while people work through it, and is the same in every copy of the dataset.
+  the same while people work through it, and is the same in every copy of the dataset.  A patch
+  a person decided (or confirmed) from any queue stays in it as seen; the audit estimate counts
+  the ones decided from the audit queue (see :mod:`ispviewer.dataset.review.audit`).
 
 Ties are broken by triplet name, then patch id (the aligner stores patches in reading order).
 ``limit`` keeps the first N of that order — a fixed set, so that "reviewed n of m" and an audit
