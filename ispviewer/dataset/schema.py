@@ -127,7 +127,7 @@ CREATE TABLE merge_conflicts (
 
 CREATE INDEX patches_by_misalignment ON patches(misalignment_px);
 CREATE INDEX decisions_by_queue ON decisions(queue) WHERE queue IS NOT NULL;
-CREATE INDEX decisions_by_annotator ON decisions(annotator) WHERE annotator IS NOT NULL;
+CREATE INDEX decisions_by_person ON decisions(patch_id, id) WHERE actor = 'user';
 """
 
 #: MIGRATIONS[n] takes a database at version n-1 to version n.  Steps 3 and 4 (capture geometry,

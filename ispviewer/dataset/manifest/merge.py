@@ -177,11 +177,12 @@ def _user_events(other: ManifestBase) -> list[tuple[tuple, sqlite3.Row, list[sql
 
 def _patch_ids(db: sqlite3.Connection, keys: set[tuple]) -> dict[tuple, int]:
     """This copy's patch id for each (triplet, x, y, size) key it has."""
-    sql = "SELECT p.id, t.name, p.x, p.y, p.size FROM patches p JOIN triplets t ON t.id = p.triplet_id"
-    if len(keys) > 2000:  # many: one scan beats many look-ups
-        rows = db.execute(sql).fetchall()
-    else:
-        rows = [r for key in keys for r in db.execute(
-            sql + " WHERE t.name = ? AND p.x = ? AND p.y = ? AND p.size = ?", key).fetchall()]
-    found = {(r[1], r[2], r[3], r[4]): r[0] for r in rows}
-    return {key: found[key] for key in keys if key in found}
+    triplets = dict(db.execute("SELECT name, id FROM triplets").fetchall())
+    out = {}
+    for key in keys:
+        tid = triplets.get(key[0])
+        row = None if tid is None else db.execute(
+            "SELECT id FROM patches WHERE triplet_id = ? AND x = ? AND y = ? AND size = ?", (tid, *key[1:])).fetchone()
+        if row is not None:
+            out[key] = row[0]
+    return out
