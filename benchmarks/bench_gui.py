@@ -31,8 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
 PHONE = (4032, 3024)
 TARGET = (6048, 4024)
@@ -54,7 +54,7 @@ def _scene(size: tuple[int, int], seed: int) -> np.ndarray:
 
 def build_dataset(root: Path) -> None:
     from ispviewer.align.aligned_target import aligned_target_relpath, write_aligned_target
-    from ispviewer.align.heatmap import save_heatmap
+    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.dataset.manifest import Manifest
     from ispviewer.dataset.records import AlignmentResult, CaptureFiles, PatchMeasurement, RawInfo
 
@@ -151,7 +151,7 @@ def bench_switch(window, app, repeats: int) -> float:
 
     session = window.session
     samples = []
-    for i in range(repeats):
+    for _ in range(repeats):
         name = NAMES[1] if window.state.triplet.name == NAMES[0] else NAMES[0]
         request = window.navigator.request_for(session.triplet(name))
         deadline = time.monotonic() + 30
@@ -284,7 +284,8 @@ def main() -> int:
         print(f"{'pan/zoom step at ' + label + ', 3 panes':34s} {ours:10.2f} {ref:15.2f} {ours / ref:7.2f}  "
               f"<= 16 ms {'OK' if ours <= 16 else 'MISSED'}  (ref: 1 plain ImageItem, 12 MP)")
     worst = max(all_steps)
-    print(f"{'pan/zoom step, worst zoom':34s} {worst:10.2f} {'':15s} {'':7s}  <= 16 ms {'OK' if worst <= 16 else 'MISSED'}")
+    print(f"{'pan/zoom step, worst zoom':34s} {worst:10.2f} {'':15s} {'':7s}  <= 16 ms "
+          f"{'OK' if worst <= 16 else 'MISSED'}")
     print(f"{'switch to prefetched triplet':34s} {switch:10.2f} {decode_target:15.2f} "
           f"{switch / decode_target:7.2f}  <= 150 ms {'OK' if switch <= 150 else 'MISSED'}  (ref: 24 MP JPEG decode)")
     ref = "(ref: decode phone + aligned target JPEGs, 2 x 12 MP)"

@@ -27,15 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _common import load_average  # noqa: E402
-from review_data import build  # noqa: E402
+from review_data import build
 
-from ispviewer.dataset.manifest import Manifest  # noqa: E402
-from ispviewer.dataset.records import Status  # noqa: E402
-from ispviewer.dataset.review.audit import report_lines  # noqa: E402
-from ispviewer.dataset.review.filters import TripletSelection  # noqa: E402
-from ispviewer.dataset.review.progress import QueueProgress  # noqa: E402
-from ispviewer.dataset.review.queues import QueueSpec, build_queue  # noqa: E402
+from _common import load_average
+from ispviewer.dataset.manifest import Manifest
+from ispviewer.dataset.records import Status
+from ispviewer.dataset.review.audit import report_lines
+from ispviewer.dataset.review.filters import TripletSelection
+from ispviewer.dataset.review.progress import QueueProgress
+from ispviewer.dataset.review.queues import QueueSpec, build_queue
 
 TARGET_QUEUE_MS = 300.0
 
@@ -74,8 +74,10 @@ def main() -> int:
     worst_ms = 0.0
     with Manifest.open(root) as m:
         for kind in ("worst", "near-threshold", "flagged", "audit"):
-            for label, selection in (("whole dataset", TripletSelection()), ("shard 1/3", TripletSelection(shard=(1, 3)))):
-                ms, q = timed(lambda: build_queue(m, QueueSpec(kind, selection=selection)), args.repeats)
+            for label, selection in (("whole dataset", TripletSelection()),
+                                     ("shard 1/3", TripletSelection(shard=(1, 3)))):
+                spec = QueueSpec(kind, selection=selection)
+                ms, q = timed(lambda spec=spec: build_queue(m, spec), args.repeats)
                 worst_ms = max(worst_ms, ms)
                 print(f"queue      {kind:<15} {label:<14} {ms:8.1f} ms  {len(q):7d} patches "
                       f"(reviewed {q.reviewed} of {q.total})  {ms / rows_ms:5.2f}x reading every row")

@@ -98,7 +98,8 @@ def _bayer_pattern(path: Path, raw) -> str:
         raise ImageReadError(path, f"unsupported colour filter array ({exc})") from None
     if pattern is None or pattern.shape != (2, 2):
         shape = "none" if pattern is None else f"{pattern.shape[0]}x{pattern.shape[1]}"
-        raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); only 2x2 Bayer is supported")
+        raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); "
+                                   "only 2x2 Bayer is supported")
     desc = raw.color_desc.decode("ascii", "replace")
     letters = "".join(desc[int(i)] for i in pattern.flatten())
     if sorted(letters) != ["B", "G", "G", "R"]:
@@ -184,7 +185,7 @@ def load_packed_raw(path: str | os.PathLike) -> PackedRaw:
         info = _raw_info(path, raw)
         try:
             mosaic = raw.raw_image_visible.astype(np.float32)
-        except Exception as exc:  # LibRaw unpack errors surface here for truncated data
+        except Exception as exc:  # noqa: BLE001 - LibRaw's unpack errors (truncated data) have no common base
             raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({exc})") from None
         colors = raw.raw_colors_visible[:2, :2]
         black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)

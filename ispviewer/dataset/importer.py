@@ -14,9 +14,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ispviewer.dataset.images import (
-    JPEG_EXTENSIONS, RAW_EXTENSIONS, ImageReadError, read_raw_info, verify_jpeg,
-)
+from ispviewer.dataset.images import JPEG_EXTENSIONS, RAW_EXTENSIONS, ImageReadError, read_raw_info, verify_jpeg
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.records import CaptureFiles
 

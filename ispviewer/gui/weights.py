@@ -20,7 +20,7 @@ from ispviewer.gui.background import Offload
 def default_weights_path() -> Path:
     """$ISPVIEWER_WEIGHTS, else where the shipped weights are installed (they may be absent in a
     development checkout)."""
-    from ispviewer.model.commands import default_weights
+    from ispviewer.model.weight_files import default_weights
 
     return default_weights()
 

@@ -98,7 +98,8 @@ def test_the_audit_counts_patches_reviewed_from_the_audit_queue_only(tmp_path):
         assert audit_estimates(m) == [AuditEstimate("accepted", 20, 2)]
         assert build_queue(m, QueueSpec("audit", seed=3, limit=21)).empty
         tallies = {t.name: t for t in people(m)}
-        assert tallies["ann"].held == {"accepted": 9, "rejected": 2} and tallies["bob"].held == {"accepted": 9, "rejected": 1}
+        assert tallies["ann"].held == {"accepted": 9, "rejected": 2}
+        assert tallies["bob"].held == {"accepted": 9, "rejected": 1}
         text = format_report(collect(m))
     assert "decisions by person:" in text and "  ann: 11 patches (9 accepted, 2 rejected), 11 decisions" in text
     assert "audit: 20 auto-accepted patches reviewed, 2 rejected by a person: 10.0% (2.8–30.1%)" in text

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -24,8 +24,7 @@ from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
 from ispviewer.dataset.demo.local_motion import add_local_motions, draw_local_motions, textured_map
 from ispviewer.dataset.demo.phone_isp import render_phone_jpeg_rgb
 from ispviewer.dataset.demo.scenes import compose_scene, load_asset
-from ispviewer.dataset.demo.target_render import (canvas_frame_for, phone_view, target_jpeg_rgb,
-                                                  target_view)
+from ispviewer.dataset.demo.target_render import canvas_frame_for, phone_view, target_jpeg_rgb, target_view
 from ispviewer.dataset.demo.unprocess import unprocess_to_raw
 
 #: canvas pixels per phone pixel (the target's pixel is 2/3 of a phone pixel)

@@ -45,7 +45,8 @@ class MergeConflict:
 
     def describe(self) -> str:
         return (f"{self.triplet} patch ({self.x}, {self.y}) {self.size} px: here {self.local_status} by "
-                f"{self.local_annotator or 'someone'}, there {self.other_status} by {self.other_annotator or 'someone'}")
+                f"{self.local_annotator or 'someone'}, there {self.other_status} by "
+                f"{self.other_annotator or 'someone'}")
 
 
 @dataclass
@@ -82,8 +83,8 @@ class MergeTable(ManifestBase):
         except ManifestError as exc:
             raise MergeRefused(f"cannot merge from {other_path}: {exc}") from None
         try:
-            self._same_captures(other, other_path)
-            theirs = _user_events(other)
+            self._same_captures(other.captures(), other_path)
+            theirs = other.user_decisions()
         finally:
             other.close()
         report = MergeReport(str(other_root))
@@ -139,10 +140,31 @@ class MergeTable(ManifestBase):
         else:
             report.taken_over += 1
 
-    def _same_captures(self, other: ManifestBase, other_path: Path) -> None:
-        sql = "SELECT name, raw_path, phone_path, target_path, width, height FROM triplets"
-        mine = {tuple(r) for r in self._read(sql)}
-        theirs = {tuple(r) for r in other._read(sql)}
+    def captures(self) -> set[tuple]:
+        """(name, raw, phone, target, width, height) of every triplet: what makes two copies one dataset."""
+        return {tuple(r) for r in self._read(
+            "SELECT name, raw_path, phone_path, target_path, width, height FROM triplets")}
+
+    def user_decisions(self) -> list[tuple[tuple, sqlite3.Row, list[sqlite3.Row]]]:
+        """(patch key, its state, its people's history events) of every patch a person decides now
+        (patches handed back to the aligner bring nothing to a merge)."""
+        patch_cols = {r["name"] for r in self._read("PRAGMA table_info(patches)")}
+        event_cols = {r["name"] for r in self._read("PRAGMA table_info(decisions)")}
+        annotator = "p.annotator" if "annotator" in patch_cols else "NULL"
+        states = self._read(
+            f"SELECT p.id, t.name, p.x, p.y, p.size, p.status, p.reason, {annotator} AS annotator FROM patches p "
+            "JOIN triplets t ON t.id = p.triplet_id WHERE p.decided_by = 'user' ORDER BY p.id")
+        e_annotator = "d.annotator" if "annotator" in event_cols else "NULL"
+        e_queue = "d.queue" if "queue" in event_cols else "NULL"
+        events: dict[int, list[sqlite3.Row]] = {}
+        for r in self._read(f"SELECT d.patch_id, d.at, d.new_status, d.reason, {e_annotator} AS annotator, "
+                            f"{e_queue} AS queue FROM decisions d JOIN patches p ON p.id = d.patch_id "
+                            "WHERE d.actor = 'user' AND p.decided_by = 'user' ORDER BY d.id"):
+            events.setdefault(r["patch_id"], []).append(r)
+        return [((s["name"], s["x"], s["y"], s["size"]), s, events[s["id"]]) for s in states if s["id"] in events]
+
+    def _same_captures(self, theirs: set[tuple], other_path: Path) -> None:
+        mine = self.captures()
         if mine == theirs:
             return
         only_there = sorted(r[0] for r in theirs - mine)
@@ -154,25 +176,6 @@ class MergeTable(ManifestBase):
             parts.append(f"captures only here: {', '.join(only_here[:3])}" + (" ..." if len(only_here) > 3 else ""))
         raise MergeRefused(f"cannot merge from {other_path}: not a copy of this dataset ({'; '.join(parts)}; "
                            "captures match by name, files and size); nothing was changed")
-
-
-def _user_events(other: ManifestBase) -> list[tuple[tuple, sqlite3.Row, list[sqlite3.Row]]]:
-    """(patch key, its state, its people's history events) of every patch a person decides now
-    in ``other`` (patches handed back to the aligner there bring nothing)."""
-    patch_cols = {r["name"] for r in other._read("PRAGMA table_info(patches)")}
-    event_cols = {r["name"] for r in other._read("PRAGMA table_info(decisions)")}
-    annotator = "p.annotator" if "annotator" in patch_cols else "NULL"
-    states = other._read(
-        f"SELECT p.id, t.name, p.x, p.y, p.size, p.status, p.reason, {annotator} AS annotator FROM patches p "
-        "JOIN triplets t ON t.id = p.triplet_id WHERE p.decided_by = 'user' ORDER BY p.id")
-    e_annotator = "d.annotator" if "annotator" in event_cols else "NULL"
-    e_queue = "d.queue" if "queue" in event_cols else "NULL"
-    events: dict[int, list[sqlite3.Row]] = {}
-    for r in other._read(f"SELECT d.patch_id, d.at, d.new_status, d.reason, {e_annotator} AS annotator, "
-                         f"{e_queue} AS queue FROM decisions d JOIN patches p ON p.id = d.patch_id "
-                         "WHERE d.actor = 'user' AND p.decided_by = 'user' ORDER BY d.id"):
-        events.setdefault(r["patch_id"], []).append(r)
-    return [((s["name"], s["x"], s["y"], s["size"]), s, events[s["id"]]) for s in states if s["id"] in events]
 
 
 def _patch_ids(db: sqlite3.Connection, keys: set[tuple]) -> dict[tuple, int]:

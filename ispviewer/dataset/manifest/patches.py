@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import sqlite3
 
-from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.annotator import current_annotator
+from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.manifest.rows import event_from_row, log_decision, patch_from_row
 from ispviewer.dataset.records import DecidedBy, DecisionEvent, PatchRecord, Status
 from ispviewer.dataset.rules import auto_status
@@ -84,7 +84,8 @@ class PatchTable(ManifestBase):
             for r in rows:
                 status, reason = auto_status(r["misalignment_px"], bool(r["measurable"]), threshold_px)
                 if status.value != r["status"]:
-                    db.execute("UPDATE patches SET status = ?, reason = ? WHERE id = ?", (status.value, reason, r["id"]))
+                    db.execute("UPDATE patches SET status = ?, reason = ? WHERE id = ?",
+                               (status.value, reason, r["id"]))
                     log_decision(db, r["id"], now, DecidedBy.AUTO, Status(r["status"]), status, reason)
                     changed += 1
             db.execute("INSERT INTO meta(key, value) VALUES ('threshold_px', ?) "

@@ -76,7 +76,8 @@ class ReviewTable(ManifestBase):
         if triplet_ids is not None:
             condition += " AND p.triplet_id IN (SELECT value FROM json_each(:triplets))"
             params["triplets"] = json.dumps([int(t) for t in triplet_ids])
-        sql = f"SELECT group_concat({_PACKED}), {f'group_concat({key})' if key else 'NULL'} FROM patches p WHERE {condition}"
+        keys_sql = f"group_concat({key})" if key else "NULL"
+        sql = f"SELECT group_concat({_PACKED}), {keys_sql} FROM patches p WHERE {condition}"
         with self._lock:
             try:
                 packed, keys = self._conn.execute(sql, params).fetchone()

@@ -7,7 +7,14 @@ import json
 import sqlite3
 
 from ispviewer.dataset.records import (
-    AlignState, CaptureFiles, DecidedBy, DecisionEvent, PatchRecord, RawInfo, Status, TripletRecord,
+    AlignState,
+    CaptureFiles,
+    DecidedBy,
+    DecisionEvent,
+    PatchRecord,
+    RawInfo,
+    Status,
+    TripletRecord,
 )
 
 
@@ -33,7 +40,7 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # absent: read-only v1
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None)  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
 
 
 def patch_from_row(r: sqlite3.Row) -> PatchRecord:
@@ -42,7 +49,7 @@ def patch_from_row(r: sqlite3.Row) -> PatchRecord:
         dx=r["dx"], dy=r["dy"], ncc=r["ncc"], misalignment_px=r["misalignment_px"],
         misalignment_p95=r["misalignment_p95"], measurable=bool(r["measurable"]),
         status=Status(r["status"]), decided_by=DecidedBy(r["decided_by"]), reason=r["reason"],
-        annotator=r["annotator"] if "annotator" in r.keys() else None)  # absent: read-only before v5
+        annotator=r["annotator"] if "annotator" in r.keys() else None)  # noqa: SIM118 - as above; absent before v5
 
 
 def event_from_row(r: sqlite3.Row) -> DecisionEvent:

@@ -8,9 +8,7 @@ import sqlite3
 from ispviewer.dataset.alignment_files import remove_replaced
 from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.manifest.rows import log_decision, triplet_from_row
-from ispviewer.dataset.records import (
-    AlignmentResult, CaptureFiles, DecidedBy, RawInfo, Status, TripletRecord,
-)
+from ispviewer.dataset.records import AlignmentResult, CaptureFiles, DecidedBy, RawInfo, Status, TripletRecord
 from ispviewer.dataset.rules import auto_status
 
 

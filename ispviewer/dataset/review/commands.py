@@ -32,7 +32,8 @@ def register(sub) -> None:
     p.add_argument("--shard", metavar="K/N", default=None,
                    help="only this team member's share: triplets split into N shards by a hash of their name")
     p.add_argument("--phone", default=None, help="only this phone model ('Apple iPhone 6s' or 'iPhone 6s')")
-    p.add_argument("--triplets", metavar="PATTERN", default=None, help="only triplets whose name matches, e.g. '2026-*'")
+    p.add_argument("--triplets", metavar="PATTERN", default=None,
+                   help="only triplets whose name matches, e.g. '2026-*'")
     for f in COLUMN_FILTERS:
         p.add_argument(f"--{f.name}", default=None, help=f"{f.help} (datasets that record it)")
     p.add_argument("--include-decided", action="store_true", help="also the patches a person already decided")

@@ -35,7 +35,8 @@ class QueueProgress:
 
     def save(self, queue: Queue, position: int | None) -> None:
         """Remember ``position`` (an entry of ``queue``; None: the start)."""
-        patch = queue.patch_ids(position, position + 1)[0] if position is not None and 0 <= position < len(queue) else None
+        inside = position is not None and 0 <= position < len(queue)
+        patch = queue.patch_ids(position, position + 1)[0] if inside else None
         key = queue.spec.key()
         if self.persistent:
             try:
