@@ -85,7 +85,7 @@ class QueueSpec:
         return text
 
 
-@dataclass
+@dataclass(eq=False)
 class Queue:
     """A built queue: ``order`` (patch ids, the whole queue, decided ones included), their
     triplets, which of them a person decided (kept current with :meth:`mark`), and ``entries``
