@@ -326,6 +326,7 @@ class MainWindow(QMainWindow):
     def _refresh_histogram(self) -> None:
         if self.session is not None:
             self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
+            self.histogram.set_audit(self.review.audit_lines())
 
     def _apply_threshold(self, threshold_px: float) -> None:
         if self.session is None or self.session.readonly:

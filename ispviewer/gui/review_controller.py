@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel
 from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import ManifestError
 from ispviewer.dataset.records import PatchRecord, Status
+from ispviewer.dataset.review.audit import audit_estimates
 from ispviewer.dataset.review.queues import QueueKind, QueueSpec
 from ispviewer.gui.gallery import PAGE_SIZE, PatchGallery
 from ispviewer.gui.gallery_tiles import TileSource
@@ -181,6 +182,16 @@ class ReviewController(QObject):
 
     def _show_summary(self, *_args) -> None:
         self.label.setText(self.state.review.summary)
+
+    def audit_lines(self) -> list[str]:
+        """The audit estimates of the open dataset, e.g. "audit: 200 auto-accepted patches reviewed, ..."."""
+        session = self.state.dataset
+        if session is None:
+            return []
+        try:
+            return [e.describe() for e in audit_estimates(session.manifest)]
+        except ManifestError:
+            return []
 
     def shutdown(self) -> None:
         self.tiles.shutdown()

@@ -127,3 +127,21 @@ def test_enter_opens_the_triplet_centred_on_the_patch_at_100_percent(qtbot, gall
     wait_saved(qtbot, w)
     assert w.inspector.values["annotator"].text() == "ann"
     QApplication.processEvents()
+
+
+def test_audit_decisions_show_their_estimate_under_the_histogram(qtbot, gallery_window, dataset):
+    w = gallery_window
+    g = w.review.gallery
+    press_keys(w, "V")  # back to the panes, where the queue is chosen in the Navigate menu
+    w.actions_["queue_audit"].trigger()
+    assert w.state.review.spec.kind.value == "audit" and "audit" in w.review.label.text()
+    press_keys(w, "V")
+    qtbot.waitUntil(lambda: g.grid.hasFocus(), timeout=5000)
+    assert all(p.status == Status.ACCEPTED and p.decided_by == DecidedBy.AUTO for p in g.page_patches)
+    press_keys(g.grid, "R")  # one rejected...
+    for _ in range(3):
+        press_keys(g.grid, "A")  # ...three confirmed
+    wait_saved(qtbot, w)
+    qtbot.waitUntil(lambda: "audit: 4 auto-accepted patches reviewed, 1 rejected by a person: 25.0%"
+                    in w.histogram.audit_label.text(), timeout=5000)
+    assert "reviewed 4 of" in w.review.label.text()
