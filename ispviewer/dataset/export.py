@@ -9,10 +9,10 @@ from collections.abc import Iterable
 from typing import IO
 
 from ispviewer.dataset.manifest import Manifest
-from ispviewer.dataset.records import Status
+from ispviewer.dataset.records import PatchRecord, Status
 
 PATCH_FIELDS = ("triplet", "x", "y", "size", "dx", "dy", "ncc", "misalignment_px", "misalignment_p95",
-                "measurable", "status", "decided_by", "reason")
+                "measurable", "status", "decided_by", "reason", "annotator")
 TRIPLET_FIELDS = ("triplet", "phone_model", "width", "height", "target_width", "target_height",
                   "cfa_pattern", "black_level", "white_level", "align_state", "align_error", "homography",
                   "split", "illumination", "ev100", "exposure_time", "iso", "f_number", "focal_length",
@@ -24,10 +24,15 @@ _CAPTURE_FIELDS = ("illumination", "ev100", "exposure_time", "iso", "f_number", 
 
 def patch_rows(manifest: Manifest, status: Status | None = None) -> Iterable[dict]:
     for p in manifest.patches(status=status):
-        yield {"triplet": p.triplet, "x": p.x, "y": p.y, "size": p.size, "dx": p.dx, "dy": p.dy,
-               "ncc": p.ncc, "misalignment_px": p.misalignment_px, "misalignment_p95": p.misalignment_p95,
-               "measurable": p.measurable, "status": p.status.value, "decided_by": p.decided_by.value,
-               "reason": p.reason}
+        yield patch_record(p)
+
+
+def patch_record(p: PatchRecord) -> dict:
+    """One patch as the export writes it (``annotator``: the person whose decision it is, None for auto)."""
+    return {"triplet": p.triplet, "x": p.x, "y": p.y, "size": p.size, "dx": p.dx, "dy": p.dy,
+            "ncc": p.ncc, "misalignment_px": p.misalignment_px, "misalignment_p95": p.misalignment_p95,
+            "measurable": p.measurable, "status": p.status.value, "decided_by": p.decided_by.value,
+            "reason": p.reason, "annotator": p.annotator}
 
 
 def triplet_rows(manifest: Manifest) -> Iterable[dict]:

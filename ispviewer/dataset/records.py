@@ -160,6 +160,7 @@ class PatchRecord:
     status: Status
     decided_by: DecidedBy
     reason: str | None
+    annotator: str | None = None  # the person whose decision this is; None: the aligner's
 
 
 @dataclass(frozen=True)
@@ -173,3 +174,5 @@ class DecisionEvent:
     old_status: Status | None
     new_status: Status
     reason: str | None
+    annotator: str | None = None  # the person behind the event; None: the aligner
+    queue: str | None = None  # the review queue it was made from (e.g. "audit"), if any

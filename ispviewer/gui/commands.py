@@ -49,6 +49,8 @@ def register(sub) -> None:
                    help="render the window offscreen, save it as PNG to FILE, and exit")
     p.add_argument("--read-only", action="store_true", dest="readonly",
                    help="view only: open the manifest read-only (decisions disabled)")
+    p.add_argument("--gallery", action="store_true",
+                   help="start in the patch gallery (the worst queue's patches, phone and target at 1:1)")
     p.set_defaults(func=run_open)
 
 
@@ -109,4 +111,4 @@ def run_open(args) -> int:
         return 2
     from ispviewer.gui.app import run_app
 
-    return run_app(args.dataset, screenshot=args.screenshot, readonly=args.readonly)
+    return run_app(args.dataset, screenshot=args.screenshot, readonly=args.readonly, gallery=args.gallery)

@@ -73,6 +73,10 @@ class ThresholdHistogram(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
         layout.addWidget(self.preview_label)
+        self.audit_label = QLabel()  # the audit estimate, once audit patches are reviewed
+        self.audit_label.setObjectName("auditEstimate")
+        self.audit_label.setWordWrap(True)
+        layout.addWidget(self.audit_label)
 
         self.line.sigPositionChanged.connect(self._on_line_moved)
         self.spin.valueChanged.connect(self._on_spin)
@@ -81,6 +85,11 @@ class ThresholdHistogram(QWidget):
         self._update_preview()
 
     # ----------------------------------------------------------------- data
+
+    def set_audit(self, lines: list[str]) -> None:
+        """The audit estimates to show under the histogram (none: hidden)."""
+        self.audit_label.setText("\n".join(lines))
+        self.audit_label.setVisible(bool(lines))
 
     def set_data(self, rows, threshold_px: float) -> None:
         """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by)."""

@@ -22,7 +22,7 @@ class PatchInspector(QWidget):
     """Shows one patch (or a hint when none is selected)."""
 
     FIELDS = ("triplet", "position", "size", "offset", "ncc", "misalignment", "p95", "status", "decided by",
-              "reason")
+              "annotator", "reason")
 
     def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -78,10 +78,13 @@ class PatchInspector(QWidget):
         v["p95"].setText(_fmt(patch.misalignment_p95, " px"))
         v["status"].setText(patch.status.value)
         v["decided by"].setText(patch.decided_by.value)
+        v["annotator"].setText(patch.annotator or "—")
         v["reason"].setText(patch.reason or "—")
         self.history.setRowCount(len(history))
         for row, event in enumerate(history):
             change = f"{event.old_status.value if event.old_status else '∅'} → {event.new_status.value}"
-            for col, text in enumerate((event.at.replace("T", " ")[:19], event.actor.value, change,
-                                        event.reason or "")):
+            who = event.annotator or event.actor.value
+            if event.queue:
+                who += f" ({event.queue})"
+            for col, text in enumerate((event.at.replace("T", " ")[:19], who, change, event.reason or "")):
                 self.history.setItem(row, col, QTableWidgetItem(text))

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QActionGroup, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from superqt.utils import qdebounced
@@ -28,6 +28,7 @@ from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
+from ispviewer.gui.review_controller import ReviewController
 from ispviewer.gui.session import DatasetSession
 from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
@@ -55,7 +56,9 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self.banner)
         column.addWidget(self.viewer, 1)
-        self.setCentralWidget(central)
+        self.centre_stack = QStackedWidget()  # the panes, or the patch gallery (V)
+        self.centre_stack.addWidget(central)
+        self.setCentralWidget(self.centre_stack)
 
         self.actions_ = build_actions(self)
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
@@ -69,6 +72,8 @@ class MainWindow(QMainWindow):
         self.overlay_controls = OverlayControls(self.state.overlays)
         self.loader = TripletLoader(cache_size=3, parent=self)
         self.navigator = TripletNavigator(self.state, self.loader, self.viewer, self.browser, self)
+        self.review = ReviewController(self.state, self.navigator, self.viewer, self)
+        self.centre_stack.addWidget(self.review.gallery)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {
             "triplets": self._dock("Triplets", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -82,6 +87,7 @@ class MainWindow(QMainWindow):
         self.readout = QLabel()
         self.readout.setObjectName("pixelReadout")
         self.statusBar().addPermanentWidget(self.readout, 1)
+        self.statusBar().addPermanentWidget(self.review.label)
         self.write_status = WriteStatus(self.banner, self.statusBar(), self)
         # network output, flicker/difference, re-alignment
         self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
@@ -111,8 +117,9 @@ class MainWindow(QMainWindow):
             "&File": ["open", "load_weights", "save_output", None, "quit"],
             "&Edit": [self.undo_action, self.redo_action, None, "accept", "reject", "flag", None,
                       "accept_reason", "reject_reason", "flag_reason"],
-            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch"],
-            "&View": ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
+            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch", None, "queue_worst",
+                          "queue_near-threshold", "queue_flagged", "queue_audit"],
+            "&View": ["gallery", None, "zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
                       "flicker", "side_by_side", "difference"],
             "&Tools": ["render_full", "cancel_render", None, "realign"],
         }
@@ -146,6 +153,14 @@ class MainWindow(QMainWindow):
         a["prev_triplet"].triggered.connect(lambda: self.step_triplet(-1))
         a["next_patch"].triggered.connect(lambda: self.step_patch(+1))
         a["prev_patch"].triggered.connect(lambda: self.step_patch(-1))
+        queues = QActionGroup(self)
+        for kind in ("worst", "near-threshold", "flagged", "audit"):
+            queues.addAction(a[f"queue_{kind}"])
+            a[f"queue_{kind}"].triggered.connect(lambda _=False, k=kind: self.review.set_kind(k))
+        a["queue_worst"].setChecked(True)
+        a["gallery"].toggled.connect(self.review.show_gallery)
+        self.review.gallery_toggled.connect(self._show_gallery)
+        self.review.message.connect(self.statusBar().showMessage)
         for status, name in ((Status.ACCEPTED, "accept"), (Status.REJECTED, "reject"), (Status.FLAGGED, "flag")):
             a[name].triggered.connect(lambda _=False, s=status: self.decide(s))
             a[f"{name}_reason"].triggered.connect(lambda _=False, s=status: self.decide(s, ask_reason=True))
@@ -191,6 +206,7 @@ class MainWindow(QMainWindow):
             return False
         self.state.dataset = session
         self.triage = Triage(session, self.undo_stack, self.state)
+        self.review.attach(session, self.triage, self.settings.value(keys.REVIEW_ANNOTATOR))
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
@@ -222,6 +238,7 @@ class MainWindow(QMainWindow):
         self.undo_stack.clear()
         self.write_status.detach()
         self.navigator.detach()
+        self.review.detach()
         self.tools.detach()
         self.state.clear_triplet()
         self.state.dataset = None
@@ -230,7 +247,8 @@ class MainWindow(QMainWindow):
 
     def _set_dataset_enabled(self, enabled: bool) -> None:
         writable = enabled and self.session is not None and not self.session.readonly
-        for name in ("next_triplet", "prev_triplet", "next_patch", "prev_patch", "zoom_patch"):
+        for name in ("next_triplet", "prev_triplet", "next_patch", "prev_patch", "zoom_patch", "gallery",
+                     "queue_worst", "queue_near-threshold", "queue_flagged", "queue_audit"):
             self.actions_[name].setEnabled(enabled)
         for name in DECISION_ACTIONS + ("realign",):
             self.actions_[name].setEnabled(writable)
@@ -270,11 +288,17 @@ class MainWindow(QMainWindow):
             self.triage.select_at(x, y)
 
     def step_patch(self, step: int) -> None:
-        if self.triage is None:
-            return
-        patch = self.triage.step_worst(step)
-        if patch is not None:
-            self.viewer.centre_on(patch)
+        """N / Shift+N: the review queue's next open patch (this triplet, then the next with some)."""
+        if self.triage is not None:
+            self.review.step(step)
+
+    def _show_gallery(self, visible: bool) -> None:
+        self.centre_stack.setCurrentIndex(1 if visible else 0)
+        a = self.actions_["gallery"]
+        if a.isChecked() != visible:
+            a.setChecked(visible)
+        if not visible:
+            self.viewer.setFocus()
 
     def _zoom_to_selected(self) -> None:
         patch = self.triage.selected if self.triage else None
@@ -302,6 +326,7 @@ class MainWindow(QMainWindow):
     def _refresh_histogram(self) -> None:
         if self.session is not None:
             self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
+            self.histogram.set_audit(self.review.audit_lines())
 
     def _apply_threshold(self, threshold_px: float) -> None:
         if self.session is None or self.session.readonly:
@@ -362,5 +387,6 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.close_dataset(timeout=1.0)
         self.loader.shutdown()
+        self.review.shutdown()
         self.tools.shutdown()
         super().closeEvent(event)

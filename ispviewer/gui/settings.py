@@ -17,6 +17,7 @@ LAST_DATASET = "dataset/last"
 HEATMAP_OPACITY = "overlay/heatmap_opacity"
 HEATMAP_VISIBLE = "overlay/heatmap"
 GRID_VISIBLE = "overlay/grid"
+REVIEW_ANNOTATOR = "review/annotator"  # the person's name for decisions (ISPVIEWER_USER wins)
 
 
 def open_settings() -> QSettings:

@@ -26,6 +26,7 @@ from psygnal import Signal, SignalGroupDescriptor
 
 from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
+from ispviewer.gui.review_state import ReviewState
 
 MIN_ZOOM = 1.0 / 256.0
 MAX_ZOOM = 128.0
@@ -202,6 +203,8 @@ class WindowState:
     view: ViewState = field(default_factory=ViewState)
     overlays: OverlayState = field(default_factory=OverlayState)
     compare: CompareState = field(default_factory=CompareState)
+    #: the active dataset-wide review queue and the position in it
+    review: ReviewState = field(default_factory=ReviewState)
 
     @property
     def selected_patch(self) -> PatchRecord | None:

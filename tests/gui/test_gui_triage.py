@@ -14,11 +14,11 @@ def wait_saved(qtbot, window):
 
 
 def expected_worst_order(dataset, name="t01"):
+    """The worst queue's order within one triplet: measurable patches, largest misalignment first."""
     with Manifest.open(dataset, readonly=True) as m:
         patches = m.patches(m.triplet(name).id)
-    measured = sorted((p for p in patches if p.misalignment_px is not None), key=lambda p: -p.misalignment_px)
-    unmeasured = sorted((p for p in patches if p.misalignment_px is None), key=lambda p: (p.y, p.x))
-    return [p.id for p in measured + unmeasured]
+    measured = sorted((p for p in patches if p.misalignment_px is not None), key=lambda p: (-p.misalignment_px, p.id))
+    return [p.id for p in measured]
 
 
 def test_click_selects_the_patch_under_the_mouse(window):
@@ -30,18 +30,29 @@ def test_click_selects_the_patch_under_the_mouse(window):
     assert window.inspector.values["position"].text() == "x 64, y 32"
 
 
-def test_next_worst_patch_order_and_centring(window, dataset):
+def test_n_walks_the_worst_queue_in_this_triplet_then_the_next_triplet(qtbot, window, dataset):
     order = expected_worst_order(dataset)
+    first = window.state.triplet.name
+    assert first == "t01"
     seen = []
-    for _ in range(len(order) + 2):  # past the end it stays on the last one
+    for _ in range(len(order)):
         press_keys(window, "N")
-        seen.append(window.triage.selected.id)
         p = window.triage.selected
+        seen.append(p.id)
         assert window.viewer.view_state.centre == pytest.approx((p.x - 0.5 + p.size / 2, p.y - 0.5 + p.size / 2))
-    assert seen[:len(order)] == order
-    assert seen[-1] == order[-1]
+    assert seen == order
     press_keys(window, "Shift+N")
     assert window.triage.selected.id == order[-2]
+    press_keys(window, "N")
+    press_keys(window, "N")  # nothing left here: the next triplet that has open patches
+    qtbot.waitUntil(lambda: window.state.shown not in (None, first) and window.triage.selected is not None,
+                    timeout=10000)
+    p = window.triage.selected
+    assert p.triplet != first and window.state.triplet.name == p.triplet
+    assert window.viewer.view_state.centre == pytest.approx((p.x - 0.5 + p.size / 2, p.y - 0.5 + p.size / 2))
+    queue = window.state.review.queue
+    assert queue.position(p.id) == window.state.review.position  # the queue's position follows
+    assert "worst" in window.review.label.text()
 
 
 @pytest.mark.parametrize("key, status", [("A", Status.ACCEPTED), ("R", Status.REJECTED), ("F", Status.FLAGGED)])

@@ -12,6 +12,7 @@ from ispviewer.dataset.records import (
     CaptureFormat,
     CaptureInfo,
     DecidedBy,
+    DecisionEvent,
     PatchRecord,
     RawInfo,
     Status,
@@ -20,9 +21,10 @@ from ispviewer.dataset.records import (
 
 
 def log_decision(db: sqlite3.Connection, patch_id: int, at: str, actor: DecidedBy, old: Status | None,
-         new: Status, reason: str | None) -> None:
-    db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason) "
-               "VALUES (?,?,?,?,?,?)", (patch_id, at, actor.value, old.value if old else None, new.value, reason))
+                 new: Status, reason: str | None, annotator: str | None = None, queue: str | None = None) -> None:
+    db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason, annotator, queue) "
+               "VALUES (?,?,?,?,?,?,?,?)",
+               (patch_id, at, actor.value, old.value if old else None, new.value, reason, annotator, queue))
 
 
 def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
@@ -74,4 +76,14 @@ def patch_from_row(r: sqlite3.Row) -> PatchRecord:
         id=r["id"], triplet_id=r["triplet_id"], triplet=r["triplet"], x=r["x"], y=r["y"], size=r["size"],
         dx=r["dx"], dy=r["dy"], ncc=r["ncc"], misalignment_px=r["misalignment_px"],
         misalignment_p95=r["misalignment_p95"], measurable=bool(r["measurable"]),
-        status=Status(r["status"]), decided_by=DecidedBy(r["decided_by"]), reason=r["reason"])
+        status=Status(r["status"]), decided_by=DecidedBy(r["decided_by"]), reason=r["reason"],
+        annotator=r["annotator"] if "annotator" in r.keys() else None)  # noqa: SIM118 - as above; absent before v5
+
+
+def event_from_row(r: sqlite3.Row) -> DecisionEvent:
+    keys = r.keys()
+    return DecisionEvent(id=r["id"], patch_id=r["patch_id"], at=r["at"], actor=DecidedBy(r["actor"]),
+                         old_status=Status(r["old_status"]) if r["old_status"] else None,
+                         new_status=Status(r["new_status"]), reason=r["reason"],
+                         annotator=r["annotator"] if "annotator" in keys else None,
+                         queue=r["queue"] if "queue" in keys else None)
