@@ -5,7 +5,9 @@ ISP → aligned target → network output) into the same place, at the same cent
 back and forth between two sources at one spot is the quickest way to see small differences.
 
 Difference view: the phone pane shows |phone ISP − target| and the output pane |output − target|
-(mean over RGB, on a black-red-yellow-white scale up to ``DIFF_VMAX``), computed for the visible
+after matching each source's local tone to the target's (so colour and tone differences vanish and
+edges that do not line up stand out; :mod:`ispviewer.align.difference`), as the mean over RGB on a
+black-red-yellow-white scale up to ``DIFF_VMAX``, computed for the visible
 region at the resolution it is drawn with, so its cost is bounded by the screen, not the image. While it is
 on, the misalignment heatmap stays off in those two panes (it remains in the target pane).
 """
@@ -19,6 +21,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 
+from ispviewer.align.difference import plain_difference, tone_matched_difference
 from ispviewer.gui.image_pane import LevelImageItem
 from ispviewer.gui.output_canvas import Rect, grow, pixel_rect
 from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
@@ -43,17 +46,22 @@ def diff_lut() -> np.ndarray:
     return _LUT
 
 
-def difference_rgba(a: np.ndarray, b: np.ndarray, vmax: float = DIFF_VMAX) -> np.ndarray:
+def difference_rgba(a: np.ndarray, b: np.ndarray, vmax: float = DIFF_VMAX, tone_matched: bool = True) -> np.ndarray:
     """|a − b| of two RGB(A) uint8 images of one size, colour-mapped; transparent where either
-    image has alpha 0."""
-    d = np.abs(a[..., :3].astype(np.int16) - b[..., :3].astype(np.int16)).mean(axis=2)
-    index = np.clip(d * (1.0 / (255.0 * vmax)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    out = np.empty(a.shape[:2] + (4,), np.uint8)
-    out[..., :3] = diff_lut()[index]
+    image has alpha 0.  ``tone_matched``: ``a`` is first given ``b``'s local mean and contrast per
+    channel (:func:`ispviewer.align.difference.match_local_tone`), so only structure that does not
+    line up stays bright."""
     alpha = np.full(a.shape[:2], 255, np.uint8)
     for img in (a, b):
         if img.shape[2] == 4:
             alpha = np.minimum(alpha, img[..., 3])
+    if tone_matched:
+        d = tone_matched_difference(a, b, alpha)
+    else:
+        d = plain_difference(a, b)
+    index = np.clip(d * (255.0 / vmax) + 0.5, 0, 255).astype(np.uint8)
+    out = np.empty(a.shape[:2] + (4,), np.uint8)
+    out[..., :3] = diff_lut()[index]
     out[..., 3] = np.where(alpha > 0, 255, 0)
     return out
 
@@ -143,8 +151,8 @@ class CompareController(QObject):
         phone, output = self.viewer.panes[PHONE].title, self.viewer.panes[OUTPUT].title
         self.output.title_locked = self.difference
         if self.difference:
-            phone.setText(f"|phone ISP − target|  ({pct})")
-            output.setText(f"|network output − target|  ({pct})")
+            phone.setText(f"|phone ISP − target|, tone-matched  ({pct})")
+            output.setText(f"|network output − target|, tone-matched  ({pct})")
         else:
             phone.setText(self._phone_title)
             output.setText(self.output.title)
