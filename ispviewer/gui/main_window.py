@@ -160,6 +160,7 @@ class MainWindow(QMainWindow):
         a["grid"].toggled.connect(v.set_grid_visible)
         a["help"].triggered.connect(lambda: ShortcutDialog(self).open())
         self.overlay_controls.opacity_changed.connect(self._on_opacity)
+        self.overlay_controls.floor_changed.connect(self._on_floor)
         self.browser.activated.connect(lambda name: self.show_triplet(name))
         self.histogram.apply_requested.connect(self._apply_threshold)
         v.hovered.connect(lambda x, y: self.readout.setText(v.readout(x, y)))
@@ -283,7 +284,8 @@ class MainWindow(QMainWindow):
 
     def request_for(self, record: TripletRecord):
         """The load request the window would make for ``record``."""
-        return make_request(record, self.session.manifest.resolve, self.viewer.heatmap_vmax, self.session.root)
+        return make_request(record, self.session.manifest.resolve, self.viewer.heatmap_vmax, self.session.root,
+                            self.viewer.heatmap_floor)
 
     def _on_loaded(self, loaded: LoadedTriplet) -> None:
         """A triplet (or first its quick preview) arrived from the loader: show it."""
@@ -387,6 +389,8 @@ class MainWindow(QMainWindow):
     def _refresh_histogram(self) -> None:
         if self.session is not None:
             self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
+            if abs(self.viewer.heatmap_vmax - 2 * self.session.threshold_px) > 1e-9:
+                self.viewer.set_heatmap_range(2 * self.session.threshold_px)  # the colour bar marks it
 
     def _apply_threshold(self, threshold_px: float) -> None:
         if self.session is None or self.session.readonly:
@@ -397,6 +401,10 @@ class MainWindow(QMainWindow):
         self.undo_stack.push(ThresholdCommand(self.session, threshold_px, old))
 
     # ----------------------------------------------------------------- settings and closing
+
+    def _on_floor(self, floor_px: float) -> None:
+        self.viewer.set_heatmap_floor(floor_px)
+        self.settings.setValue(keys.HEATMAP_FLOOR, floor_px)
 
     def _on_opacity(self, opacity: float) -> None:
         self.viewer.set_heatmap_opacity(opacity)
@@ -420,6 +428,9 @@ class MainWindow(QMainWindow):
         opacity = keys.read_float(s, keys.HEATMAP_OPACITY, self.viewer.heatmap_opacity)
         self.overlay_controls.set_opacity(opacity)
         self.viewer.set_heatmap_opacity(opacity)
+        floor = keys.read_float(s, keys.HEATMAP_FLOOR, self.viewer.heatmap_floor)
+        self.overlay_controls.set_floor(floor)
+        self.viewer.set_heatmap_floor(floor)
         self.actions_["heatmap"].setChecked(keys.read_bool(s, keys.HEATMAP_VISIBLE, True))
         self.actions_["grid"].setChecked(keys.read_bool(s, keys.GRID_VISIBLE, True))
         self.viewer.set_heatmap_visible(self.actions_["heatmap"].isChecked())

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+    QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
     QSlider, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -15,9 +15,10 @@ from ispviewer.gui.overlays import STATUS_COLOURS
 
 
 class OverlayControls(QWidget):
-    """Heatmap and grid toggles, heatmap opacity, and the grid's legend."""
+    """Heatmap and grid toggles, heatmap opacity and transparency floor, and the legend."""
 
     opacity_changed = Signal(float)
+    floor_changed = Signal(float)  # px: misalignment below it is not coloured
 
     def __init__(self, heatmap_action, grid_action, parent: QWidget | None = None):
         super().__init__(parent)
@@ -31,9 +32,18 @@ class OverlayControls(QWidget):
         self.opacity.setObjectName("heatmapOpacity")
         self.opacity.setRange(0, 100)
         self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        self.floor = QDoubleSpinBox()
+        self.floor.setObjectName("heatmapFloor")
+        self.floor.setRange(0.0, 10.0)
+        self.floor.setDecimals(2)
+        self.floor.setSingleStep(0.1)
+        self.floor.setSuffix(" px")
+        self.floor.setToolTip("Misalignment below this is not coloured, so a well-aligned photo shows as it is")
+        self.floor.valueChanged.connect(self.floor_changed)
         form = QFormLayout()
         form.addRow(self.heatmap_box)
         form.addRow("Opacity:", self.opacity)
+        form.addRow("Transparent below:", self.floor)
         form.addRow(self.grid_box)
         legend = QLabel(self._legend_html())
         legend.setTextFormat(Qt.TextFormat.RichText)
@@ -47,12 +57,17 @@ class OverlayControls(QWidget):
     def set_opacity(self, opacity: float) -> None:
         self.opacity.setValue(round(opacity * 100))
 
+    def set_floor(self, floor_px: float) -> None:
+        self.floor.setValue(floor_px)
+
     @staticmethod
     def _legend_html() -> str:
         swatches = " ".join(f"<span style='color:{STATUS_COLOURS[s].name()}'>■</span> {s.value}"
                             for s in Status)
-        return (f"{swatches}<br>thin outline: decided by the aligner (auto)<br>"
-                "thick outline: decided by a person<br>white box: selected patch")
+        return (f"outlines: {swatches}<br>thin: decided by the aligner (auto), "
+                "thick: by a person<br>white box: selected patch<br>"
+                "fill: misalignment, blue → magenta → pale pink (opaque from the threshold, "
+                "the white mark on the colour bar)")
 
 
 class ShortcutDialog(QDialog):

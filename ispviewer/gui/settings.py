@@ -13,6 +13,7 @@ GEOMETRY = "window/geometry"
 STATE = "window/state"
 LAST_DATASET = "dataset/last"
 HEATMAP_OPACITY = "overlay/heatmap_opacity"
+HEATMAP_FLOOR = "overlay/heatmap_floor_px"
 HEATMAP_VISIBLE = "overlay/heatmap"
 GRID_VISIBLE = "overlay/grid"
 

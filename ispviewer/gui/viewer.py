@@ -16,7 +16,8 @@ from ispviewer.dataset.records import PatchRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 from ispviewer.gui.image_pane import ImagePane, PaneRow
 from ispviewer.gui.loader import LoadedTriplet
-from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key, heatmap_rgba
+from ispviewer.gui.heatmap_style import DEFAULT_FLOOR_PX, heatmap_rgba
+from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key
 from ispviewer.gui.pyramid import Pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches
 from ispviewer.gui.view_state import ViewState
@@ -49,6 +50,7 @@ class TripletViewer(QWidget):
 
         self.loaded: LoadedTriplet | None = None
         self.heatmap_vmax = 2 * DEFAULT_THRESHOLD_PX
+        self.heatmap_floor = DEFAULT_FLOOR_PX  # px: below it the heatmap is transparent
         self.heatmap_visible = True
         self.grid_visible = True
         self.heatmap_opacity = 0.6
@@ -90,7 +92,7 @@ class TripletViewer(QWidget):
             pane.show_message(error, error=True)
         heatmap = loaded.heatmap
         if heatmap is not None or self._heatmap_from_file:
-            rgba = loaded.heatmap_rgba if loaded.heatmap_vmax == self.heatmap_vmax else None
+            rgba = loaded.heatmap_rgba if loaded.heatmap_style == self.heatmap_style else None
             self._set_heatmap(heatmap, from_file=heatmap is not None, rgba=rgba)
         if not keep_view or first or not self._view_overlaps_image():
             self.fit()
@@ -133,13 +135,25 @@ class TripletViewer(QWidget):
         self._heatmap = heatmap
         self._heatmap_from_file = from_file
         if heatmap is not None and rgba is None:
-            rgba = heatmap_rgba(heatmap.values, self.heatmap_vmax)
+            rgba = heatmap_rgba(heatmap.values, self.heatmap_vmax, self.heatmap_floor)
         for ov in self.overlays.values():
             ov.heatmap.set_rgba(rgba, heatmap)
 
+    @property
+    def heatmap_style(self) -> tuple[float, float]:
+        """(vmax, floor): what a heatmap's colours depend on."""
+        return self.heatmap_vmax, self.heatmap_floor
+
     def set_heatmap_range(self, vmax: float) -> None:
+        """Colour scale 0..vmax; the threshold, marked on the colour bar, is vmax / 2."""
         self.heatmap_vmax = vmax
         self.colorbar.set_range(vmax)
+        self._set_heatmap(self._heatmap, self._heatmap_from_file)
+
+    def set_heatmap_floor(self, floor_px: float) -> None:
+        """Misalignment (px) below which the heatmap is transparent."""
+        self.heatmap_floor = max(0.0, float(floor_px))
+        self.colorbar.set_floor(self.heatmap_floor)
         self._set_heatmap(self._heatmap, self._heatmap_from_file)
 
     def set_heatmap_visible(self, visible: bool) -> None:
