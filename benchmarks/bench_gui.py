@@ -152,8 +152,8 @@ def bench_switch(window, app, repeats: int) -> float:
     session = window.session
     samples = []
     for i in range(repeats):
-        name = NAMES[1] if window.current.name == NAMES[0] else NAMES[0]
-        request = window.request_for(session.triplet(name))
+        name = NAMES[1] if window.state.triplet.name == NAMES[0] else NAMES[0]
+        request = window.navigator.request_for(session.triplet(name))
         deadline = time.monotonic() + 30
         while window.loader.cached(request) is None and time.monotonic() < deadline:
             app.processEvents()
@@ -161,7 +161,7 @@ def bench_switch(window, app, repeats: int) -> float:
         assert window.loader.cached(request) is not None, "prefetch did not happen"
         t0 = time.perf_counter()
         window.show_triplet(name)
-        assert not window.loading
+        assert not window.state.loading
         app.processEvents()
         _repaint(window.viewer.panes.values())
         samples.append(time.perf_counter() - t0)
@@ -192,7 +192,7 @@ def bench_cold(window, app, root: Path, repeats: int) -> tuple[float, float, flo
             time.sleep(0.001)
         _repaint(window.viewer.panes.values())
         first.append(time.perf_counter() - t0)
-        while window.loading:
+        while window.state.loading:
             app.processEvents()
             time.sleep(0.001)
         _repaint(window.viewer.panes.values())
@@ -225,7 +225,7 @@ def bench_cold_without_cache(window, app, root: Path, repeats: int) -> tuple[flo
 def _settle(window, app, quiet_s: float = 0.0) -> None:
     """Wait until no background load (prefetch) is running or about to start."""
     deadline = time.monotonic() + quiet_s
-    while window.loader.busy or window._prefetch_timer.isActive() or time.monotonic() < deadline:  # noqa: SLF001
+    while window.loader.busy or window.navigator.prefetch_pending or time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.005)
 

@@ -173,7 +173,7 @@ def main() -> int:
         window.resize(1200, 900)
         window.show()
         window.open_dataset(root)
-        spin(app, lambda: not window.loading)
+        spin(app, lambda: not window.state.loading)
         out = window.tools.output
         spin(app, lambda: not out.weights.busy)
         out.weights.load(weights)

@@ -58,7 +58,8 @@ def test_settings_persist_in_the_isolated_location(make_window, dataset, isolate
     assert files and all(isolated_settings in f.parents for f in files)
     w2 = make_window(None)
     assert w2.overlay_controls.opacity.value() == 73
-    assert w2.viewer.heatmap_opacity == pytest.approx(0.73)
+    assert w2.state.overlays.heatmap_opacity == pytest.approx(0.73)
+    assert all(ov.heatmap.opacity() == pytest.approx(0.73) for ov in w2.viewer.overlays.values())
     assert not w2.actions_["grid"].isChecked()
     assert w2.settings.value(keys.LAST_DATASET) == str(dataset.resolve())
 

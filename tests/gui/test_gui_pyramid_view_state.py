@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ispviewer.gui.pyramid import build_pyramid
-from ispviewer.gui.view_state import ViewState
+from ispviewer.gui.state import ViewState
 
 
 def test_pyramid_levels_halve_until_small():
