@@ -72,6 +72,8 @@ class OverlayControls(QWidget):
         self.overlays.heatmap_floor = max(0.0, float(value))
 
     def _show_floor(self, floor_px: float) -> None:
+        if abs(self.floor.value() - floor_px) < 1e-9:
+            return  # the box shows it already (and may be mid-typing: leave its text alone)
         with QSignalBlocker(self.floor):
             self.floor.setValue(floor_px)
 

@@ -60,13 +60,13 @@ def test_a_well_aligned_photo_is_not_tinted_and_the_floor_is_a_setting(make_wind
     box.selectAll()
     QTest.keyClicks(box, "0.1")
     QTest.keyClick(box, Qt.Key.Key_Return)
-    assert w.viewer.heatmap_floor == pytest.approx(0.1)
+    assert w.state.overlays.heatmap_floor == pytest.approx(0.1)
     on, off = _overlay_only(w, qtbot)
     assert np.abs(on - off).max(axis=2)[rows, cols][: h // 5, : wd // 5].mean() > 10
     assert w.viewer.colorbar.floor_px == pytest.approx(0.1)
     w.close()
     again = make_window(photo)
-    assert again.viewer.heatmap_floor == pytest.approx(0.1)
+    assert again.state.overlays.heatmap_floor == pytest.approx(0.1)
     assert again.overlay_controls.floor.value() == pytest.approx(0.1)
 
 
