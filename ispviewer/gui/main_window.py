@@ -56,6 +56,13 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self.banner)
         column.addWidget(self.viewer, 1)
+        # the pixel readout has its own line under the panes: in the status bar it would take the
+        # whole width and hide every message shown there
+        self.readout = QLabel()
+        self.readout.setObjectName("pixelReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setMinimumWidth(1)
+        column.addWidget(self.readout)
         self.setCentralWidget(central)
 
         self.actions_ = build_actions(self)
@@ -80,9 +87,6 @@ class MainWindow(QMainWindow):
         # the panes get the full width: the docks sit left and below, side by side
         self.splitDockWidget(self.docks["histogram"], self.docks["inspector"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["inspector"], self.docks["overlays"], Qt.Orientation.Horizontal)
-        self.readout = QLabel()
-        self.readout.setObjectName("pixelReadout")
-        self.statusBar().addPermanentWidget(self.readout, 1)
         self.write_status = WriteStatus(self.banner, self.statusBar(), self)
         # network output, flicker/difference, re-alignment
         self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
@@ -179,14 +183,19 @@ class MainWindow(QMainWindow):
             self.open_dataset(path)
 
     def open_dataset(self, path: str | Path, readonly: bool = False) -> bool:
-        """Open a dataset folder; on failure the panes say why and the window stays usable."""
-        self.close_dataset()
+        """Open a dataset folder.  On failure the dataset open before stays open and usable (the
+        status bar says why); with none open, the panes say why."""
         try:
             session = DatasetSession.open(path, readonly=readonly, patches=self.state.patches)
         except (ManifestError, OSError) as exc:
-            self.viewer.clear(f"Could not open dataset:\n{exc}")
-            self.statusBar().showMessage(f"Could not open {path}: {exc}")
+            if self.session is None:
+                self.viewer.clear(f"Could not open dataset:\n{exc}")
+                self.statusBar().showMessage(f"Could not open {path}: {exc}")
+            else:
+                self.statusBar().showMessage(f"Could not open {path}: {exc} — still showing "
+                                             f"{self.session.root.name}")
             return False
+        self.close_dataset()
         self.session = session
         self.triage = Triage(session, self.undo_stack, self.state)
         session.triplet_changed.connect(self._on_triplet_changed)

@@ -1,0 +1,77 @@
+"""What a new user ran into, replayed on the real window: status messages that can be read, keys
+that keep working after the filter box, a failed open that leaves nothing half-closed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from guihelpers import click, grab_rgb, press_keys, to_viewport
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication
+
+from ispviewer.gui.sources import PHONE
+
+
+def message_area(w) -> np.ndarray:
+    """Pixels of the status bar left of its permanent widgets, where temporary messages are drawn."""
+    bar = w.statusBar()
+    permanent = [c for c in bar.findChildren(type(w.readout)) if c.isVisible() and c.parent() is not None
+                 and c.geometry().width() > 0 and c.x() > 0]
+    right = min([c.x() for c in permanent] + [bar.width()])
+    shot = grab_rgb(bar)
+    ratio = shot.shape[1] / bar.width()
+    return shot[:, : int(right * ratio)]
+
+
+def shows_text(w, text: str) -> bool:
+    """``text`` is the status bar's message and is drawn (room for it, and ink where it goes)."""
+    bar = w.statusBar()
+    if text not in bar.currentMessage():
+        return False
+    area = message_area(w)
+    room = area.shape[1] / (grab_rgb(bar).shape[1] / bar.width())
+    ink = np.abs(area.astype(int) - np.median(area.reshape(-1, 3), axis=0)).max(axis=2) > 60
+    return room >= bar.fontMetrics().horizontalAdvance(text[:40]) and ink[:, :200].sum() > 30
+
+
+def test_status_messages_are_visible_next_to_the_pixel_readout(window, tmp_path, qtbot):
+    w = window
+    pane = w.viewer.panes[PHONE]
+    # hovering fills the readout with a long line, as it did when the messages disappeared
+    w.viewer.hovered.emit(100.0, 80.0)
+    assert "x 100, y 80" in w.readout.text() and len(w.readout.text()) > 60
+    assert w.state.selected is None
+    press_keys(w, "R")  # nothing selected
+    assert shows_text(w, "Select a patch first")
+    # bogus weights: the reason can be read in the status bar
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint at all")
+    w.tools.output.weights.load(bogus)
+    qtbot.waitUntil(lambda: "Could not load weights" in w.statusBar().currentMessage(), timeout=10000)
+    assert shows_text(w, "Could not load weights")
+    assert pane.isVisible()
+
+
+def test_a_failed_open_keeps_the_open_dataset_usable(make_window, dataset, tmp_path, qtbot):
+    w = make_window(dataset)
+    title, names = w.windowTitle(), w.browser.visible_names()
+    bad = tmp_path / "not-a-dataset"
+    bad.mkdir()
+    assert not w.open_dataset(bad)
+    # still the old dataset, whole: session, title, browser, and rows that load
+    assert w.session is not None and w.session.root == dataset
+    assert w.windowTitle() == title and w.browser.visible_names() == names
+    assert "Could not open" in w.statusBar().currentMessage() and dataset.name in w.statusBar().currentMessage()
+    press_keys(w, "PgDown")
+    qtbot.waitUntil(lambda: w.state.shown == names[1] and not w.state.loading, timeout=10000)
+    assert len(w.state.patches) > 0
+
+
+def test_a_failed_open_with_nothing_open_says_why(make_window, tmp_path):
+    w = make_window()
+    bad = tmp_path / "nothing"
+    bad.mkdir()
+    assert not w.open_dataset(bad)
+    assert w.session is None and w.browser.visible_names() == []
+    assert "Could not open" in w.statusBar().currentMessage()
