@@ -22,6 +22,8 @@ class ActionSpec:
 
 SPECS = (
     ActionSpec("open", "&Open dataset…", ("Ctrl+O",), "mdi6.folder-open", "Open a dataset folder"),
+    ActionSpec("find", "&Filter triplets…", ("Ctrl+F",), "mdi6.magnify",
+               "Type in the triplet filter; Enter opens the first match, Esc goes back to the images"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "mdi6.exit-to-app", "Quit ispviewer"),
     ActionSpec("next_triplet", "&Next triplet", ("PgDown",), "mdi6.skip-next",
                "Next triplet in the browser's order (keeps the view)"),

@@ -81,7 +81,7 @@ class ImagePane(QWidget):
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.graphics = pg.GraphicsView(background="#202124")
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click takes the keys from any box
         self.view_box = PaneViewBox(self)
         self.graphics.setCentralItem(self.view_box)
         self.image_item = LevelImageItem()

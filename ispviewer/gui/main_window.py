@@ -29,6 +29,7 @@ from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
 from ispviewer.gui.session import DatasetSession
+from ispviewer.gui.sources import PHONE
 from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
 from ispviewer.gui.triplet_browser import TripletBrowser
@@ -116,7 +117,7 @@ class MainWindow(QMainWindow):
             "&File": ["open", "load_weights", "save_output", None, "quit"],
             "&Edit": [self.undo_action, self.redo_action, None, "accept", "reject", "flag", None,
                       "accept_reason", "reject_reason", "flag_reason"],
-            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch"],
+            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch", None, "find"],
             "&View": ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
                       "flicker", "side_by_side", "difference"],
             "&Tools": ["render_full", "cancel_render", None, "realign"],
@@ -169,10 +170,22 @@ class MainWindow(QMainWindow):
         self.state.events.triplet.connect(self._update_title)
         self.navigator.message.connect(self.statusBar().showMessage)
         self.browser.activated.connect(lambda name: self.show_triplet(name))
+        self.browser.filter_done.connect(self.focus_views)
+        a["find"].triggered.connect(self._find)
         self.histogram.apply_requested.connect(self._apply_threshold)
         v.hovered.connect(lambda x, y: self.readout.setText(v.readout(x, y)))
         v.clicked.connect(self._on_clicked)
         self.undo_stack.indexChanged.connect(self._on_undo_index)
+
+    def _find(self) -> None:
+        self.docks["triplets"].show()
+        self.docks["triplets"].raise_()
+        self.browser.focus_filter()
+
+    def focus_views(self) -> None:
+        """Give the keys back to the images (after the filter box, Enter or Esc)."""
+        pane = next((p for p in self.viewer.panes.values() if p.isVisible()), self.viewer.panes[PHONE])
+        pane.graphics.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ----------------------------------------------------------------- dataset
 

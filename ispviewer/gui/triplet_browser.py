@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
+    QAbstractTableModel, QEvent, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -133,10 +133,35 @@ class TripletFilter(QSortFilterProxyModel):
         return STATUS_FILTERS[self.status](r, model.error_of(r))
 
 
+class FilterBox(QLineEdit):
+    """The name filter.  Enter emits ``submitted``, Esc ``left`` (and nothing else: the window's
+    Esc shortcut, cancel rendering, does not fire while typing here)."""
+
+    submitted = Signal()
+    left = Signal()
+
+    def event(self, event) -> bool:  # noqa: N802
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape:
+            event.accept()  # Esc is ours here, not the window's shortcut
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.submitted.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.left.emit()
+            return
+        super().keyPressEvent(event)
+
+
 class TripletBrowser(QWidget):
     """The dock's content: filters above a table.  Emits ``activated(name)`` on a user choice."""
 
     activated = Signal(str)
+    #: the person is done with the filter box (Enter or Esc): the keys go back to the views
+    filter_done = Signal()
     ANY_MODEL = "any phone model"
 
     def __init__(self, state: WindowState, parent: QWidget | None = None):
@@ -151,8 +176,9 @@ class TripletBrowser(QWidget):
         self.status_box.addItems(list(STATUS_FILTERS))
         self.phone_box = QComboBox()
         self.phone_box.addItem(self.ANY_MODEL)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("filter by name…")
+        self.search = FilterBox()
+        self.search.setObjectName("tripletFilter")
+        self.search.setPlaceholderText("filter by name… (Ctrl+F; Enter opens the first)")
         self.search.setClearButtonEnabled(True)
 
         self.table = QTableView()
@@ -181,6 +207,8 @@ class TripletBrowser(QWidget):
         self.phone_box.currentTextChanged.connect(
             lambda s: self.proxy.set_filters(phone_model="" if s == self.ANY_MODEL else s))
         self.search.textChanged.connect(lambda s: self.proxy.set_filters(text=s))
+        self.search.submitted.connect(self._open_first)
+        self.search.left.connect(self.filter_done)
         self.table.clicked.connect(self._on_clicked)
         self.table.activated.connect(self._on_clicked)
 
@@ -237,6 +265,17 @@ class TripletBrowser(QWidget):
         """The current triplet changed: its row is selected."""
         if record is not None:
             self.select(record.name)
+
+    def focus_filter(self) -> None:
+        """Put the keys into the filter box, its text selected (Ctrl+F)."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _open_first(self) -> None:
+        names = self.visible_names()
+        if names:
+            self.activated.emit(names[0])
+        self.filter_done.emit()
 
     def _on_clicked(self, index: QModelIndex | QPersistentModelIndex) -> None:
         name = self.proxy.index(index.row(), 0).data()

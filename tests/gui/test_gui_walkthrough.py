@@ -75,3 +75,53 @@ def test_a_failed_open_with_nothing_open_says_why(make_window, tmp_path):
     assert not w.open_dataset(bad)
     assert w.session is None and w.browser.visible_names() == []
     assert "Could not open" in w.statusBar().currentMessage()
+
+
+def _type_in_filter(w, text: str) -> None:
+    press_keys(w, "Ctrl+F")
+    box = w.browser.search
+    assert box.hasFocus() or QApplication.focusWidget() is box
+    QTest.keyClicks(box, text)
+    QApplication.processEvents()
+
+
+def test_ctrl_f_enter_opens_the_first_match_and_gives_the_keys_back(window, qtbot):
+    w = window
+    _type_in_filter(w, "03")
+    assert w.browser.visible_names() == ["t03"]
+    QTest.keyClick(w.browser.search, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: w.state.shown == "t03" and not w.state.loading, timeout=10000)
+    assert not w.browser.search.hasFocus()
+    # N now selects the worst patch instead of typing into the box
+    press_keys(w, "N")
+    press_keys(w, "N")
+    assert w.browser.search.text() == "03"
+    assert w.state.selected is not None
+
+
+def test_esc_in_the_filter_gives_the_keys_back_keeps_the_filter_and_does_not_cancel(window, qtbot):
+    w = window
+    cancelled = []
+    w.actions_["cancel_render"].triggered.connect(lambda: cancelled.append(True))
+    _type_in_filter(w, "t0")
+    QTest.keyClick(w.browser.search, Qt.Key.Key_Escape)
+    assert not cancelled  # inside the filter Esc is not "cancel rendering"
+    assert not w.browser.search.hasFocus() and w.browser.search.text() == "t0"
+    press_keys(w, "N")
+    assert w.state.selected is not None and w.browser.search.text() == "t0"
+    press_keys(w, "Esc")  # outside the box, Esc is the window's again
+    assert cancelled
+
+
+def test_clicking_a_pane_takes_the_keys_from_the_filter(window, qtbot):
+    w = window
+    _type_in_filter(w, "t")
+    pane = w.viewer.panes[PHONE]
+    patch = max(w.state.patches, key=lambda p: p.misalignment_px or 0)
+    click(pane, to_viewport(pane, patch.x + patch.size / 2, patch.y + patch.size / 2))
+    assert w.state.selected == patch.id
+    assert not w.browser.search.hasFocus() and pane.graphics.hasFocus()
+    before = w.state.selected
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_N)  # the key goes where the focus is
+    QApplication.processEvents()
+    assert w.browser.search.text() == "t" and w.state.selected != before
