@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         self.banner.show_text(f"Read-only dataset: {session.root} cannot be written, so decisions are "
                               "disabled (viewing only)." if session.readonly else None)
         self._reload_triplets()
+        self.histogram.reset_axis()
         self._refresh_histogram()
         names = self.browser.visible_names()
         if names:

@@ -125,3 +125,23 @@ def test_clicking_a_pane_takes_the_keys_from_the_filter(window, qtbot):
     QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_N)  # the key goes where the focus is
     QApplication.processEvents()
     assert w.browser.search.text() == "t" and w.state.selected != before
+
+
+def test_histogram_summary_counts_decisions_and_keeps_its_axis_on_apply(window, qtbot):
+    w = window
+    h = w.histogram
+    for _ in range(3):
+        press_keys(w, "N")
+        press_keys(w, "A")
+    qtbot.waitUntil(lambda: w.session.pending == 0, timeout=10000)
+    qtbot.waitUntil(lambda: "3 user decision(s)" in h.preview_label.text(), timeout=5000)
+    axis = h.plot.getViewBox().viewRange()[0]
+    h.spin.setValue(1.0)
+    qtbot.mouseClick(h.apply_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: h.threshold_px == pytest.approx(1.0) and w.session.pending == 0, timeout=10000)
+    qtbot.wait(400)  # the dock refreshes after the writes settle
+    text = h.preview_label.text()
+    assert "Dataset threshold" not in text or "1.00 px" in text
+    assert "1.20" not in text
+    assert "3 user decision(s)" in text
+    assert h.plot.getViewBox().viewRange()[0] == pytest.approx(axis)  # the bars do not jump
