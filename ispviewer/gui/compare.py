@@ -1,8 +1,9 @@
-"""Comparing the three sources at one view: flicker (one pane, cycling) and difference images.
+"""Comparing the sources at one view: an A/B flicker (one pane alternating) and difference images.
 
-Flicker: the row shows one pane at a time; each press of the key brings the next source (phone
-ISP → aligned target → network output) into the same place, at the same centre and zoom.  Moving
-back and forth between two sources at one spot is the quickest way to see small differences.
+A/B flicker: the row shows one pane, which alternates every ``FLICKER_MS`` between the two sources
+of the chosen pair (phone ISP ↔ aligned target by default) at the same centre and zoom, with every
+overlay hidden meanwhile.  Two images swapping in place are the quickest way to see that edges do
+not line up: they jump.
 
 Difference view: the phone pane shows |phone ISP − target| and the output pane |output − target|
 after matching each source's local tone to the target's (so colour and tone differences vanish and
@@ -19,7 +20,7 @@ import math
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from superqt.utils import qdebounced
 
 from ispviewer.align.difference import plain_difference, tone_matched_difference
@@ -34,6 +35,10 @@ DIFF_VMAX = 0.25
 DIFF_COLORMAP = "CET-L3"
 DIFF_Z = 5  # above the images, below the grid (and the heatmap, hidden in these panes meanwhile)
 SETTLE_MS = 40
+#: how long each source of the A/B flicker stays on screen
+FLICKER_MS = 500
+#: the pairs the flicker can alternate, as offered in the View menu
+FLICKER_PAIRS = ((PHONE, TARGET), (OUTPUT, TARGET), (PHONE, OUTPUT))
 MARGIN = 32
 
 _LUT: np.ndarray | None = None
@@ -103,6 +108,10 @@ class CompareController(QObject):
         state.view.changed.connect(self._schedule)
         state.compare.events.single.connect(self._show_single)
         state.compare.events.difference.connect(self._show_difference)
+        state.compare.events.flickering.connect(self._on_flickering)
+        state.compare.events.flicker_pair.connect(self._on_pair)
+        self._flicker_timer = QTimer(self, interval=FLICKER_MS)
+        self._flicker_timer.timeout.connect(self._flip)
         output.updated.connect(self._schedule)
 
     @property
@@ -116,11 +125,31 @@ class CompareController(QObject):
 
     # ----------------------------------------------------------------- flicker
 
-    def cycle(self) -> str:
-        """Show the next source alone (the phone ISP first); returns its key."""
-        nxt = PHONE if self.single is None else SOURCES[(SOURCES.index(self.single) + 1) % len(SOURCES)]
-        self.show_single(nxt)
-        return nxt
+    def toggle_flicker(self) -> None:
+        """Start the A/B flicker of the chosen pair (phone ISP ↔ target unless chosen otherwise),
+        or stop it and show the panes side by side again."""
+        self.state.compare.flickering = not self.state.compare.flickering
+
+    def set_pair(self, pair: tuple[str, str]) -> None:
+        self.state.compare.flicker_pair = tuple(pair)
+
+    def _on_flickering(self, on: bool) -> None:
+        self.state.overlays.suspended = on  # the images alone: no heatmap, grid or selection on top
+        if on:
+            self.show_single(self.state.compare.flicker_pair[0])
+            self._flicker_timer.start()
+        else:
+            self._flicker_timer.stop()
+            self.show_single(None)
+
+    def _on_pair(self, pair: tuple[str, str]) -> None:
+        if self.state.compare.flickering:
+            self.show_single(pair[0])
+
+    def _flip(self) -> None:
+        """The other source of the pair, at the same centre and zoom."""
+        a, b = self.state.compare.flicker_pair
+        self.show_single(b if self.single == a else a)
 
     def show_single(self, key: str | None) -> None:
         """Show only ``key``'s pane (None: all three side by side); centre and zoom are kept."""
@@ -137,6 +166,8 @@ class CompareController(QObject):
         self.changed.emit()
 
     def side_by_side(self) -> None:
+        if self.state.compare.flickering:
+            self.state.compare.flickering = False
         self.show_single(None)
 
     # ----------------------------------------------------------------- difference

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QActionGroup, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
 )
@@ -29,11 +29,12 @@ from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
 from ispviewer.gui.session import DatasetSession
+from ispviewer.gui.compare import FLICKER_PAIRS
 from ispviewer.gui.sources import PHONE
 from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
 from ispviewer.gui.triplet_browser import TripletBrowser
-from ispviewer.gui.viewer import ZOOM_STEP, TripletViewer
+from ispviewer.gui.viewer import PANE_TITLES, ZOOM_STEP, TripletViewer
 from ispviewer.gui.write_status import WriteStatus
 
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
@@ -130,6 +131,7 @@ class MainWindow(QMainWindow):
                 else:
                     menu.addAction(a[item] if isinstance(item, str) else item)
             if title == "&View":
+                self._add_flicker_pairs(menu)
                 menu.addSeparator()
                 for dock in self.docks.values():
                     menu.addAction(dock.toggleViewAction())
@@ -176,6 +178,21 @@ class MainWindow(QMainWindow):
         v.hovered.connect(lambda x, y: self.readout.setText(v.readout(x, y)))
         v.clicked.connect(self._on_clicked)
         self.undo_stack.indexChanged.connect(self._on_undo_index)
+
+    def _add_flicker_pairs(self, menu) -> None:
+        """View ▸ Flicker pair: which two sources the A/B flicker alternates."""
+        sub = menu.addMenu("Flicker &pair")
+        group = QActionGroup(self)
+        self.flicker_pair_actions = {}
+        for pair in FLICKER_PAIRS:
+            action = sub.addAction(" ↔ ".join(PANE_TITLES[k] for k in pair))
+            action.setCheckable(True)
+            action.setChecked(pair == self.state.compare.flicker_pair)
+            action.triggered.connect(lambda _=False, p=pair: setattr(self.state.compare, "flicker_pair", p))
+            group.addAction(action)
+            self.flicker_pair_actions[pair] = action
+        self.state.compare.events.flicker_pair.connect(
+            lambda p: self.flicker_pair_actions[tuple(p)].setChecked(True))
 
     def _find(self) -> None:
         self.docks["triplets"].show()

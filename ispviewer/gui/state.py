@@ -172,16 +172,23 @@ class OverlayState:
     heatmap_floor: float = DEFAULT_FLOOR_PX
     #: panes that keep the heatmap off whatever H says (the difference view's panes)
     heatmap_hidden_in: frozenset[str] = frozenset()
+    #: every overlay off whatever H and G say (while the A/B flicker runs)
+    suspended: bool = False
 
 
 @dataclass
 class CompareState:
-    """Flicker (one source alone, ``None``: side by side) and the difference view."""
+    """Flicker (one source alone, ``None``: side by side) and the difference view.
+
+    The A/B flicker alternates ``single`` between the two sources of ``flicker_pair`` while
+    ``flickering``; the overlays stay hidden meanwhile (the images alone are compared)."""
 
     events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
 
     single: str | None = None
     difference: bool = False
+    flickering: bool = False
+    flicker_pair: tuple[str, str] = ("phone", "target")
 
 
 @dataclass(eq=False)

@@ -60,6 +60,7 @@ class TripletViewer(QWidget):
         events.grid_visible.connect(self._refresh_overlay_visibility)
         events.heatmap_hidden_in.connect(self._refresh_overlay_visibility)
         events.heatmap_opacity.connect(self._refresh_overlay_visibility)
+        events.suspended.connect(self._refresh_overlay_visibility)
         events.heatmap_vmax.connect(self._on_heatmap_range)
         events.heatmap_floor.connect(self._on_heatmap_floor)
         self.set_output(None, OUTPUT_PLACEHOLDER)
@@ -159,7 +160,7 @@ class TripletViewer(QWidget):
         o = self.state.overlays
         self.colorbar.setVisible(o.heatmap_visible)
         for key, ov in self.overlays.items():
-            has_image = self.panes[key].pyramid is not None
+            has_image = self.panes[key].pyramid is not None and not o.suspended
             ov.heatmap.setVisible(o.heatmap_visible and has_image and key not in o.heatmap_hidden_in)
             ov.heatmap.setOpacity(o.heatmap_opacity)
             ov.grid.setVisible(o.grid_visible and has_image)

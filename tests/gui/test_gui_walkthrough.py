@@ -145,3 +145,30 @@ def test_histogram_summary_counts_decisions_and_keeps_its_axis_on_apply(window, 
     assert "1.20" not in text
     assert "3 user decision(s)" in text
     assert h.plot.getViewBox().viewRange()[0] == pytest.approx(axis)  # the bars do not jump
+
+
+def test_difference_view_ignores_tone_on_a_real_photo_pair(make_window, real_data, tmp_path, qtbot):
+    """D on a real iPhone X / Nikon D5500 pair: the two cameras' colours differ all over; the
+    tone-matched difference is dark where the photos agree."""
+    from photodata import photo_dataset
+
+    from ispviewer.align.difference import plain_difference
+    from ispviewer.gui.compare import MARGIN, pyramid_crop
+    from ispviewer.gui.output_canvas import grow
+    from ispviewer.gui.sources import TARGET
+
+    w = make_window(photo_dataset(tmp_path / "p", real_data / "pairs" / "city100_061"))
+    press_keys(w, "D")
+    compare = w.tools.compare
+    qtbot.waitUntil(lambda: compare.items[PHONE].isVisible(), timeout=5000)
+    assert "tone-matched" in w.viewer.panes[PHONE].title.text()
+    rect = grow(compare.visible_rect(), MARGIN, w.viewer.image_size())
+    zoom = w.viewer.view_state.zoom
+    size = compare.items[PHONE].image.shape[1], compare.items[PHONE].image.shape[0]
+    phone = pyramid_crop(w.viewer.panes[PHONE].pyramid, rect, size, zoom)
+    target = pyramid_crop(w.viewer.panes[TARGET].pyramid, rect, size, zoom)
+    shown = compare.items[PHONE].image[..., :3].astype(float).mean()
+    from ispviewer.gui.compare import DIFF_VMAX, diff_lut
+
+    plain = diff_lut()[np.clip(plain_difference(phone, target) * 255 / DIFF_VMAX + 0.5, 0, 255).astype(np.uint8)]
+    assert shown < 0.6 * plain.astype(float).mean()
