@@ -158,7 +158,7 @@ class TripletViewer(QWidget):
 
     def _refresh_overlay_visibility(self) -> None:
         o = self.state.overlays
-        self.colorbar.setVisible(o.heatmap_visible)
+        self.colorbar.setVisible(o.heatmap_visible and not o.suspended)
         for key, ov in self.overlays.items():
             has_image = self.panes[key].pyramid is not None and not o.suspended
             ov.heatmap.setVisible(o.heatmap_visible and has_image and key not in o.heatmap_hidden_in)
