@@ -12,7 +12,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QActionGroup, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
 )
 
 from superqt.utils import qdebounced
@@ -28,6 +28,8 @@ from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
+from ispviewer.gui.dataset_memory import DatasetMemory
+from ispviewer.gui.reason_dialog import ReasonDialog
 from ispviewer.gui.session import DatasetSession
 from ispviewer.gui.compare import FLICKER_PAIRS
 from ispviewer.gui.sources import PHONE
@@ -327,12 +329,24 @@ class MainWindow(QMainWindow):
         if self.triage.selected is None:
             self.statusBar().showMessage("Select a patch first (click one, or press N)", 3000)
             return False
-        reason = None
         if ask_reason:
-            reason, ok = QInputDialog.getText(self, f"{status.value.capitalize()} with reason", "Reason:")
-            if not ok:
-                return False
-        return self.triage.decide(status, reason)
+            patch_id = self.triage.selected.id
+            dialog = ReasonDialog(status, DatasetMemory(self.settings, self.session.root), self)
+            dialog.chosen.connect(lambda reason: self._decide_with_reason(status, reason, patch_id))
+            dialog.finished.connect(self._after_dialog)
+            dialog.finished.connect(dialog.deleteLater)
+            dialog.open()  # window-modal; the decision follows its OK
+            return True
+        return self.triage.decide(status, None)
+
+    def _after_dialog(self, _result: int = 0) -> None:
+        """The keys back to the images once a dialog closes (the window active again)."""
+        self.activateWindow()
+        self.focus_views()
+
+    def _decide_with_reason(self, status: Status, reason: str, patch_id: int) -> None:
+        if self.triage is not None and self.triage.selected is not None and self.triage.selected.id == patch_id:
+            self.triage.decide(status, reason)
 
     def _on_undo_index(self, _index: int) -> None:
         self.statusBar().showMessage(self.undo_stack.undoText() and f"last: {self.undo_stack.undoText()}", 3000)
