@@ -96,10 +96,18 @@ class ImagePane(QWidget):
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.message.hide()
 
+        self.notice = QLabel()  # a one-line caveat along the pane's bottom edge (the image stays visible)
+        self.notice.setObjectName("paneNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.notice.setStyleSheet("background: rgba(32, 33, 36, 210); color: #fdd663; padding: 3px;")
+        self.notice.hide()
+
         stack = QGridLayout()
         stack.setContentsMargins(0, 0, 0, 0)
         stack.addWidget(self.graphics, 0, 0)
         stack.addWidget(self.message, 0, 0, Qt.AlignmentFlag.AlignCenter)
+        stack.addWidget(self.notice, 0, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -131,6 +139,12 @@ class ImagePane(QWidget):
         self.message.style().polish(self.message)
         self.message.setMaximumWidth(max(120, self.width() - 24))
         self.message.show()
+
+    def show_notice(self, text: str | None) -> None:
+        """A caveat about what the pane shows, along its bottom edge (None: none)."""
+        self.notice.setText(text or "")
+        self.notice.setToolTip(text or "")
+        self.notice.setVisible(bool(text))
 
     def pixel_at(self, x: int, y: int) -> tuple[int, ...] | None:
         return self.pyramid.pixel(x, y) if self.pyramid is not None else None

@@ -172,3 +172,38 @@ def test_difference_view_ignores_tone_on_a_real_photo_pair(make_window, real_dat
 
     plain = diff_lut()[np.clip(plain_difference(phone, target) * 255 / DIFF_VMAX + 0.5, 0, 255).astype(np.uint8)]
     assert shown < 0.6 * plain.astype(float).mean()
+
+
+def _checkpoint(path, cameras):
+    import torch
+
+    from ispviewer.model.checkpoint import save_checkpoint
+    from ispviewer.model.registry import build_model
+
+    torch.manual_seed(0)
+    prov = {"dataset": "phones", "patch_count": 500, "epochs": 2}
+    if cameras is not None:
+        prov["cameras"] = cameras
+    return save_checkpoint(path, build_model("kpn", widths=[8, 16], kernel_size=3), {"provenance": prov})
+
+
+def test_output_pane_names_the_training_cameras_and_warns_on_another(window, tmp_path, qtbot):
+    from inferdata import use_weights
+
+    from ispviewer.gui.sources import OUTPUT
+
+    w = window
+    pane = w.viewer.panes[OUTPUT]
+    use_weights(w, qtbot, _checkpoint(tmp_path / "iphone.pt", {"Apple iPhone 6s": 500}))
+    tip = pane.title.toolTip()
+    assert "500 training patches" in tip and "Apple iPhone 6s (500 patches)" in tip
+    assert w.state.triplet.phone_model == "Apple iPhone 6s"
+    assert not pane.notice.isVisible()  # the camera it was trained on
+    press_keys(w, "PgDown")  # t02: a Xiaomi Mi 11
+    qtbot.waitUntil(lambda: w.state.shown == "t02", timeout=10000)
+    qtbot.waitUntil(lambda: pane.notice.isVisible(), timeout=5000)
+    assert "Xiaomi Mi 11" in pane.notice.text() and "Apple iPhone 6s" in pane.notice.text()
+    # weights that never recorded their cameras say so, and claim nothing either way
+    use_weights(w, qtbot, _checkpoint(tmp_path / "old.pt", None))
+    assert "cameras: not recorded in these weights (unknown)" in pane.title.toolTip()
+    assert not pane.notice.isVisible()
