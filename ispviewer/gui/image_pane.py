@@ -63,6 +63,25 @@ class LevelImageItem(pg.ImageItem):
         super().paint(painter, *args)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" when narrow instead of clipping both ends
+    (``text()`` stays the whole text)."""
+
+    def minimumSizeHint(self):  # noqa: N802
+        hint = super().minimumSizeHint()
+        hint.setWidth(min(hint.width(), 40))
+        return hint
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's current width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
+                                  self.isEnabled(), self.shown_text(), self.foregroundRole())
+
+
 class ImagePane(QWidget):
     """A titled pane showing one source of the current triplet, or a message in its place."""
 
@@ -76,7 +95,7 @@ class ImagePane(QWidget):
         self.level: int | None = None
         self._value_reader: Callable[[int, int], str | None] | None = None
 
-        self.title = QLabel(title)
+        self.title = ElidedLabel(title)
         self.title.setObjectName("paneTitle")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
 

@@ -27,7 +27,7 @@ from ispviewer.gui.inference_tools import InferenceTools
 from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
-from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
+from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, ZoomReadout, bind_check
 from ispviewer.gui.dataset_memory import DatasetMemory
 from ispviewer.gui.reason_dialog import ReasonDialog
 from ispviewer.gui.session import DatasetSession
@@ -41,6 +41,7 @@ from ispviewer.gui.write_status import WriteStatus
 
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
 CLOSE_WAIT_S = 3.0  # closing with queued decisions waits this long before asking
+BROWSER_WIDTH = 470  # the triplet dock's default width: every column readable
 HISTOGRAM_SETTLE_MS = 120  # a burst of decisions redraws the histogram once
 
 
@@ -91,6 +92,8 @@ class MainWindow(QMainWindow):
         # the panes get the full width: the docks sit left and below, side by side
         self.splitDockWidget(self.docks["histogram"], self.docks["inspector"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["inspector"], self.docks["overlays"], Qt.Orientation.Horizontal)
+        self.zoom_readout = ZoomReadout(self.state.view)
+        self.statusBar().addPermanentWidget(self.zoom_readout)
         self.write_status = WriteStatus(self.banner, self.statusBar(), self)
         # network output, flicker/difference, re-alignment
         self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
@@ -280,7 +283,7 @@ class MainWindow(QMainWindow):
 
     def _reload_triplets(self) -> None:
         if self.session is not None:
-            self.browser.set_triplets(self.session.triplets())
+            self.browser.set_triplets(self.session.triplets(), self.session.resolve)
             if self.state.triplet is not None:
                 self.browser.select(self.state.triplet.name)
 
@@ -379,7 +382,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         else:
             d = self.docks
-            self.resizeDocks([d["triplets"]], [330], Qt.Orientation.Horizontal)
+            self.resizeDocks([d["triplets"]], [BROWSER_WIDTH], Qt.Orientation.Horizontal)
             self.resizeDocks([d["histogram"], d["inspector"], d["overlays"]], [640, 420, 300],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([d["histogram"]], [290], Qt.Orientation.Vertical)

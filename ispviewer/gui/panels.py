@@ -27,6 +27,22 @@ def bind_check(widget, model, name: str) -> None:
     getattr(model.events, name).connect(show)
 
 
+class ZoomReadout(QLabel):
+    """The shared view's zoom as a percentage (100% = one image pixel per screen pixel)."""
+
+    def __init__(self, view, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = view
+        self.setObjectName("zoomReadout")
+        self.setToolTip("zoom: 100% is one image pixel per screen pixel (1), fit (0)")
+        view.changed.connect(self._show)
+        self._show()
+
+    def _show(self) -> None:
+        pct = self.view.zoom * 100.0
+        self.setText(f"zoom {pct:.0f}%" if pct >= 10 else f"zoom {pct:.1f}%")
+
+
 class OverlayControls(QWidget):
     """Heatmap and grid toggles, heatmap opacity and transparency floor, and the legend (on the
     overlay state)."""

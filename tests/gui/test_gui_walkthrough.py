@@ -207,3 +207,59 @@ def test_output_pane_names_the_training_cameras_and_warns_on_another(window, tmp
     use_weights(w, qtbot, _checkpoint(tmp_path / "old.pt", None))
     assert "cameras: not recorded in these weights (unknown)" in pane.title.toolTip()
     assert not pane.notice.isVisible()
+
+
+def test_zoom_percentage_is_shown(window):
+    w = window
+    press_keys(w, "1")
+    assert w.zoom_readout.text() == "zoom 100%" and w.zoom_readout.isVisible()
+    press_keys(w, "+")
+    assert w.zoom_readout.text() == "zoom 150%"
+    press_keys(w, "0")
+    assert w.zoom_readout.text() == f"zoom {w.state.view.zoom * 100:.0f}%"
+
+
+def test_inspector_history_shows_several_rows(window, qtbot):
+    w = window
+    press_keys(w, "N")
+    for key in ("A", "R", "F", "A", "R"):
+        press_keys(w, key)
+    qtbot.waitUntil(lambda: w.session.pending == 0, timeout=10000)
+    history = w.inspector.history
+    qtbot.waitUntil(lambda: history.rowCount() >= 5, timeout=5000)
+    rows = history.viewport().height() / history.verticalHeader().defaultSectionSize()
+    assert rows >= 5.5, rows
+
+
+def test_browser_columns_are_readable_at_the_default_width(window):
+    table = window.browser.table
+    header = table.horizontalHeader()
+    width = table.viewport().width()
+    for col, name in enumerate(("name", "phone", "acc", "rej", "flag", "mean px", "error")):
+        assert header.sectionViewportPosition(col) + header.sectionSize(col) <= width + 1, name
+        if name != "phone":  # the phone name may be elided; its tooltip has it whole
+            assert header.sectionSize(col) >= header.fontMetrics().horizontalAdvance(name) + 8, name
+    assert header.sectionSize(6) >= 40  # the error column has room for a word
+
+
+def test_pane_titles_are_elided_not_clipped_when_narrow(make_window, dataset):
+    w = make_window(dataset, size=(900, 700))
+    for pane in w.viewer.panes.values():
+        title = pane.title
+        drawn = title.shown_text()
+        assert title.fontMetrics().horizontalAdvance(drawn) <= title.contentsRect().width()
+    output = w.viewer.panes["output"].title
+    assert output.shown_text() != output.text() and output.shown_text().endswith("…")
+
+
+def test_triplets_with_missing_files_are_marked_in_the_browser(make_window, dataset):
+    (dataset / "captures" / "t03" / "target.jpg").unlink()
+    w = make_window(dataset)
+    model = w.browser.model
+    row = [r.name for r in model.records].index("t03")
+    assert model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole) == "missing: target.jpg"
+    assert model.data(model.index(row, 0), Qt.ItemDataRole.DecorationRole) is not None
+    assert "missing: target.jpg" in model.data(model.index(row, 6))
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # t01 is whole
+    w.browser.status_box.setCurrentText("with errors")
+    assert w.browser.visible_names() == ["t03"]
