@@ -28,9 +28,10 @@ from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, ZoomReadout, bind_check
-from ispviewer.gui.dataset_memory import DatasetMemory
+from ispviewer.gui.dataset_memory import DatasetMemory, add_recent
 from ispviewer.gui.reason_dialog import ReasonDialog
 from ispviewer.gui.session import DatasetSession
+from ispviewer.gui.session_restore import SessionKeeper, recent_menu
 from ispviewer.gui.compare import FLICKER_PAIRS
 from ispviewer.gui.sources import PHONE
 from ispviewer.gui.state import WindowState
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.refresh_histogram_soon = qdebounced(self._refresh_histogram, timeout=HISTOGRAM_SETTLE_MS, parent=self)
         self.write_status.all_saved.connect(self.refresh_histogram_soon)
 
+        self.session_keeper = SessionKeeper(self.state, self.browser, settings, self)
         self._build_menus()
         self._connect()
         self._restore_settings()
@@ -135,6 +137,9 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 else:
                     menu.addAction(a[item] if isinstance(item, str) else item)
+            if title == "&File":
+                self.recent_menu = recent_menu(menu, self.settings, self.open_dataset)
+                menu.insertMenu(a["load_weights"], self.recent_menu)
             if title == "&View":
                 self._add_flicker_pairs(menu)
                 menu.addSeparator()
@@ -249,8 +254,13 @@ class MainWindow(QMainWindow):
         self._reload_triplets()
         self.histogram.reset_axis()
         self._refresh_histogram()
+        add_recent(self.settings, session.root)
+        self.session_keeper.attach(session.root)
+        remembered = self.session_keeper.restore()  # filters now; view and selection once it is shown
         names = self.browser.visible_names()
-        if names:
+        if remembered is not None:
+            self.show_triplet(remembered, keep_view=True)
+        elif names:
             self.show_triplet(names[0], keep_view=False)
         else:
             self.viewer.clear(f"{session.root} has no triplets yet (ispviewer import SRC {session.root})")
@@ -264,6 +274,7 @@ class MainWindow(QMainWindow):
         if left:
             self.statusBar().showMessage(f"{len(left)} decision(s) could not be saved: "
                                          + "; ".join(j.description for j in left))
+        self.session_keeper.detach()  # remembers where the person was
         self.undo_stack.clear()
         self.write_status.detach()
         self.navigator.detach()

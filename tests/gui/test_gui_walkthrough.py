@@ -263,3 +263,40 @@ def test_triplets_with_missing_files_are_marked_in_the_browser(make_window, data
     assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # t01 is whole
     w.browser.status_box.setCurrentText("with errors")
     assert w.browser.visible_names() == ["t03"]
+
+
+def test_reopening_restores_triplet_view_filters_and_review_position(make_window, dataset, qtbot):
+    w = make_window(dataset)
+    w.browser.status_box.setCurrentText("with rejected")
+    press_keys(w, "PgDown")
+    press_keys(w, "PgDown")
+    qtbot.waitUntil(lambda: w.state.shown == "t03" and not w.state.loading, timeout=10000)
+    press_keys(w, "N")
+    press_keys(w, "N")  # N centres on the patch; the person then pans and zooms
+    w.state.view.set_view(150.0, 100.0, 3.0)
+    selected = w.state.selected
+    assert selected is not None
+    w.close()
+    again = make_window(dataset)
+    qtbot.waitUntil(lambda: again.state.shown == "t03" and not again.state.loading, timeout=10000)
+    assert again.state.view.centre == (150.0, 100.0) and again.state.view.zoom == 3.0
+    assert again.state.selected == selected
+    assert again.browser.status_box.currentText() == "with rejected"
+    press_keys(again, "N")  # the review goes on from where it was
+    from ispviewer.gui.triage import worst_first
+
+    order = [p.id for p in worst_first(list(again.state.patches))]
+    assert again.state.selected == order[order.index(selected) + 1]
+
+
+def test_recent_datasets_menu_opens_them(make_window, dataset, tmp_path, qtbot):
+    from guidata import build_dataset
+
+    other = build_dataset(tmp_path / "other")
+    w = make_window(dataset)
+    assert w.open_dataset(other)
+    w.recent_menu.aboutToShow.emit()
+    entries = [a.data() for a in w.recent_menu.actions()]
+    assert entries[:2] == [str(other.resolve()), str(dataset.resolve())]
+    w.recent_menu.actions()[1].trigger()
+    assert w.session is not None and w.session.root.resolve() == dataset.resolve()
