@@ -13,7 +13,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ispviewer.align.heatmap import save_heatmap
+from ispviewer.dataset.heatmap_file import save_heatmap
 from ispviewer.dataset.images import load_rgb
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, CaptureFiles, PatchMeasurement, RawInfo
