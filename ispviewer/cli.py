@@ -18,20 +18,32 @@ examples:
   ispviewer align DATASET --workers 2      align every triplet, reject misaligned patches
   ispviewer stats DATASET --png fig4.png   misalignment distribution (the poster's Figure 4)
   ispviewer export DATASET --format jsonl  one record per patch, for training pipelines
+  ispviewer split DATASET --val 0.1 --test 0.1   store a train/val/test split of whole captures
+  ispviewer export-patches DATASET --layout zrr --out DIR   training-ready patch pairs (ZRR)
+  ispviewer queue DATASET --kind audit --limit 200 --seed 1   what to review next, as JSONL
+  ispviewer merge DATASET OTHER_COPY       bring in the decisions people made in another copy
   ispviewer open DATASET                   browse, compare and triage in the desktop app
 """
 
 #: modules that contribute subcommands; a missing optional area is skipped.
 COMMAND_MODULES = (
     "ispviewer.dataset.commands",
-    "ispviewer.dataset.demo.commands",
+    "ispviewer.dataset.review.commands",
+    "ispviewer.workflows.commands",
+    "ispviewer.dataset.product_commands",
     "ispviewer.align.commands",
+    "ispviewer.workflows.patch_export_commands",
     "ispviewer.model.commands",
     "ispviewer.gui.commands",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _parser_and_commands()[0]
+
+
+def _parser_and_commands() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and its subcommands by name."""
     parser = argparse.ArgumentParser(
         prog="ispviewer", description="Build, align, inspect and clean learned-ISP datasets "
         "(phone raw, phone ISP JPEG, high-end camera target).",
@@ -49,17 +61,17 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     for p in sub.choices.values():
         p.formatter_class = argparse.RawDescriptionHelpFormatter
-    return parser
+    return parser, sub.choices
 
 
 def main(argv: list[str] | None = None) -> int:
     from ispviewer.dataset.images import ImageReadError
     from ispviewer.dataset.manifest import ManifestError
 
-    parser = build_parser()
+    parser, commands = _parser_and_commands()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        if "open" in parser._subparsers._group_actions[0].choices:  # default: the desktop app
+        if "open" in commands:  # default: the desktop app
             args = parser.parse_args(["open"])  # the last dataset, or the demo
         else:
             parser.print_help()

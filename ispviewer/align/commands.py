@@ -12,8 +12,10 @@ def register(sub) -> None:
                        description="SIFT homography (target -> phone), NCC patch matching and optical-flow "
                                    "misalignment for every triplet not aligned yet. User decisions survive "
                                    "re-alignment. The exit status is the number of triplets that failed.",
-                       epilog="examples:\n  ispviewer align DS\n  ispviewer align DS --workers 2 --threshold 1.0 --force\n"
-                              "  ispviewer align DS --scheduler tcp://10.0.0.5:8786   (Dask cluster; see docs/scaling.md)")
+                       epilog="examples:\n  ispviewer align DS\n"
+                              "  ispviewer align DS --workers 2 --threshold 1.0 --force\n"
+                              "  ispviewer align DS --scheduler tcp://10.0.0.5:8786   "
+                              "(Dask cluster; see docs/scaling.md)")
     p.add_argument("dataset", type=Path)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--threshold", type=float, default=None, help="reject above this misalignment, px (default 1.2)")
@@ -29,8 +31,11 @@ def register(sub) -> None:
     p.set_defaults(func=run_align)
 
     p = sub.add_parser("stats", help="misalignment distribution (the poster's Figure 4)",
-                       epilog="example: ispviewer stats DS --png figure4.png")
+                       epilog="examples:\n  ispviewer stats DS --png figure4.png\n"
+                              "  ispviewer stats DS --by illumination --png figure4b.png")
     p.add_argument("dataset", type=Path)
+    p.add_argument("--by", choices=("illumination", "phone", "tag", "split"), default=None,
+                   help="per-group distribution (Figure 4b); --png then overlays one histogram per group")
     p.add_argument("--png", type=Path, help="also draw the histogram to this PNG")
     p.set_defaults(func=run_stats)
 
@@ -80,6 +85,16 @@ def run_stats(args) -> int:
     from ispviewer.align.stats import collect, format_report, render_png
     from ispviewer.dataset.manifest import Manifest
 
+    if getattr(args, "by", None):
+        from ispviewer.align.group_stats import collect_groups, render_groups_png
+
+        with Manifest.open(args.dataset, readonly=True) as manifest:
+            groups = collect_groups(manifest, args.by)
+        print(groups.report())
+        if args.png:
+            render_groups_png(groups, args.png)
+            print(f"wrote {args.png}")
+        return 0
     with Manifest.open(args.dataset, readonly=True) as manifest:
         stats = collect(manifest)
     print(format_report(stats))

@@ -8,8 +8,8 @@ nothing from the data that produced it.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class Score:
     unmeasured: Counter = field(default_factory=Counter)  # reason -> count
     unmeasured_over: Counter = field(default_factory=Counter)  # reason -> how many of them truly > threshold
 
-    def add(self, alignment, h_true: np.ndarray, truth: Truth) -> "Score":
+    def add(self, alignment, h_true: np.ndarray, truth: Truth) -> Score:
         """Add one :class:`~ispviewer.align.pipeline.TripletAlignment` with its true homography."""
         self.corners.append(corner_error(alignment.homography, h_true, alignment.phone_size))
         for p in alignment.patches:

@@ -18,16 +18,24 @@ from ispviewer.align.errors import AlignmentError
 from ispviewer.align.flow import FlowEstimator, make_flow_estimator
 from ispviewer.align.geometry import apply_homography, target_footprint
 from ispviewer.align.homography import (
-    Plausibility, SiftParams, check_homography, refine_homography, refit_to_flow, sift_homography,
+    Plausibility,
+    SiftParams,
+    check_homography,
+    refine_homography,
+    refit_to_flow,
+    sift_homography,
 )
 from ispviewer.align.misalignment import (
-    Lattice, downscale_heatmap, patch_flow_stats, patch_means, patch_texture, smooth_flow,
+    Lattice,
+    downscale_heatmap,
+    patch_flow_stats,
+    patch_means,
+    patch_texture,
+    smooth_flow,
 )
-from ispviewer.align.trust import EDGE_OF_SEARCH, combine, flow_inconsistency, patch_causes
 from ispviewer.align.patches import patch_grid, search_patches
-from ispviewer.align.photometric import (
-    gradient_energy, match_tone, normalize_luminance, structure_tensor, trust,
-)
+from ispviewer.align.photometric import gradient_energy, match_tone, normalize_luminance, structure_tensor, trust
+from ispviewer.align.trust import EDGE_OF_SEARCH, combine, flow_inconsistency, patch_causes
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
@@ -146,7 +154,8 @@ def _check_sizes(phone: np.ndarray, target: np.ndarray, params: AlignParams) -> 
                              "it cannot provide a target at the phone's resolution")
 
 
-def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignParams = AlignParams()) -> TripletAlignment:
+def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
+                  params: AlignParams = AlignParams()) -> TripletAlignment:
     """Align the Nikon target to the phone ISP image and measure every patch's misalignment.
 
     Images are uint8 RGB (h, w, 3) or luminance (h, w).  Raises :class:`AlignmentError`.
@@ -237,7 +246,8 @@ def _flow(phone: np.ndarray, aligned: np.ndarray, estimator: FlowEstimator, para
 
 
 def _refit(H: np.ndarray, flow: np.ndarray, weight: np.ndarray, positions: np.ndarray, offsets: np.ndarray,
-           phone_size: tuple[int, int], target_size: tuple[int, int], params: AlignParams) -> tuple[np.ndarray, np.ndarray]:
+           phone_size: tuple[int, int], target_size: tuple[int, int],
+           params: AlignParams) -> tuple[np.ndarray, np.ndarray]:
     """H re-fitted to the dense flow, and the patch offsets re-expressed for it (each patch still
     claims the same target point at its centre), when the re-fit is plausible and close to H."""
     H_new = refit_to_flow(H, flow, weight, params.stats_scale)

@@ -48,7 +48,7 @@ class NearObject:
         return [*self.centre, *self.axes, self.angle, *self.shift, *self.tint]
 
     @classmethod
-    def from_row(cls, row) -> "NearObject":
+    def from_row(cls, row) -> NearObject:
         r = [float(v) for v in row]
         return cls((r[0], r[1]), (r[2], r[3]), r[4], (r[5], r[6]), (r[7], r[8], r[9]))
 
