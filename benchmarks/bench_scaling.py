@@ -213,7 +213,8 @@ def batch_section(work: Path, big: Path, copies: int, repeats: int) -> None:
         (floor, floor_cpu), (wall, cpu) = min(floors), min(walls)
         print(f"  {label:<20} wall {wall:.3f} s per triplet (best of {repeats}: "
               f"{' '.join(f'{v[0]:.2f}' for v in walls)}) vs decode floor {floor:.3f} s: {wall / floor:.2f}x")
-        print(f"  {'':<20} CPU  {cpu:.3f} s per triplet, all processes (runs: {' '.join(f'{v[1]:.2f}' for v in walls)}) "
+        runs = " ".join(f"{v[1]:.2f}" for v in walls)
+        print(f"  {'':<20} CPU  {cpu:.3f} s per triplet, all processes (runs: {runs}) "
               f"vs decode {floor_cpu:.3f} s: {cpu / floor_cpu:.2f}x; on {workers} idle core(s): "
               f"~{cpu / workers:.2f} s per triplet wall")
     print(f"  ({load_average()}; on a shared machine compare the ratios to the floor, run for run; CPU time is "
