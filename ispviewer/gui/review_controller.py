@@ -166,6 +166,18 @@ class ReviewController(QObject):
             wanted = MIN_PATCH_SHARE * pane / patch.size if pane > 0 else view.zoom
             zoom = max(view.zoom, wanted)
         view.set_view(cx, cy, zoom)
+        self._prefetch_next(patch.triplet_id)
+
+    def _prefetch_next(self, triplet_id: int) -> None:
+        """Have the triplet N moves on to decoded before it is asked for."""
+        session = self.state.dataset
+        following = self.walker.next_triplet(triplet_id) if self.walker is not None else None
+        if session is None or following is None:
+            return
+        try:
+            self.navigator.loader.prefetch(self.navigator.request_for(session.triplet(following)))
+        except ManifestError:
+            pass
 
     # ----------------------------------------------------------------- gallery and status
 

@@ -100,8 +100,7 @@ def test_reject_with_reason(qtbot, window, dataset, monkeypatch):
     from PySide6.QtWidgets import QInputDialog
 
     monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("blurry target", True)))
-    press_keys(window, "N")
-    press_keys(window, "Shift+N")  # still the worst one (clamped at the start)
+    press_keys(window, "N")  # the worst patch of this triplet
     patch = window.triage.selected
     press_keys(window, "Shift+R")
     wait_saved(qtbot, window)
