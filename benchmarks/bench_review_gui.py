@@ -139,16 +139,24 @@ def main() -> int:
         first = w.state.triplet.id
         for _step in range(200):  # N within the triplet, until it moves on
             until(app, lambda w=w: not w.state.loading)
+            queue, here = w.state.review.queue, w.state.review.position
+            crossing = queue.next_open(-1 if here is None else here, 1, w.state.triplet.id) is None
             following = w.review.walker.next_triplet(w.state.triplet.id)
             prefetched = False
-            if following is not None and _step:  # the triplet N moves on to is prefetched by then
+            if following is not None and _step and crossing:  # the next triplet is prefetched by then
                 request = w.navigator.request_for(w.session.triplet(following))
                 prefetched = until(app, lambda w=w, r=request: w.loader.cached(r) is not None, 10, False)
             t0 = time.perf_counter()
             QTest.keySequence(w, QKeySequence("N"))
-            until(app, lambda w=w: w.state.shown == w.state.triplet.name and not w.state.loading
-                  and w.state.selected is not None
-                  and w.state.selected == w.review.walker.patch_at(w.state.review.position))
+            try:
+                until(app, lambda w=w: w.state.shown == w.state.triplet.name and not w.state.loading
+                      and w.state.selected is not None
+                      and w.state.selected == w.review.walker.patch_at(w.state.review.position))
+            except TimeoutError:
+                r = w.state.review
+                raise TimeoutError(f"N did not land: triplet {w.state.triplet.name}, shown {w.state.shown}, "
+                                   f"loading {w.state.loading}, selected {w.state.selected}, position "
+                                   f"{r.position} -> {w.review.walker.patch_at(r.position)}") from None
             w.viewer.repaint()
             ms = 1000 * (time.perf_counter() - t0)
             if w.state.triplet.id == first:
