@@ -22,6 +22,8 @@ class ActionSpec:
 
 SPECS = (
     ActionSpec("open", "&Open dataset…", ("Ctrl+O",), "mdi6.folder-open", "Open a dataset folder"),
+    ActionSpec("find", "&Filter triplets…", ("Ctrl+F",), "mdi6.magnify",
+               "Type in the triplet filter; Enter opens the first match, Esc goes back to the images"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "mdi6.exit-to-app", "Quit ispviewer"),
     ActionSpec("next_triplet", "&Next triplet", ("PgDown",), "mdi6.skip-next",
                "Next triplet in the browser's order (keeps the view)"),
@@ -52,8 +54,9 @@ SPECS = (
                checkable=True),
     ActionSpec("grid", "Patch &grid", ("G",), "mdi6.grid", "Show the patch grid coloured by status",
                checkable=True),
-    ActionSpec("flicker", "&Cycle sources (flicker)", ("C",), "mdi6.swap-horizontal",
-               "Show one pane; each press brings the next source (phone ISP → target → output) at the same view"),
+    ActionSpec("flicker", "A/B &flicker", ("C",), "mdi6.swap-horizontal",
+               "One pane alternating between two sources (View ▸ Flicker pair; phone ISP ↔ target by "
+               "default) at the same view, overlays hidden; C again stops", checkable=True),
     ActionSpec("side_by_side", "&Side by side", ("Shift+C",), "mdi6.view-column-outline",
                "Show the three panes side by side again"),
     ActionSpec("difference", "&Difference view", ("D",), "mdi6.contrast-box",

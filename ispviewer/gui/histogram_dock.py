@@ -31,6 +31,7 @@ class ThresholdHistogram(QWidget):
         self._auto_rejected_now = 0
         self._user = 0
         self._xmax = 3 * DEFAULT_THRESHOLD_PX
+        self._axis_chosen = False
 
         self.plot = pg.PlotWidget(background="#202124")
         self.plot.setMenuEnabled(False)
@@ -91,8 +92,15 @@ class ThresholdHistogram(QWidget):
         self.audit_label.setText("\n".join(lines))
         self.audit_label.setVisible(bool(lines))
 
+    def reset_axis(self) -> None:
+        """The next :meth:`set_data` chooses the x-axis afresh (another dataset)."""
+        self._axis_chosen = False
+
     def set_data(self, rows, threshold_px: float) -> None:
-        """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by)."""
+        """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by).
+
+        The x-axis is kept across refreshes of one dataset (it only grows when a value or the
+        threshold needs more room), so applying a threshold does not make the bars jump."""
         measured, auto, auto_rejected, user = [], [], 0, 0
         for r in rows:
             m = r["misalignment_px"]
@@ -110,7 +118,9 @@ class ThresholdHistogram(QWidget):
         self._user = user
         self.threshold_px = float(threshold_px)
         top = float(np.percentile(self._measured, 99.5)) if self._measured.size else 0.0
-        self._xmax = max(3.0 * self.threshold_px, top, 0.5)
+        wanted = max(3.0 * self.threshold_px, top, 0.5)
+        self._xmax = max(self._xmax, wanted) if self._axis_chosen else wanted
+        self._axis_chosen = True
         edges = np.linspace(0.0, self._xmax, BINS + 1)
         counts, _ = np.histogram(np.minimum(self._measured, self._xmax), bins=edges)
         self.curve.setData(edges, counts)
@@ -118,6 +128,7 @@ class ThresholdHistogram(QWidget):
         self.plot.setXRange(0.0, self._xmax, padding=0.02)
         self.plot.setYRange(0.0, max(1, int(counts.max()) if counts.size else 1) * 1.1, padding=0)
         self.set_candidate(self.threshold_px)
+        self._update_preview()  # the counts changed even where the line did not move
 
     @property
     def candidate(self) -> float:

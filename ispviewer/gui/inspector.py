@@ -6,7 +6,7 @@ It follows the window state's selection and the selected patch's changes (a deci
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QAbstractItemView, QGridLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
 
@@ -28,19 +28,28 @@ class PatchInspector(QWidget):
         super().__init__(parent)
         self.state = state
         self.values: dict[str, QLabel] = {}
-        form = QFormLayout()
-        for name in self.FIELDS:
+        form = QGridLayout()  # two columns of fields: the decision history keeps the height
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(2)
+        half = (len(self.FIELDS) + 1) // 2
+        for i, name in enumerate(self.FIELDS):
             label = QLabel("—")
             label.setObjectName(f"inspector_{name.replace(' ', '_')}")
             label.setWordWrap(True)
             self.values[name] = label
-            form.addRow(name.capitalize() + ":", label)
+            row, col = i % half, 2 * (i // half)
+            form.addWidget(QLabel(name.capitalize() + ":"), row, col)
+            form.addWidget(label, row, col + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
         self.history = QTableWidget(0, 4)
         self.history.setHorizontalHeaderLabels(["when (UTC)", "who", "change", "reason"])
         self.history.verticalHeader().hide()
         self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.history.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.verticalHeader().setDefaultSectionSize(20)
+        self.history.setMinimumHeight(self.history.horizontalHeader().sizeHint().height() + 6 * 20 + 4)
         self.hint = QLabel("Click a patch, or press N for the worst one.")
         self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)

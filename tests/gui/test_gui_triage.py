@@ -96,16 +96,64 @@ def test_history_and_grid_follow_decisions(qtbot, window, dataset):
     assert db_row(dataset, patch.id)[:2] == ("rejected", "auto")
 
 
-def test_reject_with_reason(qtbot, window, dataset, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
+def _reason_dialog(window, qtbot):
+    from ispviewer.gui.reason_dialog import ReasonDialog
 
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("blurry target", True)))
+    def shown():
+        return [d for d in window.findChildren(ReasonDialog) if d.isVisible()]
+    qtbot.waitUntil(lambda: len(shown()) == 1, timeout=3000)
+    return shown()[0]
+
+
+def test_reject_with_reason_offers_presets_and_free_text_remembered_per_dataset(qtbot, window, dataset,
+                                                                                make_window):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    from ispviewer.gui.reason_dialog import PRESET_REASONS
+
     press_keys(window, "N")  # the worst patch of this triplet
     patch = window.triage.selected
     press_keys(window, "Shift+R")
+    dialog = _reason_dialog(window, qtbot)
+    assert [b.text().split(maxsplit=1)[1] for b in dialog.buttons.values()] == list(PRESET_REASONS)
+    assert set(PRESET_REASONS) == {"blur", "moving object", "exposure/clipping", "occlusion/parallax",
+                                   "noise", "other"}
+    qtbot.mouseClick(dialog.buttons["moving object"], Qt.MouseButton.LeftButton)
+    QTest.keyClicks(dialog.text, "car at left")
+    QTest.keyClick(dialog.text, Qt.Key.Key_Return)
     wait_saved(qtbot, window)
-    assert db_row(dataset, patch.id) == ("rejected", "user", "blurry target")
-    assert window.inspector.values["reason"].text() == "blurry target"
+    assert db_row(dataset, patch.id) == ("rejected", "user", "moving object: car at left")
+    assert window.inspector.values["reason"].text() == "moving object: car at left"
+    # a preset alone, picked with the keyboard (Alt+1 = blur)
+    press_keys(window, "N")
+    other = window.triage.selected
+    press_keys(window, "Shift+F")
+    dialog = _reason_dialog(window, qtbot)
+    assert dialog.preset == "moving object"  # the last preset of this dataset is preselected
+    QTest.keySequence(dialog, QKeySequence("Alt+1"))
+    assert dialog.preset == "blur"
+    QTest.keyClick(dialog.text, Qt.Key.Key_Return)
+    wait_saved(qtbot, window)
+    assert db_row(dataset, other.id) == ("flagged", "user", "blur")
+    # cancelling decides nothing
+    press_keys(window, "N")
+    third = window.triage.selected
+    before = db_row(dataset, third.id)
+    press_keys(window, "Shift+A")
+    QTest.keyClick(_reason_dialog(window, qtbot), Qt.Key.Key_Escape)
+    wait_saved(qtbot, window)
+    assert db_row(dataset, third.id) == before
+    # the free text is offered again for this dataset, in a new window too
+    window.close()
+    again = make_window(dataset)
+    press_keys(again, "N")
+    press_keys(again, "Shift+R")
+    dialog = _reason_dialog(again, qtbot)
+    assert dialog.text.completer() is not None
+    assert "car at left" in dialog.text.completer().model().stringList()
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
 
 
 def test_decision_without_selection_does_nothing(window, dataset):

@@ -6,6 +6,8 @@ discipline, in :mod:`.connection`):
 
 - :mod:`.triplets` — registering captures, reading triplets, storing alignment results;
 - :mod:`.patches` — patches, decisions and their history, thresholds;
+- :mod:`.capture_meta` — capture metadata (exposure, illumination) and tags of triplets;
+- :mod:`.splits` — train / val / test assignment of triplets;
 - :mod:`.review` — review-queue candidates, review positions, decisions per person, audits;
 - :mod:`.merge` — bringing people's decisions in from another copy of the dataset.
 
@@ -16,6 +18,7 @@ schema and its migrations in :mod:`ispviewer.dataset.schema`.
 
 from __future__ import annotations
 
+from ispviewer.dataset.manifest.capture_meta import CaptureMetaTable
 from ispviewer.dataset.manifest.connection import (
     BUSY_TIMEOUT_S,
     LOCK_RETRY_S,
@@ -30,10 +33,11 @@ from ispviewer.dataset.manifest.connection import (
 from ispviewer.dataset.manifest.merge import MergeConflict, MergeRefused, MergeReport, MergeTable
 from ispviewer.dataset.manifest.patches import PatchTable
 from ispviewer.dataset.manifest.review import ReviewTable
+from ispviewer.dataset.manifest.splits import SplitTable
 from ispviewer.dataset.manifest.triplets import TripletTable
 
 
-class Manifest(TripletTable, PatchTable, ReviewTable, MergeTable):
+class Manifest(TripletTable, PatchTable, CaptureMetaTable, SplitTable, ReviewTable, MergeTable):
     """Typed access to one dataset's manifest.  Use :meth:`open`; close it or use ``with``."""
 
 
