@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPen
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
 from ispviewer.gui.gallery_tiles import TileSource
@@ -192,6 +192,8 @@ class PatchGallery(QWidget):
         self._anchor: int | None = None
         self.header = QLabel()
         self.header.setObjectName("galleryHeader")
+        self.header.setWordWrap(True)  # never widens the window's minimum
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.grid = TileGrid(self)
         self.scroll = QScrollArea()
         self.scroll.setWidget(self.grid)

@@ -101,6 +101,11 @@ class TileSource(QObject):
         self.session = session
         self.forget()
 
+    def detach(self) -> None:
+        """The dataset closes: nothing of it is kept."""
+        self.session = None
+        self.forget()
+
     def forget(self) -> None:
         self._tiles.clear()
         self._records.clear()

@@ -9,7 +9,7 @@ decisions, the navigator (to show another triplet) and the views.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import ManifestError
@@ -44,6 +44,9 @@ class ReviewController(QObject):
         self.tiles.failed.connect(lambda text: self.message.emit(f"gallery: {text}", 5000))
         self.label = QLabel()
         self.label.setObjectName("queueStatus")
+        # the status bar may shorten it: it never widens the window's minimum
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(0)
         self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
         review = state.review
         for name in ("queue", "position", "reviewed"):
@@ -64,7 +67,7 @@ class ReviewController(QObject):
         self.walker = None
         self.triage = None
         self._pending = None
-        self.tiles.forget()
+        self.tiles.detach()
         review = self.state.review
         review.position = None
         review.queue = None
