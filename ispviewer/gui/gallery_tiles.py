@@ -102,7 +102,7 @@ class TileSource(QObject):
         self.forget()
 
     def detach(self) -> None:
-        """No dataset any more: drop the session with every tile of it."""
+        """The dataset closes: nothing of it is kept."""
         self.session = None
         self.forget()
 

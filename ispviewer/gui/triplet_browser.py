@@ -77,6 +77,8 @@ class TripletTableModel(QAbstractTableModel):
                 return
 
     def set_load_error(self, name: str, message: str | None) -> None:
+        if self.load_errors.get(name) == (message or None):
+            return  # unchanged: a dataChanged would make the sorted view re-read every row
         if message:
             self.load_errors[name] = message
         else:

@@ -102,12 +102,12 @@ def _v2_manifest_from(ds):
 
     path = ds / "manifest.sqlite"
     conn = sqlite3.connect(path)
-    for version in range(schema.SCHEMA_VERSION, 2, -1):  # undo every later migration, newest first
+    for version in range(schema.SCHEMA_VERSION, 2, -1):  # every later step undone, newest first
         script = schema.MIGRATIONS[version]
-        for index in re.findall(r"CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+)", script):
-            conn.execute(f"DROP INDEX IF EXISTS {index}")
-        for table in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", script):
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for index in re.findall(r"CREATE INDEX (\w+)", script):
+            conn.execute(f"DROP INDEX {index}")
+        for table in re.findall(r"CREATE TABLE (\w+)", script):
+            conn.execute(f"DROP TABLE {table}")
         for table, col in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
     conn.execute("PRAGMA user_version = 2")

@@ -284,11 +284,10 @@ def test_reopening_restores_triplet_view_filters_and_review_position(make_window
     assert again.state.view.centre == (150.0, 100.0) and again.state.view.zoom == 3.0
     assert again.state.selected == selected
     assert again.browser.status_box.currentText() == "with rejected"
-    press_keys(again, "N")  # the review goes on from where it was
-    from ispviewer.gui.triage import worst_first
-
-    order = [p.id for p in worst_first(list(again.state.patches))]
-    assert again.state.selected == order[order.index(selected) + 1]
+    press_keys(again, "N")  # the review goes on from where it was: the queue's next patch in t03
+    queue = again.state.review.queue
+    following = queue.next_open(queue.position(selected), 1, again.state.triplet.id)
+    assert again.state.selected == queue.patch_ids(following, following + 1)[0]
 
 
 def test_recent_datasets_menu_opens_them(make_window, dataset, tmp_path, qtbot):
