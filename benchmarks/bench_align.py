@@ -78,14 +78,13 @@ def make_inputs(work: Path) -> dict:
 def child(phone: str, target: str, repeats: int) -> None:
     """Runs in a fresh process: prints one JSON line with timings and peak RSS."""
     from ispviewer.align import AlignParams, align_triplet
-    from ispviewer.dataset.images import load_rgb
-
     from ispviewer.align.aligned_target import write_aligned_target
+    from ispviewer.dataset.images import load_rgb
 
     params = AlignParams()
     decode, total, stages, cache = [], [], [], []
     cache_path = Path(tempfile.mkdtemp()) / "aligned.jpg"
-    for i in range(repeats + 1):
+    for _ in range(repeats + 1):
         t0 = time.perf_counter()
         p, t = load_rgb(phone), load_rgb(target)
         t1 = time.perf_counter()
@@ -165,7 +164,8 @@ def accuracy(info: dict, work: Path, quick: bool) -> None:
     def bench_truth(x, y, size, h_est, dx, dy):  # the ground truth speaks of the full target
         return gt.true_misalignment(x, y, size, np.asarray(h_est) @ to_crop, dx, dy)
 
-    print(f"  benchmark triplet: {score([(load_rgb(info['phone']), load_rgb(info['target']), np.array(info['homography']), bench_truth)])}")
+    bench = (load_rgb(info['phone']), load_rgb(info['target']), np.array(info['homography']), bench_truth)
+    print(f"  benchmark triplet: {score([bench])}")
     demo = work / f"demo2000x{2 if quick else 4}"
     if not (demo / "groundtruth").is_dir():
         build_demo_sources(demo, count=2 if quick else 4, size=(2000, 1500), seed=5)
@@ -208,7 +208,8 @@ def main() -> int:
         print(f"  decode only (floor):   best {floor:.3f} s, median {statistics.median(warm_d):.3f} s")
         print(f"  end-to-end (decode + align): cold {total[0]:.3f} s, warm best {best:.3f} s, "
               f"median {med:.3f} s   [target <= 3 s]")
-        print(f"  ratio end-to-end / decode floor: {best / floor:.2f}x (best), {med / statistics.median(warm_d):.2f}x (median)")
+        print(f"  ratio end-to-end / decode floor: {best / floor:.2f}x (best), "
+              f"{med / statistics.median(warm_d):.2f}x (median)")
         stages = {k: statistics.median(s[k] for s in r["stages"][1:] or r["stages"]) for k in r["stages"][0]}
         print("  align stages (median s): " + ", ".join(f"{k} {v:.3f}" for k, v in stages.items()))
         print(f"  + display cache (aligned target JPEG that `ispviewer align` also writes for the viewer): "

@@ -31,8 +31,8 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
 PHONE = (4032, 3024)
 TARGET = (6048, 4024)
@@ -54,7 +54,7 @@ def _scene(size: tuple[int, int], seed: int) -> np.ndarray:
 
 def build_dataset(root: Path) -> None:
     from ispviewer.align.aligned_target import aligned_target_relpath, write_aligned_target
-    from ispviewer.align.heatmap import save_heatmap
+    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.dataset.manifest import Manifest
     from ispviewer.dataset.records import AlignmentResult, CaptureFiles, PatchMeasurement, RawInfo
 
@@ -151,9 +151,9 @@ def bench_switch(window, app, repeats: int) -> float:
 
     session = window.session
     samples = []
-    for i in range(repeats):
-        name = NAMES[1] if window.current.name == NAMES[0] else NAMES[0]
-        request = window.request_for(session.triplet(name))
+    for _ in range(repeats):
+        name = NAMES[1] if window.state.triplet.name == NAMES[0] else NAMES[0]
+        request = window.navigator.request_for(session.triplet(name))
         deadline = time.monotonic() + 30
         while window.loader.cached(request) is None and time.monotonic() < deadline:
             app.processEvents()
@@ -161,7 +161,7 @@ def bench_switch(window, app, repeats: int) -> float:
         assert window.loader.cached(request) is not None, "prefetch did not happen"
         t0 = time.perf_counter()
         window.show_triplet(name)
-        assert not window.loading
+        assert not window.state.loading
         app.processEvents()
         _repaint(window.viewer.panes.values())
         samples.append(time.perf_counter() - t0)
@@ -192,7 +192,7 @@ def bench_cold(window, app, root: Path, repeats: int) -> tuple[float, float, flo
             time.sleep(0.001)
         _repaint(window.viewer.panes.values())
         first.append(time.perf_counter() - t0)
-        while window.loading:
+        while window.state.loading:
             app.processEvents()
             time.sleep(0.001)
         _repaint(window.viewer.panes.values())
@@ -225,7 +225,7 @@ def bench_cold_without_cache(window, app, root: Path, repeats: int) -> tuple[flo
 def _settle(window, app, quiet_s: float = 0.0) -> None:
     """Wait until no background load (prefetch) is running or about to start."""
     deadline = time.monotonic() + quiet_s
-    while window.loader.busy or window._prefetch_timer.isActive() or time.monotonic() < deadline:  # noqa: SLF001
+    while window.loader.busy or window.navigator.prefetch_pending or time.monotonic() < deadline:
         app.processEvents()
         time.sleep(0.005)
 
@@ -284,7 +284,8 @@ def main() -> int:
         print(f"{'pan/zoom step at ' + label + ', 3 panes':34s} {ours:10.2f} {ref:15.2f} {ours / ref:7.2f}  "
               f"<= 16 ms {'OK' if ours <= 16 else 'MISSED'}  (ref: 1 plain ImageItem, 12 MP)")
     worst = max(all_steps)
-    print(f"{'pan/zoom step, worst zoom':34s} {worst:10.2f} {'':15s} {'':7s}  <= 16 ms {'OK' if worst <= 16 else 'MISSED'}")
+    print(f"{'pan/zoom step, worst zoom':34s} {worst:10.2f} {'':15s} {'':7s}  <= 16 ms "
+          f"{'OK' if worst <= 16 else 'MISSED'}")
     print(f"{'switch to prefetched triplet':34s} {switch:10.2f} {decode_target:15.2f} "
           f"{switch / decode_target:7.2f}  <= 150 ms {'OK' if switch <= 150 else 'MISSED'}  (ref: 24 MP JPEG decode)")
     ref = "(ref: decode phone + aligned target JPEGs, 2 x 12 MP)"

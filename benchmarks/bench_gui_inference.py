@@ -28,10 +28,10 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
+import cv2
+import numpy as np
 
-from _common import load_average  # noqa: E402
+from _common import load_average
 
 VIEW = 512
 
@@ -173,7 +173,7 @@ def main() -> int:
         window.resize(1200, 900)
         window.show()
         window.open_dataset(root)
-        spin(app, lambda: not window.loading)
+        spin(app, lambda: not window.state.loading)
         out = window.tools.output
         spin(app, lambda: not out.weights.busy)
         out.weights.load(weights)

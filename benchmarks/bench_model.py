@@ -214,7 +214,7 @@ def main() -> int:
               f"scaled to 12 MP")
     if full:
         print(f"\nratio: network full render / LibRaw postprocess (12 MP) = {full['s'] / ref['s']:.1f}x")
-    from ispviewer.model.commands import default_weights
+    from ispviewer.model.weight_files import default_weights
 
     weights = Path(args.weights) if args.weights else default_weights()
     if REAL_DNG.exists() and weights.exists():

@@ -65,10 +65,10 @@ def _quiet(*_args) -> None:
 
 def _cpu_timed(job) -> tuple[float, float]:
     """Runs on a worker: (CPU seconds, wall seconds) of aligning one triplet, one thread as in a batch."""
-    from ispviewer.align.distributed import _align_on_worker
+    from ispviewer.align.distributed import align_on_worker
 
     c, t = time.process_time(), time.perf_counter()
-    _name, result, error = _align_on_worker(job)
+    _name, result, error = align_on_worker(job)
     assert error is None, error
     return time.process_time() - c, time.perf_counter() - t
 

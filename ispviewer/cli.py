@@ -27,16 +27,20 @@ examples:
 COMMAND_MODULES = (
     "ispviewer.dataset.commands",
     "ispviewer.dataset.product_commands",
-    "ispviewer.dataset.demo.commands",
+    "ispviewer.workflows.commands",
     "ispviewer.align.commands",
     "ispviewer.workflows.patch_export_commands",
     "ispviewer.model.commands",
     "ispviewer.gui.commands",
-    "ispviewer.workflows.commands",  # last: guards the import and check registered above
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    return _parser_and_commands()[0]
+
+
+def _parser_and_commands() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The parser and its subcommands by name."""
     parser = argparse.ArgumentParser(
         prog="ispviewer", description="Build, align, inspect and clean learned-ISP datasets "
         "(phone raw, phone ISP JPEG, high-end camera target).",
@@ -54,17 +58,17 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(sub)
     for p in sub.choices.values():
         p.formatter_class = argparse.RawDescriptionHelpFormatter
-    return parser
+    return parser, sub.choices
 
 
 def main(argv: list[str] | None = None) -> int:
     from ispviewer.dataset.images import ImageReadError
     from ispviewer.dataset.manifest import ManifestError
 
-    parser = build_parser()
+    parser, commands = _parser_and_commands()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
-        if "open" in parser._subparsers._group_actions[0].choices:  # default: the desktop app
+        if "open" in commands:  # default: the desktop app
             args = parser.parse_args(["open"])  # the last dataset, or the demo
         else:
             parser.print_help()

@@ -4,44 +4,23 @@ Modules:
     kernels     ``apply_pixel_kernels`` (+ sub-pixel form) — per-pixel k×k kernels, shifted slices
     networks    ``KernelPredictionISP`` (poster Eq. 1–2) and the ``PlainISP`` baseline
     registry    ``MODELS``, ``build_model(name, **hparams)``, ``model_name(model)``
-    inference   ``render_region`` / ``render_full`` (tiled, exact), ``RenderCancelled``
+    inference   ``render_region`` / ``render_full`` (tiled, exact), ``RenderCancelled``, and
+                ``ISPNetwork``, the protocol a network meets to be rendered
     checkpoint  ``save_checkpoint`` / ``load_checkpoint``, ``CheckpointError``
+    weight_files  ``default_weights`` (``$ISPVIEWER_WEIGHTS`` or the shipped ones), torch-free
     losses      L1 + SSIM loss, PSNR / SSIM metrics (torch and numpy)
     augment     Bayer-phase-preserving crops, flips and transposes (numpy only)
 
-Names are imported lazily so that ``import ispviewer.model.augment`` does not load torch.
+Names are imported lazily (``lazy_loader``) so that ``import ispviewer.model.augment`` does not load torch.
 """
 
-from __future__ import annotations
+import lazy_loader
 
-import importlib
-
-_EXPORTS = {
-    "apply_pixel_kernels": "kernels",
-    "apply_subpixel_kernels": "kernels",
-    "KernelPredictionISP": "networks",
-    "PlainISP": "networks",
-    "parameter_count": "networks",
-    "MODELS": "registry",
-    "build_model": "registry",
-    "model_name": "registry",
-    "UnknownModelError": "registry",
-    "render_region": "inference",
-    "render_full": "inference",
-    "RenderCancelled": "inference",
-    "DEFAULT_TILE": "inference",
-    "save_checkpoint": "checkpoint",
-    "load_checkpoint": "checkpoint",
-    "CheckpointError": "checkpoint",
-}
-
-__all__ = sorted(_EXPORTS)
-
-
-def __getattr__(name: str):
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "kernels": ["apply_pixel_kernels", "apply_subpixel_kernels"],
+    "networks": ["KernelPredictionISP", "PlainISP", "parameter_count"],
+    "registry": ["MODELS", "build_model", "model_name", "UnknownModelError"],
+    "inference": ["render_region", "render_full", "RenderCancelled", "DEFAULT_TILE", "ISPNetwork"],
+    "checkpoint": ["save_checkpoint", "load_checkpoint", "CheckpointError"],
+    "weight_files": ["WEIGHTS_ENV", "shipped_weights", "default_weights"],
+})

@@ -97,7 +97,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, meta: dict | None
     meta = dict(meta or {})
     meta.setdefault("normalization", dict(DEFAULT_NORMALIZATION))
     provenance = dict(meta.get("provenance") or {})
-    provenance.setdefault("created", _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"))
+    provenance.setdefault("created", _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"))
     if "git_revision" not in provenance:
         provenance["git_revision"] = git_revision()
     for key in PROVENANCE_KEYS:
@@ -151,7 +151,7 @@ def _read(path: Path) -> object:
                                     "did not write); refused without running anything") from None
     except PermissionError:
         raise CheckpointError(path, "file is not readable (permission denied)") from None
-    except Exception as exc:  # zip/stream/seek errors of truncated or foreign files
+    except Exception as exc:  # noqa: BLE001 - zip/stream/seek errors of truncated or foreign files
         first = str(exc).splitlines()[0][:120] if str(exc) else type(exc).__name__
         raise CheckpointError(path, f"truncated or corrupt checkpoint ({first})") from None
 

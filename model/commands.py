@@ -2,24 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
-
-#: Environment variable naming the checkpoint to use when no --weights is given.
-WEIGHTS_ENV = "ISPVIEWER_WEIGHTS"
-
-
-def shipped_weights() -> Path:
-    """The weights installed with the package (trained on the demo data; see weights/MODEL_CARD.md)."""
-    return Path(__file__).resolve().parent / "weights" / "default.pt"
-
-
-def default_weights() -> Path:
-    """$ISPVIEWER_WEIGHTS when set, else the shipped weights."""
-    override = os.environ.get(WEIGHTS_ENV, "").strip()
-    return Path(override).expanduser() if override else shipped_weights()
+from .weight_files import default_weights
 
 
 def register(sub) -> None:

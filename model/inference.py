@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable, Iterator, Union
+from collections.abc import Callable, Iterator
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -34,7 +35,59 @@ from .normalization import apply_gains, input_gains
 DEFAULT_TILE = 256
 
 ProgressFn = Callable[[int, int], None]
-CancelToken = Union[Callable[[], bool], threading.Event, None]
+CancelToken = Callable[[], bool] | threading.Event | None
+
+
+@runtime_checkable
+class ISPNetwork(Protocol):
+    """What tiled inference needs from a network; :class:`~.networks.KernelPredictionISP` and
+    :class:`~.networks.PlainISP` are such networks (so is any ``nn.Module`` with these members).
+
+    Called on packed RGGB planes ``(B, 4, h, w)`` (h, w multiples of ``align``), it returns sRGB
+    ``(B, 3, 2h, 2w)`` on the phone frame's grid, each output pixel depending only on the input
+    within ``default_context`` packed pixels of it.
+    """
+
+    training: bool
+
+    @property
+    def align(self) -> int:
+        """Tiles must start on multiples of this many packed pixels (the backbone's stride)."""
+        ...
+
+    @property
+    def default_context(self) -> int:
+        """Context padding (packed pixels) around a tile that makes tiled output exact."""
+        ...
+
+    @property
+    def hparams(self) -> dict[str, Any]:
+        """Constructor hyper-parameters; ``white_balance`` says how the input is normalized."""
+        ...
+
+    def __call__(self, packed: torch.Tensor) -> torch.Tensor: ...
+
+    def parameters(self, recurse: bool = True) -> Iterator[nn.Parameter]: ...
+
+    def train(self, mode: bool = True) -> Any: ...
+
+    def eval(self) -> Any: ...
+
+
+class PackedFrame(Protocol):
+    """A packed raw placed in its phone frame (``ispviewer.dataset.images.PackedRaw`` is one; the
+    network core does not import the dataset layer, so it names only what it reads).  Optional
+    members read when present: ``info`` (``width``/``height`` of the frame) and ``wb_gains``."""
+
+    @property
+    def data(self) -> np.ndarray:
+        """(h, w, 4) float RGGB planes in [0, 1]."""
+        ...
+
+    @property
+    def origin(self) -> tuple[int, int]:
+        """(oy, ox) phone-frame position of packed pixel (0, 0)'s R sample."""
+        ...
 
 
 class RenderCancelled(Exception):
@@ -67,7 +120,7 @@ def _reflect(start: int, stop: int, size: int) -> np.ndarray:
 def _window(packed: np.ndarray, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
     """packed[y0:y1, x0:x1] as float32, reflected where the window leaves the image."""
     h, w = packed.shape[:2]
-    if 0 <= y0 and y1 <= h and 0 <= x0 and x1 <= w:
+    if y0 >= 0 and y1 <= h and x0 >= 0 and x1 <= w:
         win = packed[y0:y1, x0:x1]
     else:
         win = packed[np.ix_(_reflect(y0, y1, h), _reflect(x0, x1, w))]
@@ -88,7 +141,7 @@ def _torch_threads(threads: int | None) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _eval_mode(model: nn.Module) -> Iterator[None]:
+def _eval_mode(model: ISPNetwork) -> Iterator[None]:
     was_training = model.training
     model.eval()
     try:
@@ -110,7 +163,8 @@ def _spans(start: int, stop: int, tile: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in zip(cuts, cuts[1:] + [stop])]
 
 
-def _unpack_source(packed, origin, frame_size):
+def _unpack_source(packed: PackedFrame | np.ndarray, origin: tuple[int, int] | None, frame_size: tuple[int, int] | None,
+                   ) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[float, float, float] | None]:
     """Accept a PackedRaw or an (h, w, 4) array; return (array, origin, frame_size, wb_gains).
 
     A plain array carries no white balance: it is fed as it is (already normalized by the caller).
@@ -134,7 +188,8 @@ def _unpack_source(packed, origin, frame_size):
     return packed, origin, (int(frame_size[0]), int(frame_size[1])), wb_gains
 
 
-def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | None = None, *,
+def render_region(model: ISPNetwork, packed: PackedFrame | np.ndarray,
+                  region: tuple[int, int, int, int] | None = None, *,
                   tile: int = DEFAULT_TILE, context: int | None = None,
                   origin: tuple[int, int] | None = None, frame_size: tuple[int, int] | None = None,
                   progress: ProgressFn | None = None, cancel: CancelToken = None,
@@ -142,8 +197,8 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
     """Render ``region`` (x, y, w, h) of the phone frame; float32 (h, w, 3) sRGB in [0, 1].
 
     Args:
-        model: an ISP network (packed (B, 4, h, w) -> RGB (B, 3, 2h, 2w)); put in eval mode for
-            the call and restored afterwards.
+        model: an :class:`ISPNetwork` (packed (B, 4, h, w) -> RGB (B, 3, 2h, 2w)); put in eval
+            mode for the call and restored afterwards.
         packed: (h, w, 4) float RGGB planes in [0, 1], or a ``PackedRaw`` (whose ``origin`` and
             raw size are then used unless given, and its as-shot white balance is applied when
             the network expects it — see :mod:`.normalization`; a plain array is fed as is).
@@ -163,7 +218,11 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
     Raises:
         RenderCancelled: ``cancel`` fired; nothing is returned.
         ValueError: bad shapes, a region outside the frame, a non-positive tile.
+        TypeError: ``model`` is not an :class:`ISPNetwork`.
     """
+    if not isinstance(model, ISPNetwork):
+        raise TypeError(f"{type(model).__name__} is not an ISP network (needs align, default_context, hparams "
+                        "and nn.Module's call, parameters, train and eval)")
     packed, (oy, ox), (frame_w, frame_h), wb_gains = _unpack_source(packed, origin, frame_size)
     gains = input_gains(model, wb_gains)
     if region is None:
@@ -175,9 +234,9 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
         raise ValueError(f"region {region} lies outside the {frame_w}x{frame_h} phone frame")
     if int(tile) <= 0:
         raise ValueError(f"tile must be positive, got {tile}")
-    align = int(getattr(model, "align", 1))
+    align = int(model.align)
     if context is None:
-        context = int(getattr(model, "default_context", 0))
+        context = int(model.default_context)
     if context < 0:
         raise ValueError(f"context must be >= 0, got {context}")
     context = _round_up(int(context), align)
@@ -217,7 +276,7 @@ def render_region(model: nn.Module, packed, region: tuple[int, int, int, int] | 
     return result
 
 
-def render_full(model: nn.Module, packed, **kwargs) -> np.ndarray:
+def render_full(model: ISPNetwork, packed: PackedFrame | np.ndarray, **kwargs: Any) -> np.ndarray:
     """Render the whole phone frame; see :func:`render_region` for the keyword arguments."""
     return render_region(model, packed, None, **kwargs)
 

@@ -13,8 +13,8 @@ import torch
 from .augment import random_augment
 from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import init_from_env
-from .normalization import apply_gains, input_gains
 from .losses import ISPLoss, psnr_np, ssim_np
+from .normalization import apply_gains, input_gains
 from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet, stored_splits
 from .registry import build_model, model_name
 
@@ -51,8 +51,8 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _batch(model: torch.nn.Module, pairs: list[TripletPairs], size: int, half: int,
-           rng: np.random.Generator):
+def draw_batch(model: torch.nn.Module, pairs: list[TripletPairs], size: int, half: int,
+               rng: np.random.Generator):
     raws, targets = [], []
     for _ in range(size):
         tp = pairs[int(rng.integers(len(pairs)))]
@@ -175,7 +175,7 @@ def _fit(dataset, out, config, dist_ctx, device, model, net, optim, steps, start
         model.train()
         t0, losses = time.monotonic(), []
         for _ in range(steps):
-            raw, tgt = _batch(model, train_pairs, config.batch, half, rng)
+            raw, tgt = draw_batch(model, train_pairs, config.batch, half, rng)
             loss = loss_fn(net(raw.to(device)), tgt.to(device))
             optim.zero_grad(set_to_none=True)
             loss.backward()

@@ -14,16 +14,21 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ispviewer.dataset.alignment_files import alignment_paths
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, AlignState, TripletRecord
-from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
+
+if TYPE_CHECKING:  # imported by the job itself, in the worker: the parent stays light
+    import numpy as np
+
+    from ispviewer.align.pipeline import TripletAlignment
 
 
 @dataclass
@@ -39,7 +44,13 @@ class BatchSummary:
 
 
 @dataclass(frozen=True)
-class _Job:
+class AlignJob:
+    """One alignment of one triplet, as every backend runs it (picklable: sent to worker processes).
+
+    Paths are relative to the dataset ``root``, as the manifest stores them; :func:`new_job` gives
+    the heatmap and aligned target fresh versioned names.
+    """
+
     root: str
     name: str
     phone: str
@@ -57,7 +68,7 @@ def _worker_init() -> None:
     cv2.setNumThreads(1)
 
 
-def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
+def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     """Align one triplet: (name, result, None), or (name, None, error message) — it never raises.
 
     Reads the job's phone and target JPEGs, measures, and writes the triplet's heatmap (and, when
@@ -66,9 +77,9 @@ def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
     local process pool, Dask workers (:mod:`ispviewer.align.distributed`), ``ispviewer check
     --repair`` and the GUI's re-align.  Spawned workers unpickle it by its qualified name.
     """
-    from ispviewer.align.heatmap import save_heatmap
     from ispviewer.align.errors import AlignmentError
     from ispviewer.align.pipeline import AlignParams, align_triplet
+    from ispviewer.dataset.heatmap_file import save_heatmap
     from ispviewer.dataset.images import ImageReadError, load_rgb
     from ispviewer.dataset.manifest import ManifestError, safe_join
 
@@ -83,7 +94,7 @@ def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
         return job.name, None, str(exc)
     except MemoryError:
         return job.name, None, "out of memory while aligning"
-    except Exception as exc:  # a bug or an unforeseen input must not stop the batch
+    except Exception as exc:  # noqa: BLE001 - a bug or an unforeseen input must not stop the batch
         return job.name, None, f"unexpected {type(exc).__name__}: {exc}"
     try:
         heatmap_path.parent.mkdir(parents=True, exist_ok=True)
@@ -99,7 +110,7 @@ def align_job(job: _Job) -> tuple[str, AlignmentResult | None, str | None]:
     return job.name, result, None
 
 
-def _write_aligned_target(job: _Job, target, aligned) -> str | None:
+def _write_aligned_target(job: AlignJob, target: np.ndarray, aligned: TripletAlignment) -> str | None:
     """Write the job's aligned target (a display cache); its relative path, or None if not written."""
     if job.aligned is None:
         return None
@@ -115,7 +126,9 @@ def _write_aligned_target(job: _Job, target, aligned) -> str | None:
     return job.aligned
 
 
-class _Progress:
+class ProgressLine:
+    """A one-line progress bar with elapsed time and ETA (redrawn on a terminal, one line per step otherwise)."""
+
     def __init__(self, total: int, stream=sys.stderr):
         self.total, self.done, self.start, self.stream = total, 0, time.monotonic(), stream
         self.tty = stream.isatty()
@@ -137,7 +150,7 @@ class _Progress:
 
 
 def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float | None, patch_size: int,
-              force: bool, log=print) -> tuple[list[_Job], dict[str, int]]:
+              force: bool, log: Callable[[str], object] = print) -> tuple[list[AlignJob], dict[str, int]]:
     """The jobs of the triplets to align and their ids by name; triplets left as they are go to ``summary``.
 
     Shared by every backend (local process pool, Dask cluster) so they select and describe work alike.
@@ -155,11 +168,11 @@ def plan_jobs(manifest: Manifest, summary: BatchSummary, *, threshold_px: float 
     return jobs, {t.name: t.id for t in todo}
 
 
-def new_job(root: str, t: TripletRecord, patch_size: int, threshold_px: float) -> _Job:
+def new_job(root: str, t: TripletRecord, patch_size: int, threshold_px: float) -> AlignJob:
     """The job of one alignment of ``t``: its files go under fresh versioned names
     (:func:`ispviewer.dataset.alignment_files.alignment_paths`), never over the stored ones."""
     heatmap, aligned = alignment_paths(t.name)
-    return _Job(root, t.name, t.files.phone, t.files.target, heatmap, int(patch_size), float(threshold_px),
+    return AlignJob(root, t.name, t.files.phone, t.files.target, heatmap, int(patch_size), float(threshold_px),
                 aligned=aligned)
 
 
@@ -177,7 +190,8 @@ def store_outcome(manifest: Manifest, triplet_id: int, summary: BatchSummary, na
 
 @contextmanager
 def open_batch(root: str | os.PathLike, *, threshold_px: float | None, patch_size: int, force: bool,
-               log=print) -> Iterator[tuple[Manifest, BatchSummary, list[_Job], dict[str, int]]]:
+               log: Callable[[str], object] = print,
+               ) -> Iterator[tuple[Manifest, BatchSummary, list[AlignJob], dict[str, int]]]:
     """(manifest, summary, jobs, ids by name) of a batch; the failed triplets are listed on leaving.
 
     Shared by every backend, around its own way of running the jobs.
@@ -192,13 +206,13 @@ def open_batch(root: str | os.PathLike, *, threshold_px: float | None, patch_siz
 
 
 def align_dataset(root: str | os.PathLike, *, workers: int = 2, threshold_px: float | None = None,
-                  patch_size: int = 128, force: bool = False, log=print) -> BatchSummary:
+                  patch_size: int = 128, force: bool = False, log: Callable[[str], object] = print) -> BatchSummary:
     """Align the dataset's triplets (all with ``force``, else those not aligned yet)."""
     with open_batch(root, threshold_px=threshold_px, patch_size=patch_size, force=force,
                     log=log) as (manifest, summary, jobs, ids):
         if not jobs:
             return summary
-        progress = _Progress(len(jobs))
+        progress = ProgressLine(len(jobs))
         # spawn, not fork: a forked child inherits OpenCV's and torch's thread pools mid-state and can hang
         pool = ProcessPoolExecutor(max_workers=max(1, workers), initializer=_worker_init,
                                    mp_context=multiprocessing.get_context("spawn"))

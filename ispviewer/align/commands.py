@@ -12,8 +12,10 @@ def register(sub) -> None:
                        description="SIFT homography (target -> phone), NCC patch matching and optical-flow "
                                    "misalignment for every triplet not aligned yet. User decisions survive "
                                    "re-alignment. The exit status is the number of triplets that failed.",
-                       epilog="examples:\n  ispviewer align DS\n  ispviewer align DS --workers 2 --threshold 1.0 --force\n"
-                              "  ispviewer align DS --scheduler tcp://10.0.0.5:8786   (Dask cluster; see docs/scaling.md)")
+                       epilog="examples:\n  ispviewer align DS\n"
+                              "  ispviewer align DS --workers 2 --threshold 1.0 --force\n"
+                              "  ispviewer align DS --scheduler tcp://10.0.0.5:8786   "
+                              "(Dask cluster; see docs/scaling.md)")
     p.add_argument("dataset", type=Path)
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("--threshold", type=float, default=None, help="reject above this misalignment, px (default 1.2)")

@@ -15,13 +15,14 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from ispviewer.align.batch import BatchSummary, _Job, _Progress, align_job, open_batch, store_outcome
+from ispviewer.align.batch import AlignJob, BatchSummary, ProgressLine, align_job, open_batch, store_outcome
 from ispviewer.cluster import ClusterError, run_tasks
+from ispviewer.dataset.manifest import MANIFEST_NAME
 
 _THREADS_SET = False
 
 
-def _align_on_worker(job: _Job):
+def align_on_worker(job: AlignJob):
     """Runs on a Dask worker: one OpenCV thread per task (start workers with one task thread per core)."""
     global _THREADS_SET
     if not _THREADS_SET:
@@ -34,13 +35,13 @@ def _align_on_worker(job: _Job):
 
 def _sees_dataset(root: str) -> bool:
     """Runs on a Dask worker: is the dataset folder there, under this path?"""
-    return (Path(root) / "manifest.sqlite").is_file()
+    return (Path(root) / MANIFEST_NAME).is_file()
 
 
 def check_workers_see(client, worker_root: str) -> None:
     """Fail early, once, when a worker cannot see the dataset (rather than every triplet failing)."""
     if not client.submit(_sees_dataset, worker_root, pure=False).result():
-        raise ClusterError(f"a Dask worker cannot see the dataset at {worker_root} (no manifest.sqlite "
+        raise ClusterError(f"a Dask worker cannot see the dataset at {worker_root} (no {MANIFEST_NAME} "
                            "there): share the folder with the workers and pass --worker-root with the "
                            "path they see it under")
 
@@ -62,10 +63,10 @@ def align_dataset_on_cluster(root: str | os.PathLike, client, *, threshold_px: f
             return summary
         seen_from = str(worker_root) if worker_root is not None else str(manifest.root)
         jobs = [replace(job, root=seen_from) for job in jobs]
-        step = progress or _Progress(len(jobs)).step
+        step = progress or ProgressLine(len(jobs)).step
         try:
             check_workers_see(client, seen_from)
-            outcomes = run_tasks(client, _align_on_worker, jobs, retries=retries, name=lambda j: j.name,
+            outcomes = run_tasks(client, align_on_worker, jobs, retries=retries, name=lambda j: j.name,
                                  prefix="ispviewer-align")
             with closing(outcomes):
                 for outcome in outcomes:

@@ -11,7 +11,8 @@ Nikon do not read as motion.
 
 from __future__ import annotations
 
-from typing import Callable, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
 
 import cv2
 import numpy as np

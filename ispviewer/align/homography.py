@@ -19,7 +19,12 @@ import numpy as np
 
 from ispviewer.align.errors import AlignmentError
 from ispviewer.align.geometry import (
-    apply_homography, inside_convex, jacobian, quad_overlap_fraction, resize_matrix, target_footprint,
+    apply_homography,
+    inside_convex,
+    jacobian,
+    quad_overlap_fraction,
+    resize_matrix,
+    target_footprint,
 )
 from ispviewer.align.patches import subpixel_peak
 from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered
@@ -200,7 +205,7 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
         sites = _template_sites(texture, f, frame, grid, template, footprint, radius + 2)
         size = template + 2 * radius
 
-        def match(site: tuple[int, int]) -> tuple[float, float, float] | None:
+        def match(site: tuple[int, int], H=H, radius=radius, size=size) -> tuple[float, float, float] | None:
             x, y = site
             tpl = cv2.GaussianBlur(phone_gray[y:y + template, x:x + template], (0, 0), 1.0)
             win = warp_prefiltered(pre, H, (x - radius, y - radius, size, size), border_mode=cv2.BORDER_REPLICATE)
@@ -218,7 +223,7 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
         if fit is None:
             break
 
-        def support(M: np.ndarray) -> int:  # correspondences M explains at the tightest tolerance
+        def support(M: np.ndarray, src=src, centres=centres) -> int:  # matches M explains at the tightest tolerance
             return int((np.linalg.norm(apply_homography(M, src) - centres, axis=1) < fit_px[0]).sum())
 
         # A pass whose fit had to fall back to a looser tolerance (local motion among the sites)

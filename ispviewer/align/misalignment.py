@@ -36,7 +36,7 @@ class Lattice:
     ci: np.ndarray  # (N,) block column of each patch
 
     @classmethod
-    def of(cls, positions: np.ndarray, patch_size: int, scale: float) -> "Lattice":
+    def of(cls, positions: np.ndarray, patch_size: int, scale: float) -> Lattice:
         n = max(1, int(round(patch_size * scale)))
         gx = np.rint(np.asarray(positions)[:, 0] * scale).astype(np.intp)
         gy = np.rint(np.asarray(positions)[:, 1] * scale).astype(np.intp)

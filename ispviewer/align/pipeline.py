@@ -17,16 +17,17 @@ import numpy as np
 from ispviewer.align.errors import AlignmentError
 from ispviewer.align.flow import FlowEstimator, make_flow_estimator
 from ispviewer.align.geometry import target_footprint
-from ispviewer.align.homography import (
-    Plausibility, SiftParams, check_homography, refine_homography, sift_homography,
-)
+from ispviewer.align.homography import Plausibility, SiftParams, check_homography, refine_homography, sift_homography
 from ispviewer.align.misalignment import (
-    Lattice, downscale_heatmap, patch_flow_stats, patch_means, patch_texture, smooth_flow,
+    Lattice,
+    downscale_heatmap,
+    patch_flow_stats,
+    patch_means,
+    patch_texture,
+    smooth_flow,
 )
 from ispviewer.align.patches import match_patches, patch_grid
-from ispviewer.align.photometric import (
-    gradient_energy, match_tone, normalize_luminance, structure_tensor, trust,
-)
+from ispviewer.align.photometric import gradient_energy, match_tone, normalize_luminance, structure_tensor, trust
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
@@ -138,7 +139,8 @@ def _check_sizes(phone: np.ndarray, target: np.ndarray, params: AlignParams) -> 
                              "it cannot provide a target at the phone's resolution")
 
 
-def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray, params: AlignParams = AlignParams()) -> TripletAlignment:
+def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
+                  params: AlignParams = AlignParams()) -> TripletAlignment:
     """Align the Nikon target to the phone ISP image and measure every patch's misalignment.
 
     Images are uint8 RGB (h, w, 3) or luminance (h, w).  Raises :class:`AlignmentError`.

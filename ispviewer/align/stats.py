@@ -52,8 +52,9 @@ def format_report(stats: MisalignmentStats) -> str:
     v = stats.values
     if v.size:
         lines.append(f"patches measured: {v.size}  mean misalignment {v.mean():.3f} px  median {np.median(v):.3f} px")
+        under = v[v <= stats.threshold_px]
         lines.append(f"under the {stats.threshold_px:g} px threshold: {100 * stats.share_under:.1f}%  "
-                     f"mean of those: {v[v <= stats.threshold_px].mean() if (v <= stats.threshold_px).any() else float('nan'):.3f} px")
+                     f"mean of those: {under.mean() if under.size else float('nan'):.3f} px")
     else:
         lines.append("no measured patches (run `ispviewer align` first)")
     lines.append("patches by status: " + ", ".join(f"{k} {n}" for k, n in sorted(stats.by_status.items()))

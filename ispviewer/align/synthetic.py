@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -24,8 +24,9 @@ _PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg", "motorcyc
 _TEXTURES = ("grass.png", "gravel.png", "brick.png")
 
 
-@lru_cache(maxsize=None)
-def _asset(name: str) -> np.ndarray:
+@cache
+def photo_asset(name: str) -> np.ndarray:
+    """One of scikit-image's bundled photos, float32 RGB in [0, 1]."""
     spec = importlib.util.find_spec("skimage")  # its bundled data, without importing it (slow)
     if spec is None or not spec.submodule_search_locations:
         raise FileNotFoundError("scikit-image is not installed; synthetic pairs use its bundled photos")
@@ -39,14 +40,14 @@ def _asset(name: str) -> np.ndarray:
 def make_scene(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     """A photographic collage, float32 RGB in [0, 1], of ``size`` = (w, h)."""
     w, h = size
-    base = cv2.resize(_asset(_PHOTOS[rng.integers(len(_PHOTOS))]), (w, h), interpolation=cv2.INTER_CUBIC)
-    tex = cv2.cvtColor(_asset(_TEXTURES[rng.integers(len(_TEXTURES))]), cv2.COLOR_RGB2GRAY)
+    base = cv2.resize(photo_asset(_PHOTOS[rng.integers(len(_PHOTOS))]), (w, h), interpolation=cv2.INTER_CUBIC)
+    tex = cv2.cvtColor(photo_asset(_TEXTURES[rng.integers(len(_TEXTURES))]), cv2.COLOR_RGB2GRAY)
     reps = (h // tex.shape[0] + 1, w // tex.shape[1] + 1)
     tex = np.tile(tex, reps)[:h, :w]
     tex = (tex - tex.mean()) / (tex.std() + 1e-6)
     scene = base * (1.0 + 0.18 * tex[..., None])
     for _ in range(5):  # prints of other photos, at random places and sizes
-        photo = _asset(_PHOTOS[rng.integers(len(_PHOTOS))])
+        photo = photo_asset(_PHOTOS[rng.integers(len(_PHOTOS))])
         pw = int(w * rng.uniform(0.2, 0.4))
         ph = int(pw * photo.shape[0] / photo.shape[1])
         if ph >= h or pw >= w:

@@ -14,25 +14,30 @@ What is checked, per dataset:
     targets that no triplet references (written by an alignment killed before its result was
     stored, see :mod:`ispviewer.dataset.alignment_files`) — notes, not problems.
 
-:func:`repair_dataset` rebuilds what can be rebuilt — heatmaps and aligned-target caches — by
-re-aligning those triplets (user decisions survive, see ``Manifest.store_alignment``).  It never
-deletes or rewrites a decision.
+Checking needs only the dataset's own files.  Repairing re-aligns, so it is a workflow above the
+aligner: :func:`ispviewer.workflows.repair.repair_dataset`.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
-import time
-from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ispviewer.dataset.alignment_files import KINDS, owner_of
-from ispviewer.dataset.images import ImageReadError, load_packed_raw, load_rgb, orientation_of, verify_image, verify_jpeg
-from ispviewer.dataset.orientation import NAMES, oriented_size
+from ispviewer.dataset.heatmap_file import HeatmapError, load_heatmap
+from ispviewer.dataset.images import (
+    ImageReadError,
+    load_packed_raw,
+    load_rgb,
+    orientation_of,
+    verify_image,
+    verify_jpeg,
+)
 from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError
+from ispviewer.dataset.orientation import NAMES, oriented_size
 from ispviewer.dataset.records import AlignState, DecidedBy, PatchRecord, TripletRecord
 
 #: Temporary files of interrupted writes; --repair removes those older than this (seconds).
@@ -70,7 +75,7 @@ class CheckReport:
         return not self.problems
 
     def add(self, path: str | Path, reason: str, triplet: str | None = None, repairable: bool = False) -> None:
-        self.problems.append(Problem(_rel(self.root, path), reason, triplet, repairable))
+        self.problems.append(Problem(rel_path(self.root, path), reason, triplet, repairable))
 
     def summary(self) -> str:
         lines = [f"problem: {p}" for p in self.problems] + [f"note: {n}" for n in self.notes]
@@ -79,7 +84,8 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _rel(root: Path, path: str | Path) -> str:
+def rel_path(root: Path, path: str | Path) -> str:
+    """``path`` relative to the dataset ``root`` (POSIX) when inside it, else as given."""
     p = Path(path)
     try:
         return p.relative_to(root).as_posix() if p.is_absolute() else p.as_posix()
@@ -232,8 +238,6 @@ def _check_alignment(manifest: Manifest, t: TripletRecord, report: CheckReport, 
 
 
 def _heatmap_problem(path: Path, phone_size: tuple[int, int]) -> str | None:
-    from ispviewer.align.heatmap import HeatmapError, load_heatmap
-
     try:
         heatmap, scale = load_heatmap(path)
     except HeatmapError as exc:
@@ -300,20 +304,21 @@ def _find_leftovers(report: CheckReport) -> None:
             if path.suffix in LEFTOVER_SUFFIXES and path.is_file() and not path.is_symlink():
                 report.leftovers.append(path)
     if report.leftovers:
-        names = ", ".join(_rel(report.root, p) for p in report.leftovers[:5])
+        names = ", ".join(rel_path(report.root, p) for p in report.leftovers[:5])
         more = f" and {len(report.leftovers) - 5} more" if len(report.leftovers) > 5 else ""
         report.notes.append(f"{len(report.leftovers)} leftover temporary file(s) of interrupted writes: "
                             f"{names}{more} (--repair removes them)")
 
 
-def _referenced(triplets: list[TripletRecord]) -> set[str]:
+def referenced_files(triplets: list[TripletRecord]) -> set[str]:
+    """The heatmaps and aligned targets the triplets' rows name (relative paths)."""
     return {rel for t in triplets for rel in (t.heatmap, getattr(t, "aligned_target", None)) if rel}
 
 
 def orphan_files(root: Path, triplets: list[TripletRecord]) -> list[Path]:
     """Files in heatmaps/ and aligned/ named by the aligner's scheme for one of ``triplets`` that
     no triplet references."""
-    names, referenced = {t.name for t in triplets}, _referenced(triplets)
+    names, referenced = {t.name for t in triplets}, referenced_files(triplets)
     found = []
     for folder in KINDS:
         if not (root / folder).is_dir() or (root / folder).is_symlink():
@@ -329,90 +334,7 @@ def orphan_files(root: Path, triplets: list[TripletRecord]) -> list[Path]:
 def _find_orphans(report: CheckReport, triplets: list[TripletRecord]) -> None:
     report.orphans = orphan_files(report.root, triplets)
     if report.orphans:
-        names = ", ".join(_rel(report.root, p) for p in report.orphans[:5])
+        names = ", ".join(rel_path(report.root, p) for p in report.orphans[:5])
         more = f" and {len(report.orphans) - 5} more" if len(report.orphans) > 5 else ""
         report.notes.append(f"{len(report.orphans)} orphan file(s) no triplet references (an alignment "
                             f"stopped before storing its result): {names}{more} (--repair removes them)")
-
-
-# --------------------------------------------------------------------------- repairing
-
-
-def repair_dataset(root: str | os.PathLike, report: CheckReport, log=print) -> list[str]:
-    """Rebuild what ``report`` marks repairable; returns what was done (one line each).
-
-    Triplets with a missing or broken heatmap or aligned-target cache are re-aligned one by one
-    in this process and stored in one transaction each (user decisions are kept).  Leftover
-    temporary files and orphans older than :data:`LEFTOVER_MIN_AGE_S` are removed (orphans only
-    if still unreferenced when removed).  Decisions are never deleted.
-    """
-    done: list[str] = []
-    names = list(dict.fromkeys(p.triplet for p in report.problems if p.repairable and p.triplet))
-    if names:
-        with Manifest.open(root) as manifest:
-            for name in names:
-                t = manifest.triplet(name)
-                log(f"re-aligning {name} ...")
-                try:
-                    error = realign_triplet(manifest, t)
-                except ManifestError as exc:  # e.g. a read-only dataset, a full disk
-                    error = str(exc)
-                if error:
-                    done.append(f"could not repair {name}: {error}")
-                else:
-                    done.append(f"re-aligned {name}: heatmap and aligned target rebuilt, user decisions kept")
-    now = time.time()
-    for path in report.leftovers:
-        try:
-            if now - path.stat().st_mtime >= LEFTOVER_MIN_AGE_S:
-                path.unlink()
-                done.append(f"removed leftover {_rel(report.root, path)}")
-        except OSError:
-            pass
-    done += _remove_orphans(report, now)
-    return done
-
-
-def _remove_orphans(report: CheckReport, now: float) -> list[str]:
-    if not report.orphans:
-        return []
-    try:  # the references as they are now: the re-alignments above may have changed them
-        with Manifest.open(report.root, readonly=True) as manifest:
-            referenced = _referenced(manifest.triplets())
-    except (ManifestError, sqlite3.DatabaseError):
-        return []
-    done = []
-    for path in report.orphans:
-        rel = _rel(report.root, path)
-        try:
-            if rel not in referenced and now - path.stat().st_mtime >= LEFTOVER_MIN_AGE_S:
-                path.unlink()
-                done.append(f"removed orphan {rel}")
-        except OSError:
-            pass
-    return done
-
-
-def _patch_size(manifest: Manifest, t: TripletRecord) -> int:
-    sizes = Counter(p.size for p in manifest.patches(t.id))
-    return sizes.most_common(1)[0][0] if sizes else 128
-
-
-def realign_triplet(manifest: Manifest, t: TripletRecord, patch_size: int | None = None) -> str | None:
-    """Align one triplet again, in this process, with the batch's own per-triplet job, and store it.
-
-    Returns an error message, or None once stored.  ``patch_size`` defaults to the triplet's own.
-    """
-    from ispviewer.align import batch
-
-    job = batch.new_job(str(manifest.root), t, patch_size or _patch_size(manifest, t), manifest.threshold_px)
-    try:
-        for rel in (job.heatmap, job.aligned, t.files.phone, t.files.target):
-            manifest.resolve(rel)
-    except ManifestError as exc:
-        return str(exc)
-    _, result, error = batch.align_job(job)
-    if result is None:
-        return error or "alignment failed"
-    manifest.store_alignment(t.id, result)
-    return None

@@ -1,4 +1,4 @@
-"""CLI subcommands of the dataset layer: import, export, check."""
+"""CLI subcommands of the dataset layer: import, export (``check`` is a workflow: it can re-align)."""
 
 from __future__ import annotations
 
@@ -26,21 +26,6 @@ def register(sub) -> None:
     p.add_argument("--triplets", action="store_true", help="one record per triplet instead of per patch")
     p.add_argument("--out", type=Path, help="output file (default: stdout)")
     p.set_defaults(func=run_export)
-
-    p = sub.add_parser("check", help="check a dataset: manifest, referenced files, heatmaps, decision history",
-                       description="Run SQLite's integrity check on the manifest, check that every file it "
-                                   "references is inside the dataset, present and readable (headers; --deep "
-                                   "decodes), that heatmaps and aligned-target caches load and cover the phone "
-                                   "frame, and that each patch's decision history ends in its status. Exit "
-                                   "status 0: no problems, 1: problems found (listed one per line).",
-                       epilog="examples:\n  ispviewer check DS\n  ispviewer check DS --repair")
-    p.add_argument("dataset", type=Path)
-    p.add_argument("--repair", action="store_true",
-                   help="rebuild what can be rebuilt (heatmaps, aligned targets: re-aligns those triplets, "
-                        "user decisions kept; removes leftover temporary files and orphan heatmaps/aligned targets "
-                        "older than 60 s); never deletes decisions")
-    p.add_argument("--deep", action="store_true", help="decode every image fully (slow) instead of headers only")
-    p.set_defaults(func=run_check)
 
 
 def run_import(args) -> int:
@@ -80,18 +65,3 @@ def run_export(args) -> int:
         else:
             write_records(rows, fields, args.format, sys.stdout)
     return 0
-
-
-def run_check(args) -> int:
-    from ispviewer.dataset.check import check_dataset, repair_dataset
-
-    report = check_dataset(args.dataset, deep=args.deep)
-    print(report.summary())
-    if args.repair and (any(p.repairable for p in report.problems) or report.leftovers
-                        or report.orphans):
-        for line in repair_dataset(args.dataset, report, log=lambda text: print(text, file=sys.stderr)):
-            print(f"repair: {line}")
-        report = check_dataset(args.dataset, deep=args.deep)
-        print("after repair:")
-        print(report.summary())
-    return 0 if report.ok else 1

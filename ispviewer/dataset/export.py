@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import IO, Iterable
+from collections.abc import Iterable
+from typing import IO
 
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import Status

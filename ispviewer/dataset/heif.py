@@ -96,5 +96,6 @@ def heif_bytes(rgb: np.ndarray, quality: int = 85, orientation: int = 1) -> byte
         exif[0x0112] = int(orientation)
         kwargs["exif"] = exif.tobytes()
     buf = io.BytesIO()
-    heif.save(buf, format="HEIF", quality=quality, **kwargs)
+    # x265's "ultrafast" preset: ~10x faster than its default at about the same size and quality
+    heif.save(buf, format="HEIF", quality=quality, enc_params={"preset": "ultrafast"}, **kwargs)
     return buf.getvalue()

@@ -102,7 +102,8 @@ def _bayer_pattern(path: Path, raw) -> None:
         raise ImageReadError(path, f"unsupported colour filter array ({exc})") from None
     if pattern is None or pattern.shape != (2, 2):
         shape = "none" if pattern is None else f"{pattern.shape[0]}x{pattern.shape[1]}"
-        raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); only 2x2 Bayer is supported")
+        raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); "
+                                   "only 2x2 Bayer is supported")
     letters = _letters(raw, pattern)
     if sorted(letters) != ["B", "G", "G", "R"]:
         raise ImageReadError(path, f"unsupported colour filter array {letters!r}; only R/G/G/B Bayer is supported")
@@ -252,7 +253,8 @@ def load_packed_raw(path: str | os.PathLike, frame: RawInfo | tuple[int, int] | 
     The phone frame is the raw's visible area, cropped, then turned by its orientation (what
     LibRaw's ``postprocess`` shows).  ``frame`` chooses the crop: a :class:`RawInfo` from the
     manifest (its ``crop`` and ``orientation`` are used), a (width, height) that one of
-    :func:`raw_frames` has, or None for the file's default crop.  Each sample keeps its colour:
+    :func:`raw_frames` has (any other size is an :class:`ImageReadError`), or None for the file's
+    default crop.  Each sample keeps its colour:
     the CFA pattern is read on the turned mosaic, and packing starts on an R sample.
     """
     path = Path(path)
@@ -261,14 +263,17 @@ def load_packed_raw(path: str | os.PathLike, frame: RawInfo | tuple[int, int] | 
             info = _raw_info(path, raw, frame.crop, frame.orientation)
         else:
             info = _raw_info(path, raw, FILE_CROP)
-            if frame is not None and (info.width, info.height) != tuple(frame) and info.crop is not None:
-                full = _raw_info(path, raw, None)
-                if (full.width, full.height) == tuple(frame):
-                    info = full
+            if frame is not None and (info.width, info.height) != tuple(frame):
+                offered = [info] if info.crop is None else [info, _raw_info(path, raw, None)]
+                match = [f for f in offered if (f.width, f.height) == tuple(frame)]
+                if not match:  # never hand out another frame than the one asked for
+                    sizes = " or ".join(f"{f.width}x{f.height}" for f in offered)
+                    raise ImageReadError(path, f"the raw has no {frame[0]}x{frame[1]} phone frame (it offers {sizes})")
+                info = match[0]
         try:
             mosaic = raw.raw_image_visible
             colors = raw.raw_colors_visible
-        except Exception as exc:  # LibRaw unpack errors surface here for truncated data
+        except Exception as exc:  # noqa: BLE001 - LibRaw's unpack errors (truncated data) have no common base
             raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({exc})") from None
         if info.crop is not None:
             cx, cy, cw, ch = info.crop

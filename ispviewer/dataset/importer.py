@@ -21,8 +21,15 @@ from pathlib import Path
 from typing import Protocol
 
 from ispviewer.dataset.images import (
-    JPEG_EXTENSIONS, PHONE_IMAGE_EXTENSIONS, RAW_EXTENSIONS, ImageReadError, image_orientation, is_heif, raw_frames,
-    verify_image, verify_jpeg,
+    JPEG_EXTENSIONS,
+    PHONE_IMAGE_EXTENSIONS,
+    RAW_EXTENSIONS,
+    ImageReadError,
+    image_orientation,
+    is_heif,
+    raw_frames,
+    verify_image,
+    verify_jpeg,
 )
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.metadata_refresh import record_metadata
@@ -156,8 +163,9 @@ def import_sources(src: str | os.PathLike, dataset: str | os.PathLike, progress=
                 report.skipped.append((cap.name, problem))
                 continue
             rel = f"captures/{cap.name}"
-            phone_ext = ".heic" if capture.phone_format == "heif" and cap.phone.suffix.lower() not in (".heic", ".heif") \
-                else cap.phone.suffix.lower()
+            phone_ext = cap.phone.suffix.lower()
+            if capture.phone_format == "heif" and phone_ext not in (".heic", ".heif"):
+                phone_ext = ".heic"  # a HEIF named .jpg is stored under its real format's name
             files = CaptureFiles(raw=f"{rel}/raw{cap.raw.suffix.lower()}", phone=f"{rel}/phone{phone_ext}",
                                  target=f"{rel}/target.jpg")
             try:

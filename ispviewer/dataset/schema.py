@@ -104,7 +104,7 @@ ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (dis
 
 _V3 = """
 ALTER TABLE triplets ADD COLUMN raw_orientation INTEGER NOT NULL DEFAULT 1;   -- EXIF code the mosaic is turned by
-ALTER TABLE triplets ADD COLUMN raw_crop TEXT;                                -- JSON [x, y, w, h], NULL: whole visible area
+ALTER TABLE triplets ADD COLUMN raw_crop TEXT;                                -- JSON [x, y, w, h]; NULL: all
 ALTER TABLE triplets ADD COLUMN phone_format TEXT NOT NULL DEFAULT 'jpeg';    -- 'jpeg' or 'heif'
 ALTER TABLE triplets ADD COLUMN phone_orientation INTEGER NOT NULL DEFAULT 1; -- as stored in the phone image
 ALTER TABLE triplets ADD COLUMN target_orientation INTEGER NOT NULL DEFAULT 1;

@@ -64,7 +64,7 @@ def wait_until_shown(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bo
     while time.monotonic() < deadline:
         app.processEvents()
         tools = getattr(window, "tools", None)
-        if not window.loading and (tools is None or tools.settled):
+        if not window.state.loading and (tools is None or tools.settled):
             for _ in range(5):
                 app.processEvents()
             return True

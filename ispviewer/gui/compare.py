@@ -17,11 +17,13 @@ import math
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, Signal
+from superqt.utils import qdebounced
 
 from ispviewer.gui.image_pane import LevelImageItem
 from ispviewer.gui.output_canvas import Rect, grow, pixel_rect
 from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
+from ispviewer.gui.state import WindowState
 
 SOURCES = (PHONE, TARGET, OUTPUT)
 #: Mean absolute difference (fraction of full scale) at the top of the colour scale.
@@ -82,18 +84,27 @@ class CompareController(QObject):
 
     changed = Signal()
 
-    def __init__(self, viewer, output, parent: QObject | None = None):
+    def __init__(self, state: WindowState, viewer, output, parent: QObject | None = None):
         super().__init__(parent)
+        self.state = state
         self.viewer = viewer
         self.output = output
-        self.single: str | None = None  # the source shown alone (flicker), None: side by side
-        self.difference = False
         self._phone_title = viewer.panes[PHONE].title.text()
         self.items: dict[str, LevelImageItem] = {}  # made when the difference view is first shown
-        self._settle = QTimer(self, singleShot=True, interval=SETTLE_MS)
-        self._settle.timeout.connect(self.refresh_difference)
-        viewer.view_state.changed.connect(self._schedule)
+        self.refresh_when_rested = qdebounced(self.refresh_difference, timeout=SETTLE_MS, parent=self)
+        state.view.changed.connect(self._schedule)
+        state.compare.events.single.connect(self._show_single)
+        state.compare.events.difference.connect(self._show_difference)
         output.updated.connect(self._schedule)
+
+    @property
+    def single(self) -> str | None:
+        """The source shown alone (flicker), None: side by side."""
+        return self.state.compare.single
+
+    @property
+    def difference(self) -> bool:
+        return self.state.compare.difference
 
     # ----------------------------------------------------------------- flicker
 
@@ -105,7 +116,9 @@ class CompareController(QObject):
 
     def show_single(self, key: str | None) -> None:
         """Show only ``key``'s pane (None: all three side by side); centre and zoom are kept."""
-        self.single = key
+        self.state.compare.single = key
+
+    def _show_single(self, key: str | None) -> None:
         for k, pane in self.viewer.panes.items():
             pane.setVisible(key is None or k == key)
         self.viewer.row.relayout()
@@ -121,7 +134,9 @@ class CompareController(QObject):
     # ----------------------------------------------------------------- difference
 
     def set_difference(self, on: bool) -> None:
-        self.difference = bool(on)
+        self.state.compare.difference = bool(on)
+
+    def _show_difference(self, on: bool) -> None:
         if on and not self.items:
             for key in (PHONE, OUTPUT):
                 item = self.items[key] = LevelImageItem()
@@ -130,7 +145,7 @@ class CompareController(QObject):
                 self.viewer.panes[key].add_item(item)
         self._retitle()
         # the heatmap's warm colours would mix with the difference scale's; the H toggle is kept as it is
-        self.viewer.hide_heatmap_in(self.items if on else ())
+        self.state.overlays.heatmap_hidden_in = frozenset(self.items if on else ())
         if not on:
             for item in self.items.values():
                 item.hide()
@@ -151,7 +166,7 @@ class CompareController(QObject):
 
     def _schedule(self) -> None:
         if self.difference:
-            self._settle.start()
+            self.refresh_when_rested()
 
     def refresh_difference(self) -> None:
         """Recompute both difference images for the visible region (+ a margin)."""
@@ -159,7 +174,7 @@ class CompareController(QObject):
             return
         target = self.viewer.panes[TARGET].pyramid
         size = self.viewer.image_size()
-        view = self._visible()
+        view = self.visible_rect()
         for key, item in self.items.items():
             image = None
             if target is not None and size is not None and view is not None:
@@ -183,7 +198,8 @@ class CompareController(QObject):
         pyramid = self.viewer.panes[key].pyramid
         return None if pyramid is None else pyramid_crop(pyramid, rect, out, zoom)
 
-    def _visible(self) -> Rect | None:
+    def visible_rect(self) -> Rect | None:
+        """Pixels of the phone frame shown in the widest visible pane."""
         size = self.viewer.image_size()
         panes = [p for p in self.viewer.panes.values() if not p.isHidden()]
         if size is None or not panes:

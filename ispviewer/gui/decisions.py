@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
@@ -24,18 +24,18 @@ from ispviewer.dataset.records import DecidedBy, Status
 #: Seconds between retries once the manifest reported that it is locked.
 RETRY_DELAY_S = 1.0
 
-#: Per thread: the undo step (command, direction) running now; jobs created meanwhile carry it.
-_issuing_now = threading.local()
+
+class Direction(Enum):
+    REDO = "redo"
+    UNDO = "undo"
 
 
-@contextmanager
-def _issuing(command, direction: str):
-    previous = getattr(_issuing_now, "step", None)
-    _issuing_now.step = (command, direction)
-    try:
-        yield
-    finally:
-        _issuing_now.step = previous
+@dataclass(frozen=True)
+class UndoStep:
+    """The undo command (and which way it ran) whose step submitted a write."""
+
+    command: QUndoCommand
+    direction: Direction
 
 
 @dataclass(frozen=True)
@@ -56,22 +56,22 @@ class WriteJob:
     patch_id: int | None = None
     #: the threshold a threshold job applies (None for other jobs)
     threshold_px: float | None = None
-    #: (undo command, "redo" | "undo") whose step submitted this job, so that a failed write can
-    #: take that step back off the undo stack (see :func:`roll_back_failed_step`); None otherwise.
-    origin: tuple | None = field(default_factory=lambda: getattr(_issuing_now, "step", None), compare=False)
+    #: the undo step that submitted this job, so that a failed write can take that step back off
+    #: the undo stack (see :func:`roll_back_failed_step`); None for writes outside the undo stack.
+    origin: UndoStep | None = field(default=None, compare=False)
 
 
-def decide_job(patch_id: int, decision: Decision, description: str) -> WriteJob:
+def decide_job(patch_id: int, decision: Decision, description: str, origin: UndoStep | None = None) -> WriteJob:
     def run(m: Manifest):
         # a person always acts here (even an undo); decided_by may hand the patch back to the aligner
         return m.decide(patch_id, decision.status, decision.reason, actor=DecidedBy.USER,
                         decided_by=decision.decided_by)
-    return WriteJob(description, run, patch_id)
+    return WriteJob(description, run, patch_id, origin=origin)
 
 
-def threshold_job(threshold_px: float) -> WriteJob:
+def threshold_job(threshold_px: float, origin: UndoStep | None = None) -> WriteJob:
     return WriteJob(f"apply threshold {threshold_px:.2f} px", lambda m: m.apply_threshold(threshold_px),
-                    threshold_px=float(threshold_px))
+                    threshold_px=float(threshold_px), origin=origin)
 
 
 def alignment_job(triplet_id: int, result, description: str) -> WriteJob:
@@ -83,8 +83,8 @@ def alignment_job(triplet_id: int, result, description: str) -> WriteJob:
 class DecisionWriter(QObject):
     """A FIFO of manifest writes run by one worker thread with its own connection."""
 
-    written = Signal(object, object)  # WriteJob, result
-    failed = Signal(object, str)  # WriteJob, message (the job was dropped: not a lock problem)
+    written = Signal(WriteJob, object)  # result: the PatchRecord decided, or what the manifest returned
+    failed = Signal(WriteJob, str)  # message (the job was dropped: not a lock problem)
     blocked = Signal(str)  # the manifest is locked; the head job will be retried
     pending_changed = Signal(int)
 
@@ -193,14 +193,12 @@ class DecideCommand(QUndoCommand):
     def redo(self) -> None:
         if _skipped(self):
             return
-        with _issuing(self, "redo"):
-            self._session.set_decision(self.patch_id, self.new, f"{self.text()}")
+        self._session.set_decision(self.patch_id, self.new, f"{self.text()}", UndoStep(self, Direction.REDO))
 
     def undo(self) -> None:
         if _skipped(self):
             return
-        with _issuing(self, "undo"):
-            self._session.set_decision(self.patch_id, self.old, f"undo {self.text()}")
+        self._session.set_decision(self.patch_id, self.old, f"undo {self.text()}", UndoStep(self, Direction.UNDO))
 
 
 class ThresholdCommand(QUndoCommand):
@@ -216,14 +214,12 @@ class ThresholdCommand(QUndoCommand):
     def redo(self) -> None:
         if _skipped(self):
             return
-        with _issuing(self, "redo"):
-            self._session.apply_threshold(self.new_px)
+        self._session.apply_threshold(self.new_px, UndoStep(self, Direction.REDO))
 
     def undo(self) -> None:
         if _skipped(self):
             return
-        with _issuing(self, "undo"):
-            self._session.apply_threshold(self.old_px)
+        self._session.apply_threshold(self.old_px, UndoStep(self, Direction.UNDO))
 
 
 def _skipped(command) -> bool:
@@ -243,11 +239,11 @@ def roll_back_failed_step(stack: QUndoStack, job: WriteJob) -> bool:
     """
     if job.origin is None:
         return False
-    command, direction = job.origin
+    command, direction = job.origin.command, job.origin.direction
     index = next((i for i in range(stack.count()) if stack.command(i) is command), None)
     if index is None:
         return False
-    if direction == "redo":
+    if direction is Direction.REDO:
         command.setObsolete(True)
         command.skip_next = True
         if index == stack.index() - 1:

@@ -118,6 +118,16 @@ class ThresholdHistogram(QWidget):
     def set_candidate(self, threshold_px: float) -> None:
         self.line.setValue(float(threshold_px))
 
+    @property
+    def user_decisions(self) -> int:
+        """Patches a person decided (a threshold leaves them as they are)."""
+        return self._user
+
+    @property
+    def auto_decided(self) -> int:
+        """Measured patches the aligner decided (what a threshold re-decides)."""
+        return int(self._auto.size)
+
     def preview(self, threshold_px: float) -> dict[str, int]:
         """What applying ``threshold_px`` would do to the auto decisions."""
         rejected = int(np.count_nonzero(self._auto > threshold_px))

@@ -7,13 +7,15 @@ integer phone-frame coordinates, so the image item covers (-0.5, -0.5) .. (W - 0
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from ispviewer.gui.pyramid import Pyramid
-from ispviewer.gui.view_state import ViewState
+from ispviewer.gui.state import ViewState
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False)
 
@@ -72,6 +74,7 @@ class ImagePane(QWidget):
         self.view_state = view_state
         self.pyramid: Pyramid | None = None
         self.level: int | None = None
+        self._value_reader: Callable[[int, int], str | None] | None = None
 
         self.title = QLabel(title)
         self.title.setObjectName("paneTitle")
@@ -131,6 +134,18 @@ class ImagePane(QWidget):
 
     def pixel_at(self, x: int, y: int) -> tuple[int, ...] | None:
         return self.pyramid.pixel(x, y) if self.pyramid is not None else None
+
+    def set_value_reader(self, reader: Callable[[int, int], str | None] | None) -> None:
+        """What the readout says at phone pixel (x, y) (None: the shown image's RGB); a pane showing
+        data of its own (the network output's float RGB) installs one."""
+        self._value_reader = reader
+
+    def value_text(self, x: int, y: int) -> str | None:
+        """The readout at phone pixel (x, y), or None where the pane shows nothing there."""
+        if self._value_reader is not None:
+            return self._value_reader(x, y)
+        rgb = self.pixel_at(x, y)
+        return None if rgb is None else " ".join(f"{v:3d}" for v in rgb[:3])
 
     def add_item(self, item) -> None:
         """Add an overlay item drawn in phone-frame coordinates."""

@@ -7,33 +7,38 @@ and in the modules this one assembles.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QTimer
+from PySide6.QtCore import QObject, QTimer, Signal
 
-from ispviewer.dataset.records import TripletRecord
 from ispviewer.gui.compare import CompareController
 from ispviewer.gui.output_view import OutputController
+from ispviewer.gui.panels import bind_check
 from ispviewer.gui.realign import Realigner
+from ispviewer.gui.state import WindowState
 
 WEIGHTS_DELAY_MS = 250
 
 
 class InferenceTools(QObject):
-    def __init__(self, window):
-        super().__init__(window)
-        self.window = window
-        self.output = OutputController(window.viewer, window.statusBar(), self)
-        self.compare = CompareController(window.viewer, self.output, self)
+    """Output pane, comparisons and re-alignment on the window state, driven by ``actions``."""
+
+    realigned = Signal(str)  # a triplet's new alignment was stored: show it again
+
+    def __init__(self, state: WindowState, viewer, actions: dict, status_bar, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.output = OutputController(state, viewer, status_bar, self)
+        self.compare = CompareController(state, viewer, self.output, self)
         self._weights_due = False  # start() scheduled the shipped weights, not yet loading
-        self.realigner = Realigner(window.statusBar(), self)
-        a = window.actions_
+        self.realigner = Realigner(status_bar, self)
+        a, window = actions, viewer.window
         a["flicker"].triggered.connect(self.compare.cycle)
         a["side_by_side"].triggered.connect(self.compare.side_by_side)
-        a["difference"].toggled.connect(self.compare.set_difference)
-        a["load_weights"].triggered.connect(lambda: self.output.ask_weights(window))
+        bind_check(a["difference"], state.compare, "difference")
+        a["load_weights"].triggered.connect(lambda: self.output.ask_weights(window()))
         a["render_full"].triggered.connect(self.output.render_whole)
         a["cancel_render"].triggered.connect(self.output.cancel_full)
-        a["save_output"].triggered.connect(lambda: self.output.ask_save(window))
-        a["realign"].triggered.connect(lambda: self.realigner.ask(window, window.current))
+        a["save_output"].triggered.connect(lambda: self.output.ask_save(window()))
+        a["realign"].triggered.connect(lambda: self.realigner.ask(window(), state.triplet))
         self.realigner.finished.connect(self._on_realigned)
 
     def start(self) -> None:
@@ -51,28 +56,18 @@ class InferenceTools(QObject):
         """Nothing pending for the output pane (for screenshots and tests): weights loaded or
         failed, and no view render queued or running."""
         out = self.output
-        return (not self._weights_due and not out.weights.busy
-                and not out.worker.view_busy and not out._settle.isActive())
+        return not self._weights_due and not out.weights.busy and not out.view_busy
 
     def attach(self, session) -> None:
         self.realigner.attach(session)
 
     def detach(self) -> None:
         self.realigner.detach()
-        self.output.clear()
-
-    def show_record(self, record: TripletRecord, resolve) -> None:
-        """The window switched to ``record``: the output pane follows (raw path through ``resolve``)."""
-        try:
-            raw, error = resolve(record.files.raw), None
-        except Exception as exc:  # noqa: BLE001 - an unsafe path in the manifest: said in the pane
-            raw, error = None, str(exc)
-        self.output.set_triplet(record.name, raw, (record.raw.width, record.raw.height), error)
 
     def _on_realigned(self, name: str, stored: bool, _message: str) -> None:
-        w = self.window
-        if stored and w.current is not None and w.current.name == name:
-            w.show_triplet(name, keep_view=True)  # new homography: the aligned target is warped anew
+        current = self.state.triplet
+        if stored and current is not None and current.name == name:
+            self.realigned.emit(name)  # new homography: the aligned target is warped anew
 
     def shutdown(self) -> None:
         self.realigner.shutdown()

@@ -2,7 +2,8 @@
 
 Two worker threads: one renders what the user looks at (a newer view cancels the render in flight),
 one renders the whole frame on request.  Jobs are frozen on the GUI thread; the worker writes into
-the job's :class:`OutputCanvas` and reports through queued signals.  Cancellation is checked
+the job's :class:`OutputCanvas` and reports on the GUI thread (:class:`~ispviewer.gui.background.Offload`)
+through typed signals.  Cancellation is checked
 between tiles (``render_region``'s ``cancel``) and, through forward pre-hooks on every layer of the
 model, inside a tile too, so a superseded render frees the CPU within milliseconds.
 
@@ -18,13 +19,14 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from ispviewer.gui.background import Offload
 from ispviewer.gui.output_canvas import OutputCanvas, Preview, Rect, downscale_packed, to_uint8
 
 def _usable_cpus() -> int:
@@ -38,6 +40,14 @@ def _usable_cpus() -> int:
 INFERENCE_THREADS = max(1, _usable_cpus() - 1)
 #: Side (phone px) of the blocks a whole-image render proceeds by (one default tile each).
 FULL_BLOCK = 512
+
+
+class FullOutcome(Enum):
+    """How a whole-image render ended."""
+
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "error"
 
 
 class Aborted(Exception):
@@ -131,7 +141,9 @@ class FullJob:
     cancel: threading.Event = field(default_factory=threading.Event)
 
 
-def _render(model, packed, region, cancel: threading.Event, **kwargs):
+def render_exact(model, packed, region, cancel: threading.Event, **kwargs):
+    """The network's exact output over ``region``; :class:`Aborted` as soon as ``cancel`` is set
+    (between tiles, or inside one through the model's cancel hooks)."""
     from ispviewer.model.inference import RenderCancelled, render_region
 
     install_cancel_hooks(model)
@@ -148,7 +160,7 @@ def render_preview(model, packed, factor: int, frame: tuple[int, int], cancel: t
     size = (2 * small.shape[1], 2 * small.shape[0])
     if dataclasses.is_dataclass(packed):  # keep what else the raw carries (its white balance)
         small = dataclasses.replace(packed, data=small, origin=(0, 0))
-    rgb = _render(model, small, None, cancel, origin=(0, 0), frame_size=size)
+    rgb = render_exact(model, small, None, cancel, origin=(0, 0), frame_size=size)
     return Preview(factor, rgb, frame)
 
 
@@ -159,36 +171,31 @@ def full_blocks(frame: tuple[int, int], block: int | None = None) -> list[Rect]:
     return [(x, y, min(block, w - x), min(block, h - y)) for y in range(0, h, block) for x in range(0, w, block)]
 
 
-class _Bridge(QObject):
-    view = Signal(int, str, object)  # generation, kind, payload
-    full = Signal(object, str, object)  # FullJob, kind, payload
-
-
 class InferenceWorker(QObject):
     """Runs view and whole-image jobs; results come back as signals on the GUI thread.
 
-    ``view_event(generation, kind, payload)``: kind is ``preview`` (payload None), ``region``
-    (the Rect stored), ``error`` (a message), ``cancelled`` or ``idle`` (the job ended).
-    ``full_event(job, kind, payload)``: ``progress`` ((done, total)), ``done`` (a Pyramid of
-    the whole output), ``cancelled`` or ``error`` (a message).
+    A view job of generation ``g`` reports ``view_preview(g)`` (the canvas has its preview),
+    ``view_region(g, rect)`` (one exact region stored), ``view_failed(g, message)``, and always ends
+    with ``view_ended(g)`` (done, cancelled or failed).  A whole-image job reports
+    ``full_progress(job, done, total)`` and ends with ``full_finished(job, outcome, message)``
+    (on success the canvas holds the whole output's pyramid).
     """
 
-    view_event = Signal(int, str, object)
-    full_event = Signal(object, str, object)
+    view_preview = Signal(int)
+    view_region = Signal(int, tuple)
+    view_failed = Signal(int, str)
+    view_ended = Signal(int)
+    full_progress = Signal(FullJob, int, int)
+    full_finished = Signal(FullJob, FullOutcome, str)
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self.packed = PackedCache()
-        self._view_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-infer-view")
-        self._full_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-infer-full")
+        self._view_pool = Offload("infer-view")
+        self._full_pool = Offload("infer-full")
         self._view_jobs: list[ViewJob] = []
         self.full_job: FullJob | None = None
-        self._closed = False
-        self._lock = threading.Lock()
         self._jobs_lock = threading.Lock()
-        self._bridge = _Bridge()
-        self._bridge.view.connect(self.view_event)
-        self._bridge.full.connect(self._on_full)
 
     # ----------------------------------------------------------------- GUI thread
 
@@ -200,12 +207,12 @@ class InferenceWorker(QObject):
     def submit_view(self, job: ViewJob) -> None:
         """Run ``job``; every earlier view job is cancelled (it stops before its next layer)."""
         self.cancel_views()
-        if self._closed:
+        if self._view_pool.closed:
             return
         with self._jobs_lock:
             self._view_jobs.append(job)
         future = self._view_pool.submit(self._run_view, job)
-        future.add_done_callback(lambda _f, j=job: self._forget(j))
+        future.add_done_callback(lambda _f, j=job: self._forget(j))  # in the worker: view_busy is exact
 
     def _forget(self, job: ViewJob) -> None:
         with self._jobs_lock:
@@ -219,7 +226,7 @@ class InferenceWorker(QObject):
 
     def start_full(self, job: FullJob) -> None:
         self.cancel_full()
-        if self._closed:
+        if self._full_pool.closed:
             return
         self.full_job = job
         self._full_pool.submit(self._run_full, job)
@@ -228,30 +235,18 @@ class InferenceWorker(QObject):
         if self.full_job is not None:
             self.full_job.cancel.set()
 
-    def _on_full(self, job: FullJob, kind: str, payload) -> None:
-        if kind != "progress" and job is self.full_job:
+    def _finish_full(self, job: FullJob, outcome: FullOutcome, message: str = "") -> None:
+        if job is self.full_job:
             self.full_job = None
-        self.full_event.emit(job, kind, payload)
+        self.full_finished.emit(job, outcome, message)
 
     def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
         self.cancel_views()
         self.cancel_full()
-        self._view_pool.shutdown(wait=True, cancel_futures=True)
-        self._full_pool.shutdown(wait=True, cancel_futures=True)
+        self._view_pool.shutdown(wait=True)
+        self._full_pool.shutdown(wait=True)
 
     # ----------------------------------------------------------------- worker threads
-
-    def _emit_view(self, generation: int, kind: str, payload=None) -> None:
-        with self._lock:
-            if not self._closed:
-                self._bridge.view.emit(generation, kind, payload)
-
-    def _emit_full(self, job: FullJob, kind: str, payload=None) -> None:
-        with self._lock:
-            if not self._closed:
-                self._bridge.full.emit(job, kind, payload)
 
     @staticmethod
     def _threads() -> None:
@@ -263,55 +258,55 @@ class InferenceWorker(QObject):
     def _run_view(self, job: ViewJob) -> None:
         from ispviewer.gui.pyramid import build_pyramid
 
-        g = job.generation
+        g, report = job.generation, self._view_pool.on_gui
         if job.cancel.is_set():
-            return self._emit_view(g, "cancelled")
+            return report(self.view_ended.emit, g)
         try:
             self._threads()
             packed = self.packed.get(job.source.raw_path, job.source.frame)
             model = job.source.weights.model
-            steps: list[tuple[str, object]] = [("region", r) for r in job.regions]
+            steps: list[Rect | None] = list(job.regions)  # None stands for the preview
             if job.preview_factor is not None and job.canvas.preview is None:
-                steps.insert(0 if job.preview_first else len(steps), ("preview", job.preview_factor))
-            for kind, arg in steps:
+                steps.insert(0 if job.preview_first else len(steps), None)
+            for region in steps:
                 if job.cancel.is_set():
                     raise Aborted()
-                if kind == "preview":
-                    preview = render_preview(model, packed, arg, job.source.frame, job.cancel)
+                if region is None:
+                    preview = render_preview(model, packed, job.preview_factor, job.source.frame, job.cancel)
                     job.canvas.preview_pyramid = build_pyramid(to_uint8(preview.rgb), frame_size=job.source.frame)
                     job.canvas.preview = preview
-                    self._emit_view(g, "preview")
-                elif not job.canvas.covered(arg):
-                    job.canvas.store(arg, _render(model, packed, arg, job.cancel))
-                    self._emit_view(g, "region", arg)
+                    report(self.view_preview.emit, g)
+                elif not job.canvas.covered(region):
+                    job.canvas.store(region, render_exact(model, packed, region, job.cancel))
+                    report(self.view_region.emit, g, tuple(region))
         except Aborted:
-            return self._emit_view(g, "cancelled")
+            pass
         except Exception as exc:  # noqa: BLE001 - a message in the pane, never a crash
-            return self._emit_view(g, "error", _describe(exc))
-        self._emit_view(g, "idle")
+            report(self.view_failed.emit, g, _describe(exc))
+        report(self.view_ended.emit, g)
 
     def _run_full(self, job: FullJob) -> None:
         from ispviewer.gui.pyramid import build_pyramid
 
+        report = self._full_pool.on_gui
         try:
             self._threads()
             packed = self.packed.get(job.source.raw_path, job.source.frame)
             model = job.source.weights.model
             blocks = full_blocks(job.source.frame)
-            self._emit_full(job, "progress", (0, len(blocks)))
+            report(self.full_progress.emit, job, 0, len(blocks))
             for i, block in enumerate(blocks):
                 if job.cancel.is_set():
                     raise Aborted()
                 if not job.canvas.covered(block):
-                    job.canvas.store(block, _render(model, packed, block, job.cancel))
-                self._emit_full(job, "progress", (i + 1, len(blocks)))
-            pyramid = build_pyramid(job.canvas.whole_uint8())
-            job.canvas.full_pyramid = pyramid
+                    job.canvas.store(block, render_exact(model, packed, block, job.cancel))
+                report(self.full_progress.emit, job, i + 1, len(blocks))
+            job.canvas.full_pyramid = build_pyramid(job.canvas.whole_uint8())
         except Aborted:
-            return self._emit_full(job, "cancelled")
+            return report(self._finish_full, job, FullOutcome.CANCELLED)
         except Exception as exc:  # noqa: BLE001
-            return self._emit_full(job, "error", _describe(exc))
-        self._emit_full(job, "done", pyramid)
+            return report(self._finish_full, job, FullOutcome.FAILED, _describe(exc))
+        report(self._finish_full, job, FullOutcome.DONE)
 
 
 def _describe(exc: BaseException) -> str:
@@ -324,5 +319,5 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-__all__ = ["Aborted", "FullJob", "InferenceWorker", "RenderSource", "ViewJob", "full_blocks",
+__all__ = ["Aborted", "FullJob", "FullOutcome", "InferenceWorker", "RenderSource", "ViewJob", "full_blocks",
            "install_cancel_hooks", "render_preview"]

@@ -1,4 +1,7 @@
-"""Patch inspector: the selected patch's measurements, status and decision history."""
+"""Patch inspector: the selected patch's measurements, status and decision history.
+
+It follows the window state's selection and the selected patch's changes (a decision shows at once).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ispviewer.dataset.records import DecisionEvent, PatchRecord
+from ispviewer.gui.state import WindowState
 
 
 def _fmt(value: float | None, unit: str = "", digits: int = 3) -> str:
@@ -20,8 +24,9 @@ class PatchInspector(QWidget):
     FIELDS = ("triplet", "position", "size", "offset", "ncc", "misalignment", "p95", "status", "decided by",
               "reason")
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
+        self.state = state
         self.values: dict[str, QLabel] = {}
         form = QFormLayout()
         for name in self.FIELDS:
@@ -44,6 +49,17 @@ class PatchInspector(QWidget):
         layout.addWidget(QLabel("Decision history:"))
         layout.addWidget(self.history, 1)
         self.show_patch(None, [])
+        state.events.selected.connect(self._follow)
+        state.patches.reset.connect(self._follow)
+        state.patches.changed.connect(self._on_patch_changed)
+
+    def _on_patch_changed(self, patch: PatchRecord) -> None:
+        if patch.id == self.state.selected:
+            self._follow()
+
+    def _follow(self) -> None:
+        patch, dataset = self.state.selected_patch, self.state.dataset
+        self.show_patch(patch, dataset.history(patch.id) if patch is not None and dataset is not None else [])
 
     def show_patch(self, patch: PatchRecord | None, history: list[DecisionEvent]) -> None:
         self.hint.setVisible(patch is None)

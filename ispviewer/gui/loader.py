@@ -2,23 +2,25 @@
 
 A request is frozen on the GUI thread; images are decoded and reduced to pyramids, and the
 triplet's patches read and turned into grid paths, in a worker pool; the answer is applied on the
-GUI thread.  Each :meth:`TripletLoader.request` bumps a generation counter: a result whose
-generation is not the latest is kept in the cache but never shown.  A cold request is answered
-twice: first a quick preview decoded at reduced size, then the full-resolution triplet.
+GUI thread (:class:`~ispviewer.gui.background.Offload`).  Each :meth:`TripletLoader.request` bumps
+a generation counter: a result whose generation is not the latest is kept in the cache but never
+shown.  A cold request is answered twice: first a quick preview decoded at reduced size, then the
+full-resolution triplet.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from ispviewer.dataset.images import ImageReadError
 from ispviewer.dataset.records import PatchRecord
+from ispviewer.gui.background import Generation, Offload
 from ispviewer.gui.overlays import GridPaths, grid_paths, heatmap_lut, heatmap_rgba
 from ispviewer.gui.pyramid import Pyramid, build_pyramid
 from ispviewer.gui.sources import (
@@ -49,6 +51,22 @@ class LoadedTriplet:
     patches: list[PatchRecord] | None = None  # None: not read here (the window reads them)
     grid: GridPaths | None = None  # the patch grid, prebuilt
     preview: bool = False  # decoded at reduced size; the full-resolution result follows
+
+
+class LoadKind(Enum):
+    FULL = "full"  # the triplet at full resolution
+    PREVIEW = "preview"  # decoded at 1/PREVIEW_REDUCE size, shown while the full load runs
+    PATCHES = "patches"  # only the patches re-read (for a triplet shown from the cache)
+
+
+@dataclass(frozen=True)
+class LoadJob:
+    """One submitted load: what, for which request (``generation``), or a prefetch (shown by nobody)."""
+
+    key: tuple
+    kind: LoadKind
+    generation: int
+    prefetch: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,39 +150,29 @@ def _adopt_reads(result: LoadedTriplet, preview: LoadedTriplet) -> None:
             result.errors["heatmap"] = preview.errors["heatmap"]
 
 
-class _Bridge(QObject):
-    """Carries worker results to the GUI thread (queued connection)."""
-
-    done = Signal(int, object, object)  # generation, key, Future
-
-
 class TripletLoader(QObject):
     """Loads triplets in a thread pool, caches the last few, and emits ``loaded`` on the GUI thread."""
 
-    loaded = Signal(object)  # LoadedTriplet of the latest request (a preview first when cold)
+    loaded = Signal(LoadedTriplet)  # of the latest request (a preview first when cold)
     prefetched = Signal(str)  # name of a triplet now in the cache
-    patches_refreshed = Signal(str, object)  # name, PatchesRead: fresh patches of a cached triplet
+    patches_refreshed = Signal(str, PatchesRead)  # name, fresh patches of a cached triplet
 
     def __init__(self, cache_size: int = 3, preview: bool = True, parent: QObject | None = None):
         super().__init__(parent)
         heatmap_lut()  # built here, on the GUI thread, before any worker colours a heatmap
         self.preview = preview
-        self._jobs = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ispviewer-load")
+        self._jobs = Offload("load", workers=2)
         self._parts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ispviewer-part")
         self._cache: OrderedDict[tuple, LoadedTriplet] = OrderedDict()
         self._cache_size = max(1, cache_size)
         self._inflight: dict[tuple, Future] = {}
         self._after_preview: dict[tuple, LoadRequest] = {}  # full loads waiting for their preview
         self._carry: dict[tuple, LoadedTriplet] = {}  # previews whose patches and heatmap serve the full result
-        self._generation = 0
-        self._closed = False
-        self._lock = threading.Lock()
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._on_done)
+        self._generation = Generation()
 
     @property
     def generation(self) -> int:
-        return self._generation
+        return self._generation.value
 
     @property
     def busy(self) -> bool:
@@ -179,54 +187,52 @@ class TripletLoader(QObject):
         A cached triplet is shown at once; its patches are then re-read in the background (another
         process may have decided some) and sent with ``patches_refreshed``.
         """
-        self._generation += 1
+        generation = self._generation.next()
         hit = self._cache.get(request.key)
         if hit is not None:
             self._cache.move_to_end(request.key)
             self.loaded.emit(hit)
             if request.root is not None:
-                generation = self._generation
                 QTimer.singleShot(REFRESH_DELAY_MS, self, lambda: self._refresh(request, generation))
             return True
         if self.preview and request.key not in self._inflight and request.key not in self._after_preview:
             # the preview runs alone, so it reaches the screen as early as possible; the full
             # resolution is started once the preview was handed to the GUI (see _on_done)
             self._after_preview[request.key] = request
-            self._submit(request, self._generation, kind="preview")
+            self._submit(request, generation, LoadKind.PREVIEW)
         else:
-            self._submit(request, self._generation)
+            self._submit(request, generation, LoadKind.FULL)
         return False
 
     def _refresh(self, request: LoadRequest, generation: int) -> None:
-        if generation == self._generation:  # still showing that triplet
-            self._submit(request, generation, kind="patches")
+        if self._generation.is_current(generation):  # still showing that triplet
+            self._submit(request, generation, LoadKind.PATCHES)
 
     def prefetch(self, request: LoadRequest) -> None:
         """Load ``request`` into the cache without showing it."""
         if request.key in self._cache or request.key in self._inflight:
             return
-        self._submit(request, -1)
+        self._submit(request, self._generation.value, LoadKind.FULL, prefetch=True)
 
-    def _submit(self, request: LoadRequest, generation: int, kind: str = "full", read: bool = True) -> None:
-        if self._closed:
+    def _submit(self, request: LoadRequest, generation: int, kind: LoadKind, read: bool = True,
+                prefetch: bool = False) -> None:
+        if self._jobs.closed:
             return
-        key = request.key if kind == "full" else (*request.key, kind)
+        key = request.key if kind is LoadKind.FULL else (*request.key, kind)
         future = self._inflight.get(key)
         if future is None:
-            if kind == "patches":
+            if kind is LoadKind.PATCHES:
                 future = self._jobs.submit(read_patches, request)
             else:
-                reduce = PREVIEW_REDUCE if kind == "preview" else 1
+                reduce = PREVIEW_REDUCE if kind is LoadKind.PREVIEW else 1
                 future = self._jobs.submit(load_triplet, request, self._parts, reduce, read)
             self._inflight[key] = future
-        future.add_done_callback(lambda f, g=generation, k=key: self._emit_done(g, k, f))
+        job = LoadJob(key, kind, generation, prefetch)
+        self._jobs.when_done(future, lambda f: self._on_done(job, f))
 
-    def _emit_done(self, generation: int, key: tuple, future: Future) -> None:
-        with self._lock:
-            if not self._closed:
-                self._bridge.done.emit(generation, key, future)
-
-    def _on_done(self, generation: int, key: tuple, future: Future) -> None:
+    def _on_done(self, job: LoadJob, future: Future) -> None:
+        key = job.key
+        current = not job.prefetch and self._generation.is_current(job.generation)
         self._inflight.pop(key, None)
         if future.cancelled() or future.exception() is not None:
             return  # load_triplet turns failures into messages; a failed re-read changes nothing
@@ -236,20 +242,20 @@ class TripletLoader(QObject):
             cached = self._cache.get(full)
             if cached is not None:
                 cached.patches, cached.grid = result.patches, result.grid
-            if generation == self._generation:
+            if current:
                 self.patches_refreshed.emit(name, result)
             return
         if result.preview:  # shown only while the full result of the latest request is still missing
             full = result.request.key
-            if generation == self._generation and full not in self._cache:
+            if current and full not in self._cache:
                 self.loaded.emit(result)
             request = self._after_preview.pop(full, None)
-            if request is not None and generation == self._generation:
+            if request is not None and current:
                 if result.patches is not None:
                     self._carry[full] = result  # its patches and heatmap serve the full result
                 # let the GUI paint the preview before the full decode takes both cores
                 QTimer.singleShot(FULL_AFTER_PREVIEW_MS, self, lambda: self._submit(
-                    request, generation, read=full not in self._carry))
+                    request, job.generation, LoadKind.FULL, read=full not in self._carry))
             return
         carried = self._carry.pop(key, None)
         if result.patches is None and carried is not None:
@@ -258,9 +264,9 @@ class TripletLoader(QObject):
         self._cache.move_to_end(key)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-        if generation == self._generation:
+        if current:
             self.loaded.emit(result)
-        elif generation == -1:
+        elif job.prefetch:
             self.prefetched.emit(result.name)
 
     def forget(self, name: str | None = None) -> None:
@@ -269,10 +275,8 @@ class TripletLoader(QObject):
             del self._cache[key]
 
     def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
         for future in self._inflight.values():
             future.cancel()
-        self._jobs.shutdown(wait=True, cancel_futures=True)
+        self._jobs.shutdown(wait=True)
         self._parts.shutdown(wait=True, cancel_futures=True)
         self._cache.clear()

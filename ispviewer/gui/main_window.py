@@ -1,57 +1,54 @@
-"""The main window: assembles the viewer, the docks, actions and menus, and routes their signals.
+"""The main window: assembles the viewer, the docks, actions and menus on one window state.
 
-The window holds no image, triage or SQL logic of its own: the viewer draws, the session reads
-and writes the manifest, the triage object decides, the loader loads.
+What the window shows lives in :class:`~ispviewer.gui.state.WindowState` (``self.state``); every
+view subscribes to it.  The window holds no image, triage or SQL logic of its own: the viewer
+draws, the session reads and writes the manifest, the triage object decides, the navigator loads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
 )
 
+from superqt.utils import qdebounced
+
 from ispviewer.dataset.manifest import ManifestError
-from ispviewer.dataset.records import PatchRecord, Status, TripletRecord
+from ispviewer.dataset.records import Status, TripletRecord
 from ispviewer.gui import settings as keys
 from ispviewer.gui.actions import build_actions, decorate_undo
 from ispviewer.gui.decisions import ThresholdCommand
 from ispviewer.gui.histogram_dock import ThresholdHistogram
 from ispviewer.gui.inference_tools import InferenceTools
 from ispviewer.gui.inspector import PatchInspector
-from ispviewer.gui.loader import LoadedTriplet, TripletLoader
-from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog
+from ispviewer.gui.loader import TripletLoader
+from ispviewer.gui.navigation import TripletNavigator
+from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
 from ispviewer.gui.session import DatasetSession
-from ispviewer.gui.sources import make_request
+from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
 from ispviewer.gui.triplet_browser import TripletBrowser
 from ispviewer.gui.viewer import ZOOM_STEP, TripletViewer
 from ispviewer.gui.write_status import WriteStatus
 
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
-PREFETCH_DELAY_MS = 150
-CLOSE_WAIT_S = 3.0  # closing with queued decisions waits this long before asking  # after a triplet is on screen, so prefetching never slows its first paint
+CLOSE_WAIT_S = 3.0  # closing with queued decisions waits this long before asking
+HISTOGRAM_SETTLE_MS = 120  # a burst of decisions redraws the histogram once
 
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings, parent: QWidget | None = None):
         super().__init__(parent)
         self.settings = settings
-        self.session: DatasetSession | None = None
+        self.state = WindowState()
         self.triage: Triage | None = None
-        self.current: TripletRecord | None = None
-        self.loading = False  # a triplet was asked for and is not on screen (at full resolution) yet
-        self._keep_view = True
-        self._shown_name: str | None = None  # the triplet whose patches are on screen
         self.undo_stack = QUndoStack(self)
-        self.loader = TripletLoader(cache_size=3, parent=self)
-        self.loader.loaded.connect(self._on_loaded)
-        self.loader.patches_refreshed.connect(self._on_patches_refreshed)
 
-        self.viewer = TripletViewer()
+        self.viewer = TripletViewer(self.state)
         self.banner = Banner()
         central = QWidget()
         column = QVBoxLayout(central)
@@ -66,10 +63,12 @@ class MainWindow(QMainWindow):
         decorate_undo(self.undo_action, self.redo_action)
         self.addActions([self.undo_action, self.redo_action])
 
-        self.browser = TripletBrowser()
-        self.inspector = PatchInspector()
+        self.browser = TripletBrowser(self.state)
+        self.inspector = PatchInspector(self.state)
         self.histogram = ThresholdHistogram()
-        self.overlay_controls = OverlayControls(self.actions_["heatmap"], self.actions_["grid"])
+        self.overlay_controls = OverlayControls(self.state.overlays)
+        self.loader = TripletLoader(cache_size=3, parent=self)
+        self.navigator = TripletNavigator(self.state, self.loader, self.viewer, self.browser, self)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {
             "triplets": self._dock("Triplets", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -84,12 +83,11 @@ class MainWindow(QMainWindow):
         self.readout.setObjectName("pixelReadout")
         self.statusBar().addPermanentWidget(self.readout, 1)
         self.write_status = WriteStatus(self.banner, self.statusBar(), self)
-        self.tools = InferenceTools(self)  # network output, flicker/difference, re-alignment
-        self._prefetch_timer = QTimer(self, singleShot=True, interval=PREFETCH_DELAY_MS)
-        self._prefetch_timer.timeout.connect(self._prefetch_neighbours)
-        self._histogram_timer = QTimer(self, singleShot=True, interval=120)
-        self._histogram_timer.timeout.connect(self._refresh_histogram)
-        self.write_status.all_saved.connect(self._histogram_timer.start)
+        # network output, flicker/difference, re-alignment
+        self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
+        self.tools.realigned.connect(lambda name: self.show_triplet(name, keep_view=True))
+        self.refresh_histogram_soon = qdebounced(self._refresh_histogram, timeout=HISTOGRAM_SETTLE_MS, parent=self)
+        self.write_status.all_saved.connect(self.refresh_histogram_soon)
 
         self._build_menus()
         self._connect()
@@ -156,10 +154,13 @@ class MainWindow(QMainWindow):
         a["zoom_in"].triggered.connect(lambda: v.zoom_by(ZOOM_STEP))
         a["zoom_out"].triggered.connect(lambda: v.zoom_by(1 / ZOOM_STEP))
         a["zoom_patch"].triggered.connect(self._zoom_to_selected)
-        a["heatmap"].toggled.connect(v.set_heatmap_visible)
-        a["grid"].toggled.connect(v.set_grid_visible)
+        bind_check(a["heatmap"], self.state.overlays, "heatmap_visible")
+        bind_check(a["grid"], self.state.overlays, "grid_visible")
         a["help"].triggered.connect(lambda: ShortcutDialog(self).open())
-        self.overlay_controls.opacity_changed.connect(self._on_opacity)
+        self.state.overlays.events.heatmap_opacity.connect(
+            lambda opacity: self.settings.setValue(keys.HEATMAP_OPACITY, opacity))
+        self.state.events.triplet.connect(self._update_title)
+        self.navigator.message.connect(self.statusBar().showMessage)
         self.browser.activated.connect(lambda name: self.show_triplet(name))
         self.histogram.apply_requested.connect(self._apply_threshold)
         v.hovered.connect(lambda x, y: self.readout.setText(v.readout(x, y)))
@@ -167,6 +168,11 @@ class MainWindow(QMainWindow):
         self.undo_stack.indexChanged.connect(self._on_undo_index)
 
     # ----------------------------------------------------------------- dataset
+
+    @property
+    def session(self) -> DatasetSession | None:
+        """The open dataset (the window state's)."""
+        return self.state.dataset
 
     def _ask_dataset(self) -> None:
         start = str(self.settings.value(keys.LAST_DATASET, "") or Path.home())
@@ -178,16 +184,13 @@ class MainWindow(QMainWindow):
         """Open a dataset folder; on failure the panes say why and the window stays usable."""
         self.close_dataset()
         try:
-            session = DatasetSession.open(path, readonly=readonly)
+            session = DatasetSession.open(path, readonly=readonly, patches=self.state.patches)
         except (ManifestError, OSError) as exc:
             self.viewer.clear(f"Could not open dataset:\n{exc}")
             self.statusBar().showMessage(f"Could not open {path}: {exc}")
             return False
-        self.session = session
-        self.triage = Triage(session, self.undo_stack, self)
-        self.triage.selection_changed.connect(self._on_selection)
-        session.patch_changed.connect(self._on_patch_changed)
-        session.patches_reloaded.connect(self._on_patches_reloaded)
+        self.state.dataset = session
+        self.triage = Triage(session, self.undo_stack, self.state)
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
@@ -195,7 +198,7 @@ class MainWindow(QMainWindow):
         self.write_status.attach(session, self.undo_stack)
         self.tools.attach(session)
         self.settings.setValue(keys.LAST_DATASET, str(session.root))
-        self.viewer.set_heatmap_range(2 * session.threshold_px)
+        self.state.overlays.heatmap_vmax = 2 * session.threshold_px
         self._set_dataset_enabled(True)
         self.banner.show_text(f"Read-only dataset: {session.root} cannot be written, so decisions are "
                               "disabled (viewing only)." if session.readonly else None)
@@ -218,10 +221,11 @@ class MainWindow(QMainWindow):
                                          + "; ".join(j.description for j in left))
         self.undo_stack.clear()
         self.write_status.detach()
+        self.navigator.detach()
         self.tools.detach()
-        self.loader.forget()
-        self.session = self.triage = self.current = None
-        self.loading = False
+        self.state.clear_triplet()
+        self.state.dataset = None
+        self.triage = None
         self._set_dataset_enabled(False)
 
     def _set_dataset_enabled(self, enabled: bool) -> None:
@@ -235,102 +239,29 @@ class MainWindow(QMainWindow):
     def _reload_triplets(self) -> None:
         if self.session is not None:
             self.browser.set_triplets(self.session.triplets())
-            if self.current is not None:
-                self.browser.select(self.current.name)
+            if self.state.triplet is not None:
+                self.browser.select(self.state.triplet.name)
 
     def _update_title(self) -> None:
         parts = ["ispviewer"]
         if self.session is not None:
             parts.append(self.session.root.name + (" [read-only]" if self.session.readonly else ""))
-        if self.current is not None:
-            parts.append(self.current.name)
+        if self.state.triplet is not None:
+            parts.append(self.state.triplet.name)
         self.setWindowTitle(" — ".join(parts))
 
     # ----------------------------------------------------------------- triplets
 
     def show_triplet(self, name: str, keep_view: bool = True) -> bool:
         """Load and show a triplet by name; the view (phone-frame rectangle) is kept."""
-        if self.session is None:
-            return False
-        try:
-            record = self.session.triplet(name)
-        except ManifestError as exc:
-            self.statusBar().showMessage(str(exc))
-            return False
-        self.current = record
-        self.tools.show_record(record, self.session.manifest.resolve)
-        self._keep_view = keep_view
-        self._shown_name = None
-        self.browser.select(name)
-        self._update_title()
-        self.viewer.show_loading(name)
-        try:
-            request = self.request_for(record)
-        except ManifestError as exc:  # an unsafe path in the manifest
-            self.viewer.clear(str(exc))
-            self.browser.model.set_load_error(name, str(exc))
-            return False
-        self.loading = True
-        self.loader.request(request)  # a cached triplet is shown before this returns
-        return True
+        return self.navigator.show(name, keep_view)
 
     def step_triplet(self, step: int) -> None:
-        name = self.browser.neighbour(self.current.name if self.current else None, step)
-        if name is None:
-            self.statusBar().showMessage("no more triplets in this direction", 2000)
-            return
-        self.show_triplet(name, keep_view=True)
-
-    def request_for(self, record: TripletRecord):
-        """The load request the window would make for ``record``."""
-        return make_request(record, self.session.manifest.resolve, self.viewer.heatmap_vmax, self.session.root)
-
-    def _on_loaded(self, loaded: LoadedTriplet) -> None:
-        """A triplet (or first its quick preview) arrived from the loader: show it."""
-        if self.session is None or self.current is None or loaded.name != self.current.name:
-            return
-        first_arrival = self._shown_name != loaded.name
-        self.viewer.show_loaded(loaded, keep_view=self._keep_view or not first_arrival)
-        if first_arrival:
-            self._shown_name = loaded.name
-            if loaded.patches is not None:  # read by the loader (possibly when it was prefetched)
-                patches, merged = self.session.show_patches(self.current.id, loaded.patches)
-                self.viewer.set_patches(patches, None if merged else loaded.grid)
-            else:
-                self.viewer.set_patches(self.session.load_patches(self.current.id))
-            if self.triage is not None:
-                self.triage.reset()
-        if loaded.preview:
-            return
-        self.loading = False
-        problems = list(loaded.errors.values()) + loaded.warnings
-        self.browser.model.set_load_error(loaded.name, "; ".join(loaded.errors.values()) or None)
-        if problems:
-            self.statusBar().showMessage(" | ".join(problems))
-        self._prefetch_timer.start()
-
-    def _on_patches_refreshed(self, name: str, read) -> None:
-        """The manifest's current patches of a triplet shown from the cache."""
-        if self.session is None or self.current is None or name != self.current.name:
-            return
-        if self.session.refresh_patches(self.current.id, read.patches):
-            self._on_patches_reloaded()
-
-    def _prefetch_neighbours(self) -> None:
-        if self.session is None or self.current is None:
-            return
-        for step in (+1, -1):
-            name = self.browser.neighbour(self.current.name, step)
-            if name is None:
-                continue
-            try:
-                self.loader.prefetch(self.request_for(self.session.triplet(name)))
-            except ManifestError:
-                continue
+        self.navigator.step(step)
 
     def _on_triplet_changed(self, record: TripletRecord) -> None:
         self.browser.update_triplet(record)
-        self._histogram_timer.start()
+        self.refresh_histogram_soon()
 
     # ----------------------------------------------------------------- patches and triage
 
@@ -363,22 +294,6 @@ class MainWindow(QMainWindow):
                 return False
         return self.triage.decide(status, reason)
 
-    def _on_selection(self, patch: PatchRecord | None) -> None:
-        self.viewer.set_selection(patch)
-        history = self.session.history(patch.id) if (patch is not None and self.session) else []
-        self.inspector.show_patch(patch, history)
-
-    def _on_patch_changed(self, patch: PatchRecord) -> None:
-        self.viewer.update_patch(patch)
-        if self.triage is not None and self.triage.selected is not None and self.triage.selected.id == patch.id:
-            self._on_selection(patch)
-
-    def _on_patches_reloaded(self) -> None:
-        if self.session is not None:
-            self.viewer.set_patches(self.session.patches())
-            if self.triage is not None:
-                self._on_selection(self.triage.selected)
-
     def _on_undo_index(self, _index: int) -> None:
         self.statusBar().showMessage(self.undo_stack.undoText() and f"last: {self.undo_stack.undoText()}", 3000)
 
@@ -398,10 +313,6 @@ class MainWindow(QMainWindow):
 
     # ----------------------------------------------------------------- settings and closing
 
-    def _on_opacity(self, opacity: float) -> None:
-        self.viewer.set_heatmap_opacity(opacity)
-        self.settings.setValue(keys.HEATMAP_OPACITY, opacity)
-
     def _restore_settings(self) -> None:
         s = self.settings
         geometry, state = s.value(keys.GEOMETRY), s.value(keys.STATE)
@@ -417,13 +328,11 @@ class MainWindow(QMainWindow):
             self.resizeDocks([d["histogram"], d["inspector"], d["overlays"]], [640, 420, 300],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([d["histogram"]], [290], Qt.Orientation.Vertical)
-        opacity = keys.read_float(s, keys.HEATMAP_OPACITY, self.viewer.heatmap_opacity)
-        self.overlay_controls.set_opacity(opacity)
-        self.viewer.set_heatmap_opacity(opacity)
-        self.actions_["heatmap"].setChecked(keys.read_bool(s, keys.HEATMAP_VISIBLE, True))
-        self.actions_["grid"].setChecked(keys.read_bool(s, keys.GRID_VISIBLE, True))
-        self.viewer.set_heatmap_visible(self.actions_["heatmap"].isChecked())
-        self.viewer.set_grid_visible(self.actions_["grid"].isChecked())
+        overlays = self.state.overlays
+        overlays.heatmap_opacity = min(1.0, max(0.0, keys.read_float(s, keys.HEATMAP_OPACITY,
+                                                                     overlays.heatmap_opacity)))
+        overlays.heatmap_visible = keys.read_bool(s, keys.HEATMAP_VISIBLE, True)
+        overlays.grid_visible = keys.read_bool(s, keys.GRID_VISIBLE, True)
 
     def _confirm_quit_unsaved(self) -> bool:
         n = self.session.pending
@@ -439,9 +348,10 @@ class MainWindow(QMainWindow):
         s = self.settings
         s.setValue(keys.GEOMETRY, self.saveGeometry())
         s.setValue(keys.STATE, self.saveState())
-        s.setValue(keys.HEATMAP_OPACITY, self.viewer.heatmap_opacity)
-        s.setValue(keys.HEATMAP_VISIBLE, self.actions_["heatmap"].isChecked())
-        s.setValue(keys.GRID_VISIBLE, self.actions_["grid"].isChecked())
+        overlays = self.state.overlays
+        s.setValue(keys.HEATMAP_OPACITY, overlays.heatmap_opacity)
+        s.setValue(keys.HEATMAP_VISIBLE, overlays.heatmap_visible)
+        s.setValue(keys.GRID_VISIBLE, overlays.grid_visible)
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -18,17 +18,21 @@ from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, QRectF, QTimer, Signal
+from PySide6.QtCore import QObject, QRectF, Signal
 from PySide6.QtWidgets import QFileDialog, QStatusBar
+from superqt.utils import qdebounced
+
+from ispviewer.dataset.records import TripletRecord
 
 from ispviewer.gui.image_pane import LevelImageItem
-from ispviewer.gui.inference_worker import FullJob, InferenceWorker, RenderSource, ViewJob
+from ispviewer.gui.inference_worker import FullJob, FullOutcome, InferenceWorker, RenderSource, ViewJob
 from ispviewer.gui.output_canvas import (
     PREVIEW_MAX_PIXELS, OutputCanvas, Rect, contains, grow, pixel_rect, preview_factor,
 )
 from ispviewer.gui.panels import FullRenderStatus
 from ispviewer.gui.pyramid import build_pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER
+from ispviewer.gui.state import WindowState
 from ispviewer.gui.weights import LoadedWeights, WeightsManager
 
 #: The view must rest this long before a render starts (a drag issues many changes).
@@ -45,19 +49,19 @@ class OutputController(QObject):
     """The output pane's content: weights, requests to the inference worker, painting, readout."""
 
     updated = Signal()  # what the output pane shows changed
-    full_finished = Signal(str)  # "done", "cancelled" or "error"
+    full_finished = Signal(FullOutcome)
 
-    def __init__(self, viewer, status_bar: QStatusBar, parent: QObject | None = None):
+    def __init__(self, state: WindowState, viewer, status_bar: QStatusBar, parent: QObject | None = None):
         super().__init__(parent)
+        self.state = state
         self.viewer = viewer
         self.pane = viewer.panes[OUTPUT]
         self.status_bar = status_bar
         self.weights = WeightsManager(self)
         self.worker = InferenceWorker(self)
         self.preview_max_pixels = PREVIEW_MAX_PIXELS
-        self.name: str | None = None
-        self.raw_path: Path | None = None
-        self.frame: tuple[int, int] | None = None
+        self._rendering: tuple | None = None  # (name, raw path, frame) of the triplet rendered for
+        self.raw_path: Path | None = None  # the current triplet's raw (None: it cannot be located)
         self.error: str | None = None  # why the current triplet cannot be rendered
         self.generation = 0
         self.detail_rect: Rect | None = None
@@ -73,32 +77,66 @@ class OutputController(QObject):
         self.full_status = FullRenderStatus()
         status_bar.addPermanentWidget(self.full_status)
         self.full_status.cancel_requested.connect(self.cancel_full)
-        self._settle = QTimer(self, singleShot=True, interval=VIEW_SETTLE_MS)
-        self._settle.timeout.connect(self.request_view)
-        viewer.view_state.changed.connect(self._on_view_changed)
+        self._view_due = False  # the view moved; a render request follows once it rests
+        self._request_when_rested = qdebounced(self.request_view, timeout=VIEW_SETTLE_MS, parent=self)
+        state.view.changed.connect(self._on_view_changed)
+        state.events.triplet.connect(self._on_triplet)
         self.pane.view_box.sigResized.connect(self._on_view_changed)
         self.weights.loaded.connect(self._on_weights)
         self.weights.failed.connect(self._on_weights_failed)
         self.weights.loading.connect(lambda p: self._refresh() if self.weights.current is None else None)
-        self.worker.view_event.connect(self._on_view_event)
-        self.worker.full_event.connect(self._on_full_event)
-        viewer.output_values = self.readout_values
+        w = self.worker
+        w.view_preview.connect(self._on_preview)
+        w.view_region.connect(self._on_region)
+        w.view_failed.connect(self._on_view_failed)
+        w.view_ended.connect(self._on_view_ended)
+        w.full_progress.connect(self._on_full_progress)
+        w.full_finished.connect(self._on_full_finished)
+        self.pane.set_value_reader(self.readout_values)
         self._refresh()
 
     # ----------------------------------------------------------------- inputs
 
-    def set_triplet(self, name: str, raw_path: Path | None, frame: tuple[int, int], error: str | None = None) -> None:
-        """The triplet now on screen (``raw_path`` None with ``error`` when its raw cannot be located)."""
-        if (name, raw_path, frame) == (self.name, self.raw_path, self.frame) and self.error is None:
+    @property
+    def name(self) -> str | None:
+        """The current triplet's name (what the pane renders)."""
+        return self.state.triplet.name if self.state.triplet is not None else None
+
+    @property
+    def frame(self) -> tuple[int, int] | None:
+        """The current triplet's phone frame (w, h)."""
+        record = self.state.triplet
+        return (record.raw.width, record.raw.height) if record is not None else None
+
+    @property
+    def view_busy(self) -> bool:
+        """A view render is due (the view has not rested yet), queued or running."""
+        return self._view_due or self.worker.view_busy
+
+    def _schedule_view(self) -> None:
+        self._view_due = True
+        self._request_when_rested()
+
+    def _on_triplet(self, record: TripletRecord | None) -> None:
+        """The window switched triplets: render the new one (its raw found through the dataset)."""
+        if record is None:
+            self.clear()
             return
-        self.name, self.raw_path, self.frame, self.error = name, raw_path, tuple(frame), error
+        try:
+            raw, error = self.state.dataset.resolve(record.files.raw), None
+        except Exception as exc:  # noqa: BLE001 - an unsafe path in the manifest: said in the pane
+            raw, error = None, str(exc)
+        rendering = (record.name, raw, (record.raw.width, record.raw.height))
+        if rendering == self._rendering and self.error is None and error is None:
+            return
+        self._rendering, self.raw_path, self.error = rendering, raw, error
         self._supersede()
         self._refresh()
-        self._settle.start()
+        self._schedule_view()
 
     def clear(self) -> None:
         """No triplet (the dataset was closed): stop every render."""
-        self.name = self.raw_path = self.frame = self.error = None
+        self._rendering = self.raw_path = self.error = None
         self.worker.cancel_full()
         self._supersede()
         self._refresh()
@@ -127,7 +165,7 @@ class OutputController(QObject):
         self.status_bar.showMessage(f"network weights: {weights.path}", 5000)
         self._supersede()
         self._refresh()
-        self._settle.start()
+        self._schedule_view()
 
     def _on_weights_failed(self, message: str) -> None:
         self.status_bar.showMessage(message)
@@ -165,10 +203,11 @@ class OutputController(QObject):
                 stale = rect is None or not contains(self._inflight, rect)
             if stale:
                 self._supersede()
-        self._settle.start()
+        self._schedule_view()
 
     def request_view(self) -> bool:
         """Render what the current view misses (called once the view rests); True if a job started."""
+        self._view_due = False
         src, rect = self.source, self.visible_rect()
         self._refresh_detail()
         if src is None or rect is None:
@@ -199,21 +238,30 @@ class OutputController(QObject):
         self._refresh()
         return True
 
-    def _on_view_event(self, generation: int, kind: str, payload) -> None:
-        if generation != self.generation:
-            return  # a superseded job: what it stored stays in its canvas, nothing is painted
-        if kind == "preview":
+    def _current(self, generation: int) -> bool:
+        """A report of the latest view job (a superseded job's stays in its canvas, unpainted)."""
+        return generation == self.generation
+
+    def _on_preview(self, generation: int) -> None:
+        if self._current(generation):
             self._refresh()
-        elif kind == "region":
-            canvas = self.canvas()
-            if canvas is not None and canvas.complete and canvas.full_pyramid is None:
-                canvas.full_pyramid = build_pyramid(canvas.whole_uint8())  # a small frame, all exact
-            self._refresh()
-        elif kind == "error":
+
+    def _on_region(self, generation: int, _rect: Rect) -> None:
+        if not self._current(generation):
+            return
+        canvas = self.canvas()
+        if canvas is not None and canvas.complete and canvas.full_pyramid is None:
+            canvas.full_pyramid = build_pyramid(canvas.whole_uint8())  # a small frame, all exact
+        self._refresh()
+
+    def _on_view_failed(self, generation: int, message: str) -> None:
+        if self._current(generation):
             self._job = self._inflight = None
-            self.error = payload
+            self.error = message
             self._refresh()
-        elif kind in ("idle", "cancelled"):
+
+    def _on_view_ended(self, generation: int) -> None:
+        if self._current(generation):
             self._job = self._inflight = None
 
     # ----------------------------------------------------------------- painting
@@ -339,23 +387,23 @@ class OutputController(QObject):
     def full_running(self) -> bool:
         return self.worker.full_job is not None
 
-    def _on_full_event(self, job: FullJob, kind: str, payload) -> None:
-        if kind == "progress":
-            if job is self.worker.full_job:
-                self.full_status.progress(*payload)
-            return
+    def _on_full_progress(self, job: FullJob, done: int, total: int) -> None:
+        if job is self.worker.full_job:
+            self.full_status.progress(done, total)
+
+    def _on_full_finished(self, job: FullJob, outcome: FullOutcome, message: str) -> None:
         if self.worker.full_job is None:
             self.full_status.finish()
-        if kind == "done":
+        if outcome is FullOutcome.DONE:
             self.status_bar.showMessage(f"{job.name}: whole image rendered — File ▸ Save output image… "
                                         "(Ctrl+Shift+S)", 8000)
             self._refresh()
-        elif kind == "cancelled":
+        elif outcome is FullOutcome.CANCELLED:
             self.status_bar.showMessage(f"{job.name}: rendering cancelled", 5000)
             self._refresh_detail()
         else:
-            self.status_bar.showMessage(f"{job.name}: rendering failed: {payload}")
-        self.full_finished.emit(kind)
+            self.status_bar.showMessage(f"{job.name}: rendering failed: {message}")
+        self.full_finished.emit(outcome)
 
     def save(self, path: str | Path) -> str | None:
         """Write the whole rendered output (PNG, JPEG or TIFF by extension); an error message or None."""
@@ -400,7 +448,8 @@ class OutputController(QObject):
             self.weights.load(path)
 
     def shutdown(self) -> None:
-        self._settle.stop()
+        self._request_when_rested.cancel()
+        self._view_due = False
         self.weights.shutdown()
         self.worker.shutdown()
 

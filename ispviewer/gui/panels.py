@@ -3,7 +3,7 @@ banner, progress of background work."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
     QSlider, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
@@ -12,25 +12,37 @@ from PySide6.QtWidgets import (
 from ispviewer.dataset.records import Status
 from ispviewer.gui.actions import shortcut_table
 from ispviewer.gui.overlays import STATUS_COLOURS
+from ispviewer.gui.state import OverlayState
+
+
+def bind_check(widget, model, name: str) -> None:
+    """Keep a checkable action or button and the bool field ``name`` of an evented model in step:
+    a click writes the model; the model's event sets the widget (signals blocked: no echo)."""
+    widget.setChecked(bool(getattr(model, name)))
+    widget.toggled.connect(lambda on: setattr(model, name, bool(on)))
+
+    def show(value: bool) -> None:
+        with QSignalBlocker(widget):
+            widget.setChecked(bool(value))
+    getattr(model.events, name).connect(show)
 
 
 class OverlayControls(QWidget):
-    """Heatmap and grid toggles, heatmap opacity, and the grid's legend."""
+    """Heatmap and grid toggles, heatmap opacity, and the grid's legend (on the overlay state)."""
 
-    opacity_changed = Signal(float)
-
-    def __init__(self, heatmap_action, grid_action, parent: QWidget | None = None):
+    def __init__(self, overlays: OverlayState, parent: QWidget | None = None):
         super().__init__(parent)
+        self.overlays = overlays
         self.heatmap_box = QCheckBox("Misalignment heatmap (H)")
         self.grid_box = QCheckBox("Patch grid (G)")
-        for box, action in ((self.heatmap_box, heatmap_action), (self.grid_box, grid_action)):
-            box.setChecked(action.isChecked())
-            box.toggled.connect(action.setChecked)
-            action.toggled.connect(box.setChecked)
+        bind_check(self.heatmap_box, overlays, "heatmap_visible")
+        bind_check(self.grid_box, overlays, "grid_visible")
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setObjectName("heatmapOpacity")
         self.opacity.setRange(0, 100)
-        self.opacity.valueChanged.connect(lambda v: self.opacity_changed.emit(v / 100.0))
+        self._show_opacity(overlays.heatmap_opacity)
+        self.opacity.valueChanged.connect(self._on_slider)
+        overlays.events.heatmap_opacity.connect(self._show_opacity)
         form = QFormLayout()
         form.addRow(self.heatmap_box)
         form.addRow("Opacity:", self.opacity)
@@ -44,8 +56,12 @@ class OverlayControls(QWidget):
         layout.addWidget(legend)
         layout.addStretch(1)
 
-    def set_opacity(self, opacity: float) -> None:
-        self.opacity.setValue(round(opacity * 100))
+    def _on_slider(self, value: int) -> None:
+        self.overlays.heatmap_opacity = min(1.0, max(0.0, value / 100.0))
+
+    def _show_opacity(self, opacity: float) -> None:
+        with QSignalBlocker(self.opacity):
+            self.opacity.setValue(round(opacity * 100))
 
     @staticmethod
     def _legend_html() -> str:

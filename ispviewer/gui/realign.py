@@ -8,14 +8,14 @@ decision a person made.  A failed re-alignment only reports: the previous alignm
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QInputDialog, QStatusBar
 
 from ispviewer.dataset.records import AlignmentResult, TripletRecord
+from ispviewer.gui.background import Offload
 from ispviewer.gui.panels import FullRenderStatus
 
 DEFAULT_PATCH = 128
@@ -31,10 +31,6 @@ def align_one(root: Path, record: TripletRecord, patch_size: int,
     return result, error
 
 
-class _Bridge(QObject):
-    done = Signal(object, object)  # (session, triplet id, name), Future
-
-
 class Realigner(QObject):
     """Runs one re-alignment at a time and stores it through the session's writer."""
 
@@ -48,11 +44,7 @@ class Realigner(QObject):
         self._jobs: dict[object, str] = {}  # WriteJob -> triplet name, until written
         self.status = FullRenderStatus()
         status_bar.addPermanentWidget(self.status)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-realign")
-        self._lock = threading.Lock()
-        self._closed = False
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._on_aligned)
+        self._pool = Offload("realign")
 
     def attach(self, session) -> None:
         self.session = session
@@ -97,17 +89,12 @@ class Realigner(QObject):
         threshold = self.session.threshold_px if threshold_px is None else float(threshold_px)
         self.running = record.name
         self.status.start(f"re-aligning {record.name} ({patch_size} px patches)…", busy=True)
-        future = self._pool.submit(align_one, self.session.root, record, patch_size, threshold)
-        future.add_done_callback(lambda f, key=(self.session, record.id, record.name): self._emit(key, f))
+        session = self.session
+        self._pool.submit(align_one, session.root, record, patch_size, threshold,
+                          on_done=lambda f: self._on_aligned(session, record.id, record.name, f))
         return True
 
-    def _emit(self, key, future: Future) -> None:
-        with self._lock:
-            if not self._closed:
-                self._bridge.done.emit(key, future)
-
-    def _on_aligned(self, key, future: Future) -> None:
-        session, triplet_id, name = key
+    def _on_aligned(self, session, triplet_id: int, name: str, future: Future) -> None:
         self.running = None
         self.status.finish()
         exc = future.exception()
@@ -137,6 +124,4 @@ class Realigner(QObject):
             self.finished.emit(name, False, message)
 
     def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False)

@@ -1,8 +1,9 @@
 """The open dataset as the window sees it: triplets, the current triplet's patches, and writes.
 
 Reads go through the manifest opened here (GUI thread, WAL readers never wait for writers);
-writes go through the :class:`DecisionWriter`.  The patch cache is updated at once when a
-decision is made (so the grid redraws immediately) and confirmed when the write lands.
+writes go through the :class:`DecisionWriter`.  The current triplet's patches live in the window
+state's :class:`~ispviewer.gui.state.PatchSet`: a decision updates it at once (so the grid redraws
+immediately) and the write confirms it when it lands.
 """
 
 from __future__ import annotations
@@ -15,28 +16,27 @@ from PySide6.QtCore import QObject, Signal
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.gui.decisions import (
-    Decision, DecisionWriter, WriteJob, alignment_job, decide_job, threshold_job,
+    Decision, DecisionWriter, UndoStep, WriteJob, alignment_job, decide_job, threshold_job,
 )
+from ispviewer.gui.state import PatchSet
 
 
 class DatasetSession(QObject):
     """One open dataset; owns the reading manifest and the writer."""
 
-    patch_changed = Signal(object)  # PatchRecord (possibly not yet written)
-    patches_reloaded = Signal()  # patches of the current triplet re-read (e.g. after a threshold)
-    triplet_changed = Signal(object)  # TripletRecord with fresh counts
+    triplet_changed = Signal(TripletRecord)  # with fresh counts
     triplets_reloaded = Signal()
     write_failed = Signal(str)
     threshold_failed = Signal()  # a threshold was not applied: the manifest keeps the previous one
     write_blocked = Signal(str)
     pending_changed = Signal(int)
 
-    def __init__(self, manifest: Manifest, parent: QObject | None = None):
+    def __init__(self, manifest: Manifest, patches: PatchSet | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.manifest = manifest
         self.readonly = manifest.readonly
-        self.current_triplet_id: int | None = None
-        self._patches: dict[int, PatchRecord] = {}
+        #: the current triplet's patches (the window state's, shared with every view)
+        self.current = patches if patches is not None else PatchSet()
         self._own: dict[int, PatchRecord] = {}  # this window's latest decision per patch, any triplet
         self._unconfirmed = 0  # writes submitted whose answer the GUI thread has not handled yet
         self.writer: DecisionWriter | None = None
@@ -48,15 +48,23 @@ class DatasetSession(QObject):
             self.writer.pending_changed.connect(self.pending_changed)
 
     @classmethod
-    def open(cls, path: str | Path, readonly: bool = False) -> "DatasetSession":
+    def open(cls, path: str | Path, readonly: bool = False, patches: PatchSet | None = None) -> "DatasetSession":
         """Open a dataset (read-only when asked, or when its folder or manifest is not writable)."""
-        return cls(Manifest.open(path, readonly=readonly))
+        return cls(Manifest.open(path, readonly=readonly), patches)
 
     @property
     def root(self) -> Path:
         return self.manifest.root
 
     # ----------------------------------------------------------------- reading
+
+    @property
+    def current_triplet_id(self) -> int | None:
+        return self.current.triplet_id
+
+    def resolve(self, relative: str) -> Path:
+        """A manifest path inside the dataset (ManifestError if it leads outside)."""
+        return self.manifest.resolve(relative)
 
     def triplets(self) -> list[TripletRecord]:
         return self.manifest.triplets()
@@ -66,21 +74,19 @@ class DatasetSession(QObject):
 
     def load_patches(self, triplet_id: int | None) -> list[PatchRecord]:
         """Make ``triplet_id`` current and return its patches."""
-        self.current_triplet_id = triplet_id
         patches = self.manifest.patches(triplet_id) if triplet_id is not None else []
-        self._patches = {p.id: p for p in patches}
+        self.current.replace(triplet_id, patches)
         return patches
 
-    def show_patches(self, triplet_id: int, patches: list[PatchRecord]) -> tuple[list[PatchRecord], bool]:
+    def show_patches(self, triplet_id: int, patches: list[PatchRecord], prebuilt: object | None = None) -> None:
         """Make ``triplet_id`` current with patches read in the background (possibly a while ago).
 
-        Decisions this window made since win over them; returns (patches, whether any did).
+        Decisions this window made since win over them (``prebuilt``, a drawing of ``patches``, is
+        then dropped).
         """
         merged = [self._own.get(p.id, p) for p in patches]
         changed = any(a is not b for a, b in zip(merged, patches))
-        self.current_triplet_id = triplet_id
-        self._patches = {p.id: p for p in merged}
-        return merged, changed
+        self.current.replace(triplet_id, merged, None if changed else prebuilt)
 
     def refresh_patches(self, triplet_id: int, patches: list[PatchRecord]) -> bool:
         """Fresh patches of the current triplet from the manifest; True if they differ from ours.
@@ -90,18 +96,18 @@ class DatasetSession(QObject):
         if triplet_id != self.current_triplet_id or self.pending:
             return False
         fresh = {p.id: p for p in patches}
-        if fresh == self._patches:
+        if fresh == self.current.as_dict():
             return False
-        self._patches = fresh
         for pid in fresh:
             self._own.pop(pid, None)  # the manifest knows better now
+        self.current.replace(triplet_id, patches)
         return True
 
     def patches(self) -> list[PatchRecord]:
-        return list(self._patches.values())
+        return list(self.current)
 
     def patch(self, patch_id: int) -> PatchRecord:
-        cached = self._patches.get(patch_id)
+        cached = self.current.get(patch_id)
         return cached if cached is not None else self.manifest.patch(patch_id)
 
     def history(self, patch_id: int) -> list[DecisionEvent]:
@@ -128,25 +134,24 @@ class DatasetSession(QObject):
         self._unconfirmed += 1
         self.writer.submit(job)
 
-    def set_decision(self, patch_id: int, decision: Decision, description: str) -> None:
-        """Show the decision at once and queue its write."""
+    def set_decision(self, patch_id: int, decision: Decision, description: str,
+                     origin: UndoStep | None = None) -> None:
+        """Show the decision at once and queue its write (``origin``: the undo step deciding it)."""
         if self.writer is None:
             self.write_failed.emit(f"{self.root}: dataset is open read-only; decision not saved")
             return
         old = self.patch(patch_id)
         new = dataclasses.replace(old, status=decision.status, decided_by=decision.decided_by,
                                   reason=decision.reason)
-        if patch_id in self._patches:
-            self._patches[patch_id] = new
         self._own[patch_id] = new
-        self.patch_changed.emit(new)
-        self._submit(decide_job(patch_id, decision, description))
+        self.current.update(new)
+        self._submit(decide_job(patch_id, decision, description, origin))
 
-    def apply_threshold(self, threshold_px: float) -> None:
+    def apply_threshold(self, threshold_px: float, origin: UndoStep | None = None) -> None:
         if self.writer is None:
             self.write_failed.emit(f"{self.root}: dataset is open read-only; threshold not applied")
             return
-        self._submit(threshold_job(threshold_px))
+        self._submit(threshold_job(threshold_px, origin))
 
     def store_alignment(self, triplet_id: int, result, description: str) -> WriteJob | None:
         """Queue a re-alignment's result (user decisions are kept); returns the queued job."""
@@ -163,27 +168,23 @@ class DatasetSession(QObject):
             if self.pending == 0:
                 # only when nothing newer is queued, or a later optimistic state would flicker back
                 self._own[result.id] = result
-                if result.id in self._patches:
-                    self._patches[result.id] = result
-                    self.patch_changed.emit(result)
+                self.current.update(result)
             self._refresh_triplet(result.triplet_id)
-        else:  # a threshold: every auto decision may have changed
+        else:  # a threshold (or a new alignment): every auto decision may have changed
             self._own.clear()
             if self.current_triplet_id is not None:
                 self.load_patches(self.current_triplet_id)
-            self.patches_reloaded.emit()
             self.triplets_reloaded.emit()
 
     def _on_failed(self, job: WriteJob, message: str) -> None:
         self._unconfirmed -= 1
         if job.patch_id is not None:
             self._own.pop(job.patch_id, None)  # never show the unsaved decision again, on any triplet
-        if job.patch_id is not None and job.patch_id in self._patches:
+        if job.patch_id is not None and job.patch_id in self.current:
             try:  # show the truth again
                 fresh = self.manifest.patch(job.patch_id)
-                self._patches[fresh.id] = fresh
                 self._own.pop(fresh.id, None)
-                self.patch_changed.emit(fresh)
+                self.current.update(fresh)
             except ManifestError:
                 pass
         if job.threshold_px is not None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from ispviewer.dataset.manifest import MANIFEST_NAME
+
 ORGANISATION = "ispviewer"
 APPLICATION = "ispviewer"
 
@@ -25,7 +27,7 @@ def open_settings() -> QSettings:
 def last_dataset() -> Path | None:
     """The last dataset opened, if it still holds a manifest."""
     last = open_settings().value(LAST_DATASET)
-    if last and (Path(str(last)) / "manifest.sqlite").is_file():
+    if last and (Path(str(last)) / MANIFEST_NAME).is_file():
         return Path(str(last))
     return None
 

@@ -155,7 +155,7 @@ def warp_to_phone(target: np.ndarray, H: np.ndarray, phone_size: tuple[int, int]
 
 def load_heatmap_file(path: Path, phone_size: tuple[int, int]) -> Heatmap:
     """The aligner's heatmap file; it covers the whole phone frame at a reduced scale."""
-    from ispviewer.align.heatmap import HeatmapError, load_heatmap
+    from ispviewer.dataset.heatmap_file import HeatmapError, load_heatmap
 
     try:
         values, _fraction = load_heatmap(path)

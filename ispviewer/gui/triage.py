@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
 from ispviewer.gui.decisions import Decision, DecideCommand
+from ispviewer.gui.state import WindowState
 
 
 def worst_first(patches: list[PatchRecord]) -> list[PatchRecord]:
@@ -26,47 +26,40 @@ def patch_at(patches: list[PatchRecord], x: float, y: float) -> PatchRecord | No
     return None
 
 
-class Triage(QObject):
-    """The selected patch of the current triplet and the decisions made on it."""
+class Triage:
+    """Selecting patches of the current triplet (the selection lives in the window state) and
+    deciding them through the undo stack."""
 
-    selection_changed = Signal(object)  # PatchRecord | None
-
-    def __init__(self, session, undo_stack: QUndoStack, parent: QObject | None = None):
-        super().__init__(parent)
+    def __init__(self, session, undo_stack: QUndoStack, state: WindowState):
         self.session = session
         self.undo_stack = undo_stack
-        self._selected: int | None = None
+        self.state = state
 
     @property
     def selected(self) -> PatchRecord | None:
-        if self._selected is None:
-            return None
-        try:
-            return self.session.patch(self._selected)
-        except Exception:  # noqa: BLE001 - a patch that vanished is no selection
-            return None
+        return self.state.selected_patch
 
     def reset(self) -> None:
         """A new triplet: nothing selected."""
         self.select(None)
 
     def select(self, patch_id: int | None) -> None:
-        self._selected = patch_id
-        self.selection_changed.emit(self.selected)
+        self.state.selected = patch_id if patch_id in self.state.patches else None
 
     def select_at(self, x: float, y: float) -> PatchRecord | None:
-        patch = patch_at(self.session.patches(), x, y)
+        patch = patch_at(list(self.state.patches), x, y)
         self.select(patch.id if patch is not None else None)
         return patch
 
     def step_worst(self, step: int) -> PatchRecord | None:
         """Select the next (step=+1) or previous (-1) patch in worst-first order."""
-        order = worst_first(self.session.patches())
+        order = worst_first(list(self.state.patches))
         if not order:
             return None
         ids = [p.id for p in order]
-        if self._selected in ids:
-            index = min(max(ids.index(self._selected) + step, 0), len(ids) - 1)
+        selected = self.state.selected
+        if selected in ids:
+            index = min(max(ids.index(selected) + step, 0), len(ids) - 1)
         else:
             index = 0 if step > 0 else len(ids) - 1
         self.select(ids[index])

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
 )
 
 from ispviewer.dataset.records import AlignState, TripletRecord
+from ispviewer.gui.state import WindowState
 
 COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "error")
 COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "rejected patches", "flagged patches",
@@ -138,8 +139,10 @@ class TripletBrowser(QWidget):
     activated = Signal(str)
     ANY_MODEL = "any phone model"
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
+        self.state = state
+        state.events.triplet.connect(self._follow)
         self.model = TripletTableModel(self)
         self.proxy = TripletFilter(self)
         self.proxy.setSourceModel(self.model)
@@ -229,6 +232,11 @@ class TripletBrowser(QWidget):
             return names[0] if step > 0 else names[-1]
         i = names.index(name) + step
         return names[i] if 0 <= i < len(names) else None
+
+    def _follow(self, record: TripletRecord | None) -> None:
+        """The current triplet changed: its row is selected."""
+        if record is not None:
+            self.select(record.name)
 
     def _on_clicked(self, index: QModelIndex | QPersistentModelIndex) -> None:
         name = self.proxy.index(index.row(), 0).data()

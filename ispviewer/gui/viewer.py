@@ -1,25 +1,24 @@
 """The triplet viewer: three panes side by side on one view state, with their overlays.
 
-It knows nothing about the manifest: the window hands it loaded images, patches and the
-selection, and listens to its ``hovered`` / ``clicked`` signals (phone-frame coordinates).
+It draws what the window state holds (the current triplet's patches, the selection, the overlay
+switches, the view) by subscribing to it, and knows nothing about the manifest: the window hands
+it loaded images, and listens to its ``hovered`` / ``clicked`` signals (phone-frame coordinates).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from ispviewer.dataset.records import PatchRecord
-from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 from ispviewer.gui.image_pane import ImagePane, PaneRow
 from ispviewer.gui.loader import LoadedTriplet
 from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key, heatmap_rgba
 from ispviewer.gui.pyramid import Pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches
-from ispviewer.gui.view_state import ViewState
+from ispviewer.gui.state import WindowState
 
 PANE_TITLES = {PHONE: "phone ISP", TARGET: "aligned Nikon target", OUTPUT: "network output"}
 ZOOM_STEP = 1.5
@@ -31,13 +30,14 @@ class TripletViewer(QWidget):
     hovered = Signal(float, float)
     clicked = Signal(float, float)
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
-        self.view_state = ViewState(self)
+        self.state = state
+        self.view_state = state.view
         self.panes = {key: ImagePane(title, self.view_state) for key, title in PANE_TITLES.items()}
         self.overlays = {key: PaneOverlays(pane) for key, pane in self.panes.items()}
         self.row = PaneRow(list(self.panes.values()))
-        self.colorbar = ColorBar(2 * DEFAULT_THRESHOLD_PX)
+        self.colorbar = ColorBar(state.overlays.heatmap_vmax)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
@@ -48,30 +48,31 @@ class TripletViewer(QWidget):
             pane.clicked.connect(self.clicked)
 
         self.loaded: LoadedTriplet | None = None
-        self.heatmap_vmax = 2 * DEFAULT_THRESHOLD_PX
-        self.heatmap_visible = True
-        self.grid_visible = True
-        self.heatmap_opacity = 0.6
-        self.heatmap_hidden_in: frozenset[str] = frozenset()  # panes that keep the heatmap off (difference view)
         self._heatmap: Heatmap | None = None
         self._heatmap_from_file = False
-        self._patches: list[PatchRecord] = []
         self._grid = GridPaths()
-        #: (x, y) -> text of the network output's float RGB there, or None; set by the output controller
-        self.output_values: Callable[[int, int], str | None] | None = None
+        state.patches.reset.connect(self._on_patches_reset)
+        state.patches.changed.connect(self._on_patch_changed)
+        state.events.selected.connect(self._show_selection)
+        events = state.overlays.events
+        events.heatmap_visible.connect(self._refresh_overlay_visibility)
+        events.grid_visible.connect(self._refresh_overlay_visibility)
+        events.heatmap_hidden_in.connect(self._refresh_overlay_visibility)
+        events.heatmap_opacity.connect(self._refresh_overlay_visibility)
+        events.heatmap_vmax.connect(self._on_heatmap_range)
         self.set_output(None, OUTPUT_PLACEHOLDER)
         self.clear("No dataset open — File ▸ Open dataset… (Ctrl+O)")
 
     # ----------------------------------------------------------------- content
 
     def clear(self, message: str) -> None:
+        """No images (the patches and selection are the state's: they are cleared there)."""
         self.loaded = None
         for key in (PHONE, TARGET):
             self.panes[key].set_pyramid(None)
             self.panes[key].show_message(message)
         self._set_heatmap(None, from_file=False)
-        self.set_patches([])
-        self.set_selection(None)
+        self._on_patches_reset()
 
     def show_loading(self, name: str) -> None:
         """Keep showing the old images (no flash); say what is coming."""
@@ -90,7 +91,7 @@ class TripletViewer(QWidget):
             pane.show_message(error, error=True)
         heatmap = loaded.heatmap
         if heatmap is not None or self._heatmap_from_file:
-            rgba = loaded.heatmap_rgba if loaded.heatmap_vmax == self.heatmap_vmax else None
+            rgba = loaded.heatmap_rgba if loaded.heatmap_vmax == self.state.overlays.heatmap_vmax else None
             self._set_heatmap(heatmap, from_file=heatmap is not None, rgba=rgba)
         if not keep_view or first or not self._view_overlaps_image():
             self.fit()
@@ -103,27 +104,29 @@ class TripletViewer(QWidget):
         pane.show_message(message if pyramid is None else None)
         self._refresh_overlay_visibility()
 
-    def set_patches(self, patches: list[PatchRecord], grid: GridPaths | None = None) -> None:
-        """Show a triplet's patches; ``grid`` = prebuilt ``grid_paths(patches)`` if the loader made it."""
-        self._patches = list(patches)
-        self._update_grid(grid)
+    def _on_patches_reset(self) -> None:
+        """The state holds another set of patches: rebuild the grid (or take the prebuilt one)."""
+        patches = list(self.state.patches)
+        prebuilt = self.state.patches.prebuilt
+        self._update_grid(prebuilt if isinstance(prebuilt, GridPaths) else None, patches)
         if not self._heatmap_from_file:
-            self._set_heatmap(heatmap_from_patches(self._patches), from_file=False)
+            self._set_heatmap(heatmap_from_patches(patches), from_file=False)
+        self._show_selection()
 
-    def update_patch(self, patch: PatchRecord) -> None:
+    def _on_patch_changed(self, patch: PatchRecord, old: PatchRecord) -> None:
         """One patch changed (a decision): rebuild only the outline groups it left and joined."""
-        old = next((p for p in self._patches if p.id == patch.id), None)
-        if old is None:
-            return
-        self._patches = [patch if p.id == patch.id else p for p in self._patches]
-        self._update_grid(grid_paths(self._patches, self._grid, {group_key(old), group_key(patch)}))
+        patches = list(self.state.patches)
+        self._update_grid(grid_paths(patches, self._grid, {group_key(old), group_key(patch)}), patches)
+        if patch.id == self.state.selected:
+            self._show_selection()
 
-    def _update_grid(self, grid: GridPaths | None = None) -> None:
-        self._grid = grid or grid_paths(self._patches)  # built once, shared by the three panes
+    def _update_grid(self, grid: GridPaths | None, patches: list[PatchRecord]) -> None:
+        self._grid = grid or grid_paths(patches)  # built once, shared by the three panes
         for ov in self.overlays.values():
             ov.grid.set_grid(self._grid)
 
-    def set_selection(self, patch: PatchRecord | None) -> None:
+    def _show_selection(self) -> None:
+        patch = self.state.selected_patch
         for ov in self.overlays.values():
             ov.selection.set_patch(patch)
 
@@ -133,40 +136,22 @@ class TripletViewer(QWidget):
         self._heatmap = heatmap
         self._heatmap_from_file = from_file
         if heatmap is not None and rgba is None:
-            rgba = heatmap_rgba(heatmap.values, self.heatmap_vmax)
+            rgba = heatmap_rgba(heatmap.values, self.state.overlays.heatmap_vmax)
         for ov in self.overlays.values():
             ov.heatmap.set_rgba(rgba, heatmap)
 
-    def set_heatmap_range(self, vmax: float) -> None:
-        self.heatmap_vmax = vmax
+    def _on_heatmap_range(self, vmax: float) -> None:
         self.colorbar.set_range(vmax)
         self._set_heatmap(self._heatmap, self._heatmap_from_file)
 
-    def set_heatmap_visible(self, visible: bool) -> None:
-        self.heatmap_visible = visible
-        self.colorbar.setVisible(visible)
-        self._refresh_overlay_visibility()
-
-    def hide_heatmap_in(self, keys) -> None:
-        """Keep the heatmap off in the panes ``keys`` (whatever the H toggle says); () gives it back."""
-        self.heatmap_hidden_in = frozenset(keys)
-        self._refresh_overlay_visibility()
-
-    def set_grid_visible(self, visible: bool) -> None:
-        self.grid_visible = visible
-        self._refresh_overlay_visibility()
-
-    def set_heatmap_opacity(self, opacity: float) -> None:
-        self.heatmap_opacity = min(1.0, max(0.0, opacity))
-        for ov in self.overlays.values():
-            ov.heatmap.setOpacity(self.heatmap_opacity)
-
     def _refresh_overlay_visibility(self) -> None:
+        o = self.state.overlays
+        self.colorbar.setVisible(o.heatmap_visible)
         for key, ov in self.overlays.items():
             has_image = self.panes[key].pyramid is not None
-            ov.heatmap.setVisible(self.heatmap_visible and has_image and key not in self.heatmap_hidden_in)
-            ov.heatmap.setOpacity(self.heatmap_opacity)
-            ov.grid.setVisible(self.grid_visible and has_image)
+            ov.heatmap.setVisible(o.heatmap_visible and has_image and key not in o.heatmap_hidden_in)
+            ov.heatmap.setOpacity(o.heatmap_opacity)
+            ov.grid.setVisible(o.grid_visible and has_image)
             ov.selection.setVisible(has_image)
 
     # ----------------------------------------------------------------- view
@@ -217,12 +202,7 @@ class TripletViewer(QWidget):
         ix, iy = int(math.floor(x + 0.5)), int(math.floor(y + 0.5))
         parts = [f"x {ix}, y {iy}"]
         for key, pane in self.panes.items():
-            if key == OUTPUT and self.output_values is not None:
-                value = self.output_values(ix, iy) or "—"
-            else:
-                rgb = pane.pixel_at(ix, iy)
-                value = "—" if rgb is None else " ".join(f"{v:3d}" for v in rgb[:3])
-            parts.append(f"{key} {value}")
+            parts.append(f"{key} {pane.value_text(ix, iy) or '—'}")
         if self._heatmap is not None:
             s = self._heatmap.scale
             hy, hx = int((iy + 0.5) // s), int((ix + 0.5) // s)

@@ -8,18 +8,19 @@ previous weights stay in use and ``failed`` carries the reason for the user.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from ispviewer.gui.background import Offload
+
 
 def default_weights_path() -> Path:
     """$ISPVIEWER_WEIGHTS, else where the shipped weights are installed (they may be absent in a
     development checkout)."""
-    from ispviewer.model.commands import default_weights
+    from ispviewer.model.weight_files import default_weights
 
     return default_weights()
 
@@ -46,14 +47,10 @@ def load_weights(path: Path, key: int) -> LoadedWeights:
     return LoadedWeights(Path(path), model, meta, key)
 
 
-class _Bridge(QObject):
-    done = Signal(object, object)  # path, Future
-
-
 class WeightsManager(QObject):
     """Holds the current weights; loads checkpoints in a worker thread."""
 
-    loaded = Signal(object)  # LoadedWeights now in use
+    loaded = Signal(LoadedWeights)  # now in use
     failed = Signal(str)  # a user message: which file and why; the previous weights stay
     loading = Signal(str)  # path being loaded
 
@@ -63,11 +60,7 @@ class WeightsManager(QObject):
         self.last_error: str | None = None
         self.busy = False
         self._counter = 0
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ispviewer-weights")
-        self._closed = False
-        self._lock = threading.Lock()
-        self._bridge = _Bridge()
-        self._bridge.done.connect(self._on_done)
+        self._pool = Offload("weights")
 
     def load_default(self) -> None:
         """Load the shipped weights, unless the user already chose a checkpoint."""
@@ -76,19 +69,13 @@ class WeightsManager(QObject):
 
     def load(self, path: str | Path) -> None:
         """Load ``path`` in the background; ``loaded`` or ``failed`` follows on the GUI thread."""
-        if self._closed:
+        if self._pool.closed:
             return
         path = Path(path)
         self._counter += 1
         self.busy = True
         self.loading.emit(str(path))
-        future = self._pool.submit(load_weights, path, self._counter)
-        future.add_done_callback(lambda f, p=path: self._emit(p, f))
-
-    def _emit(self, path: Path, future: Future) -> None:
-        with self._lock:
-            if not self._closed:
-                self._bridge.done.emit(path, future)
+        self._pool.submit(load_weights, path, self._counter, on_done=lambda f, p=path: self._on_done(p, f))
 
     def _on_done(self, path: Path, future: Future) -> None:
         from ispviewer.model.checkpoint import CheckpointError
@@ -110,6 +97,4 @@ class WeightsManager(QObject):
         self.failed.emit(message)
 
     def shutdown(self) -> None:
-        with self._lock:
-            self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown(wait=False)

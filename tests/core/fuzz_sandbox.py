@@ -113,7 +113,7 @@ class Sandbox:
                    OPENBLAS_NUM_THREADS="1")
         # stderr to a file, never a pipe: libjpeg and LibRaw warn on every damaged file, and a full
         # pipe would block the child (a false "hang")
-        self._stderr = tempfile.TemporaryFile()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - open as long as the child runs
         self.proc = subprocess.Popen([sys.executable, "-c", _CHILD, str(self.memory_limit)], env=env,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                                      text=True, start_new_session=True)

@@ -30,10 +30,10 @@ def count(short: int, long: int) -> int:
 
 def build_demo(folder: Path, count: int = 4, align: bool = False, seed: int = 0) -> Path:
     """Demo sources -> imported dataset (aligned in this process with ``align``); the dataset folder."""
-    from ispviewer.dataset.check import realign_triplet
     from ispviewer.dataset.demo import build_demo_sources
     from ispviewer.dataset.importer import import_sources
     from ispviewer.dataset.manifest import Manifest
+    from ispviewer.workflows.repair import realign_triplet
 
     build_demo_sources(folder / "sources", count=count, size=DEMO_SIZE, seed=seed)
     report = import_sources(folder / "sources", folder / "ds")
@@ -126,7 +126,7 @@ def start_decider(root: Path, tag: str, limit: int = 10**9, stop: Path | None = 
     """A decider (``pace`` s between decisions) whose stdout is a pipe (read it with
     :func:`wait_ready` and :func:`rest_of`)."""
     stop = stop or root.parent / f"{tag}.stop"
-    err = tempfile.TemporaryFile()
+    err = tempfile.TemporaryFile()  # noqa: SIM115 - handed to the caller with the process
     proc = start([sys.executable, "-c", DECIDER, str(root), tag, str(limit), str(stop), str(pace)],
                  stdout=subprocess.PIPE, stderr=err)
     proc.err_file = err

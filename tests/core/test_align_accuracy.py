@@ -127,7 +127,7 @@ def test_patches_lie_on_an_even_grid_inside_the_frame(demo_results):
     assert result.patches
     for p in result.patches:
         assert p.x % 2 == 0 and p.y % 2 == 0
-        assert 0 <= p.x and p.x + p.size <= w and 0 <= p.y and p.y + p.size <= h
+        assert p.x >= 0 and p.x + p.size <= w and p.y >= 0 and p.y + p.size <= h
         assert abs(p.dx) <= 8 and abs(p.dy) <= 8
         assert -1.0 <= p.ncc <= 1.0
         if p.measurable:

@@ -98,7 +98,8 @@ def _moved_pair(seed: int):
     scene = cv2.cvtColor(make_scene(size, np.random.default_rng(seed)), cv2.COLOR_RGB2GRAY)
     ys, xs = np.mgrid[0:size[1], 0:size[0]].astype(np.float64)
     d = np.zeros((size[1], size[0], 2))
-    for m in (LocalMotion("object", (128.0, 128.0), 20.0, 2.5, 0.7), LocalMotion("bulge", (380.0, 250.0), 24.0, 2.5, 1.0),
+    for m in (LocalMotion("object", (128.0, 128.0), 20.0, 2.5, 0.7),
+              LocalMotion("bulge", (380.0, 250.0), 24.0, 2.5, 1.0),
               LocalMotion("swirl", (380.0, 110.0), 22.0, 2.5, -1.0)):
         d += np.stack(m.field(xs, ys), axis=-1)
     phone = cv2.remap(scene, (xs + d[..., 0]).astype(np.float32), (ys + d[..., 1]).astype(np.float32), cv2.INTER_CUBIC)
@@ -130,4 +131,7 @@ def test_estimator_pickles_with_its_refinement_settings():
     old_state = {k: v for k, v in est.__getstate__().items() if k not in ("refine_overrides", "_refine")}
     legacy = DISFlowEstimator.__new__(DISFlowEstimator)
     legacy.__setstate__(old_state)
-    assert legacy._refine_engine() is legacy._engine()
+    assert legacy.refine_overrides is None
+    phone, target, _ = _moved_pair(0)
+    coarse_only = DISFlowEstimator(refine_finest_scale=None)
+    assert np.array_equal(legacy.estimate(phone, target), coarse_only.estimate(phone, target))

@@ -29,10 +29,12 @@ def test_blank_target_has_no_sift_matches(pair):
 def _photo_scene(name: str, size: tuple[int, int], seed: int) -> np.ndarray:
     """One photo upscaled plus non-repeating fine texture: no content shared with other photos."""
     import cv2
-    from ispviewer.align.synthetic import _asset
 
-    base = cv2.resize(_asset(name), size, interpolation=cv2.INTER_CUBIC)
-    grain = cv2.GaussianBlur(np.random.default_rng(seed).normal(size=(size[1], size[0])).astype(np.float32), (0, 0), 1.5)
+    from ispviewer.align.synthetic import photo_asset
+
+    base = cv2.resize(photo_asset(name), size, interpolation=cv2.INTER_CUBIC)
+    noise = np.random.default_rng(seed).normal(size=(size[1], size[0])).astype(np.float32)
+    grain = cv2.GaussianBlur(noise, (0, 0), 1.5)
     return np.clip((base + 0.15 * grain[..., None]) * 255, 0, 255).astype(np.uint8)
 
 

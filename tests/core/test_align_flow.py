@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from ispviewer.align import (
-    AlignParams, DISFlowEstimator, FlowEstimator, align_triplet, flow_estimator_names, make_flow_estimator,
+    AlignParams,
+    DISFlowEstimator,
+    FlowEstimator,
+    align_triplet,
+    flow_estimator_names,
+    make_flow_estimator,
     register_flow_estimator,
 )
 from ispviewer.align.photometric import match_tone, normalize_luminance

@@ -8,12 +8,11 @@ import cv2
 import numpy as np
 import pytest
 
-from ispviewer.align import (
-    AlignParams, HeatmapError, auto_status, load_heatmap, patch_grid, save_heatmap, warp_target_to_phone,
-)
+from ispviewer.align import AlignParams, auto_status, patch_grid, warp_target_to_phone
 from ispviewer.align.geometry import apply_homography, inside_convex, target_footprint
 from ispviewer.align.misalignment import downscale_heatmap, patch_flow_stats, smooth_flow
 from ispviewer.align.patches import match_patches
+from ispviewer.dataset.heatmap_file import HeatmapError, load_heatmap, save_heatmap
 from ispviewer.dataset.records import PatchMeasurement, Status
 
 

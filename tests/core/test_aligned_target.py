@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 
 from ispviewer.align.aligned_target import (
-    AlignedTargetError, aligned_target_relpath, save_aligned_target, write_aligned_target,
+    AlignedTargetError,
+    aligned_target_relpath,
+    save_aligned_target,
+    write_aligned_target,
 )
-from ispviewer.align.batch import _Job, align_job
+from ispviewer.align.batch import AlignJob, align_job
 from ispviewer.align.warp import warp_target_to_phone
 from ispviewer.dataset.demo import build_demo_sources
 from ispviewer.dataset.images import jpeg_size, load_rgb
@@ -31,7 +34,7 @@ def dataset(demo_sources, tmp_path):
 
 
 def _job(root, t, aligned):
-    return _Job(str(root), t.name, t.files.phone, t.files.target, f"heatmaps/{t.name}.npz", 64, 1.2,
+    return AlignJob(str(root), t.name, t.files.phone, t.files.target, f"heatmaps/{t.name}.npz", 64, 1.2,
                 aligned=aligned)
 
 

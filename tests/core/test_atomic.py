@@ -19,11 +19,10 @@ def test_write_replaces_the_file_readable_and_creates_the_folder(tmp_path):
 def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary_file(tmp_path):
     path = tmp_path / "a.jpg"
     path.write_bytes(b"old")
-    with pytest.raises(RuntimeError):
-        with atomic_file(path) as fh:
-            fh.write(b"half of the new")
-            seen = [p.name for p in tmp_path.iterdir()]
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_file(path) as fh:
+        fh.write(b"half of the new")
+        seen = [p.name for p in tmp_path.iterdir()]
+        raise RuntimeError("interrupted")
     assert path.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.jpg"]
     assert any(n.startswith(".a.jpg.") and n.endswith(".tmp") for n in seen)  # a name check --repair knows

@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 
 from ispviewer.dataset.demo.build import target_size_for
-from ispviewer.dataset.demo.geometry import (DISP_MAX, DISP_STEP, apply_homography, make_displacement_grid,
-                                             make_homography, phone_positions_of_target,
-                                             sample_displacement)
+from ispviewer.dataset.demo.geometry import (
+    DISP_MAX,
+    DISP_STEP,
+    apply_homography,
+    make_displacement_grid,
+    make_homography,
+    phone_positions_of_target,
+    sample_displacement,
+)
 
 PHONE = (2000, 1500)
 

@@ -8,12 +8,27 @@ import numpy as np
 import pytest
 
 from ispviewer.dataset.demo.build import target_size_for
-from ispviewer.dataset.demo.geometry import (DISP_STEP, apply_homography, make_displacement_grid, make_homography,
-                                             phone_positions_of_target, sample_displacement)
+from ispviewer.dataset.demo.geometry import (
+    DISP_STEP,
+    apply_homography,
+    make_displacement_grid,
+    make_homography,
+    phone_positions_of_target,
+    sample_displacement,
+)
 from ispviewer.dataset.demo.groundtruth import GroundTruth, GroundTruthError, load_groundtruth, save_groundtruth
-from ispviewer.dataset.demo.local_motion import (AMPLITUDE, MAX_GRADIENT, MAX_TURN, RADIUS, LocalMotion,
-                                                 add_local_motions, draw_local_motions, lipschitz_bound,
-                                                 motion_count, textured_map)
+from ispviewer.dataset.demo.local_motion import (
+    AMPLITUDE,
+    MAX_GRADIENT,
+    MAX_TURN,
+    RADIUS,
+    LocalMotion,
+    add_local_motions,
+    draw_local_motions,
+    lipschitz_bound,
+    motion_count,
+    textured_map,
+)
 
 PHONE = (2000, 1500)
 

@@ -13,6 +13,7 @@ import pytest
 distributed = pytest.importorskip("dask.distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
+from helpers import write_dng  # noqa: E402
 from ispviewer.align.batch import BatchSummary, align_job, plan_jobs  # noqa: E402
 from ispviewer.align.distributed import align_dataset_on_cluster  # noqa: E402
 from ispviewer.cli import main  # noqa: E402
@@ -21,7 +22,6 @@ from ispviewer.dataset.demo import build_demo_sources  # noqa: E402
 from ispviewer.dataset.importer import import_sources  # noqa: E402
 from ispviewer.dataset.manifest import Manifest  # noqa: E402
 from ispviewer.dataset.records import AlignState  # noqa: E402
-from helpers import write_dng  # noqa: E402
 
 # the task functions below run on the workers, which cannot import this test module: ship them by value
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

@@ -43,7 +43,7 @@ def _rank_main(rank: int, world: int, port: int, dataset: str, out: str, state_d
     from ispviewer.model import trainer
 
     built, initial, batches = [], [], []
-    build, draw, save = trainer.build_model, trainer._batch, trainer.save_checkpoint
+    build, draw, save = trainer.build_model, trainer.draw_batch, trainer.save_checkpoint
 
     def build_and_keep(*args, **kwargs):
         built.append(build(*args, **kwargs))
@@ -59,7 +59,7 @@ def _rank_main(rank: int, world: int, port: int, dataset: str, out: str, state_d
         Path(state_dir, f"saved_by_rank{rank}").touch()
         return save(*args, **kwargs)
 
-    trainer.build_model, trainer._batch, trainer.save_checkpoint = build_and_keep, draw_and_note, save_and_note
+    trainer.build_model, trainer.draw_batch, trainer.save_checkpoint = build_and_keep, draw_and_note, save_and_note
     rc = main(["train", dataset, "--out", out, "--epochs", "1", "--steps", "3", "--batch", "2", "--patch", "16",
                "--lr", "0.01"])
     torch.save({"rc": rc, "state": built[0].state_dict(), "initial": initial[0], "batches": batches},

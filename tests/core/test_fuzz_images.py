@@ -11,10 +11,11 @@ from pathlib import Path
 
 import cv2
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+
 from fuzz_mutations import Case, apply, mutated, tiff_fields
 from fuzz_sandbox import MAX_PIXELS, Sandbox
 from helpers import write_dng, write_jpeg
-from hypothesis import HealthCheck, example, given, settings
 from reliability_helpers import count, long_mode
 
 REAL_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real"

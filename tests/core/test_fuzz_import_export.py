@@ -6,16 +6,16 @@ Each case runs in the sandbox child (address-space and time limits).  Short by d
 """
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
 from fuzz_mutations import Case, Field, apply, mutated
 from fuzz_sandbox import Sandbox
 from helpers import write_dng, write_jpeg
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
-from reliability_helpers import count, long_mode
-
 from ispviewer.dataset.importer import import_sources
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
+from reliability_helpers import count, long_mode
 
 FUZZ = settings(max_examples=count(25, 1500), deadline=None, database=None, derandomize=not long_mode(),
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -15,21 +15,25 @@ def test_packing_puts_red_first_whatever_the_cfa(tmp_path, cfa):
     assert (oy, ox) == (-ry, -rx)
     norm = (data.astype(np.float32) - 64) / (4095 - 64)
     h, w = packed.data.shape[:2]
-    # packed pixel (i, j): R at raw (2i+oy, 2j+ox), B at raw (2i+1+oy, 2j+1+ox)
-    for i in range(1, h - 1, 5):
-        for j in range(1, w - 1, 7):
-            assert packed.data[i, j, 0] == pytest.approx(norm[2 * i + oy, 2 * j + ox], abs=1e-6)
-            assert packed.data[i, j, 3] == pytest.approx(norm[2 * i + 1 + oy, 2 * j + 1 + ox], abs=1e-6)
-            assert packed.data[i, j, 1] == pytest.approx(norm[2 * i + oy, 2 * j + 1 + ox], abs=1e-6)
+    # plane k of packed pixel (i, j) is raw (2i + oy + dy, 2j + ox + dx), (dy, dx) = divmod(k, 2): R, Gr, Gb, B.
+    # Every plane, every interior pixel (the outermost row/column may be reflect-padded).
+    rows, cols = np.arange(1, h - 1)[:, None], np.arange(1, w - 1)[None, :]
+    for k, colour in enumerate("RGGB"):
+        dy, dx = divmod(k, 2)
+        assert cfa[2 * ((oy + dy) % 2) + (ox + dx) % 2] == colour, f"plane {k} is not {colour} in a {cfa} raw"
+        expected = norm[2 * rows + oy + dy, 2 * cols + ox + dx]
+        assert np.allclose(packed.data[1:h - 1, 1:w - 1, k], expected, atol=1e-6), f"plane {k} ({colour})"
+    assert not np.allclose(packed.data[..., 1], packed.data[..., 2])  # two distinct greens (random data)
 
 
 def test_real_dng(real_data):
     packed = load_packed_raw(real_data / "blackmagic_pocket4k.dng")
     assert packed.info.cfa_pattern == "RGGB" and packed.origin == (0, 0)
-    assert packed.info.black_level == 512 and (packed.info.width, packed.info.height) == (4128, 2176)
-    assert packed.data.shape == (1088, 2064, 4)
+    # the phone frame is the DNG's default crop (16, 8, 4096x2160) of its 4128x2176 visible area
+    assert packed.info.black_level == 512 and (packed.info.width, packed.info.height) == (4096, 2160)
+    assert packed.info.crop == (16, 8, 4096, 2160) and packed.data.shape == (1080, 2048, 4)
     mean = packed.data.reshape(-1, 4).mean(0)
-    assert 0.01 < mean.min() and mean.max() < 0.9
+    assert mean.min() > 0.01 and mean.max() < 0.9
     assert abs(mean[1] - mean[2]) < 0.02  # both greens agree: the planes are in the right order
 
 

@@ -3,8 +3,6 @@ import io
 import json
 import shutil
 
-import pytest
-
 from helpers import make_capture, write_dng, write_jpeg
 from ispviewer.cli import main
 from ispviewer.dataset.importer import import_sources

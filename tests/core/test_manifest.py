@@ -8,10 +8,8 @@ import textwrap
 import pytest
 
 from ispviewer.dataset import schema
-from ispviewer.dataset.manifest import Manifest, ManifestError, ManifestReadOnly
-from ispviewer.dataset.records import (
-    AlignmentResult, CaptureFiles, DecidedBy, PatchMeasurement, RawInfo, Status,
-)
+from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError, ManifestReadOnly
+from ispviewer.dataset.records import AlignmentResult, CaptureFiles, DecidedBy, PatchMeasurement, RawInfo, Status
 
 FILES = CaptureFiles("captures/a/raw.dng", "captures/a/phone.jpg", "captures/a/target.jpg")
 RAW = RawInfo(64, 48, "Apple", "iPhone 6s", "RGGB", 528.0, 4095.0)
@@ -56,6 +54,47 @@ def test_realignment_keeps_user_decisions(manifest):
     history = manifest.history(first.id)
     assert [(h.actor, h.new_status) for h in history] == [(DecidedBy.AUTO, Status.ACCEPTED),
                                                           (DecidedBy.USER, Status.REJECTED)]
+
+
+def grid(size, *mis, x0=0, threshold=1.2):
+    """An alignment whose patches are ``size`` px squares in a row from ``x0``, one per misalignment."""
+    patches = tuple(PatchMeasurement(x=x0 + size * i, y=0, size=size, dx=0.3, dy=0.1, ncc=0.8, misalignment_px=m,
+                                     misalignment_p95=None if m is None else m * 2, measurable=m is not None)
+                    for i, m in enumerate(mis))
+    return AlignmentResult(IDENTITY, patches, None, threshold)
+
+
+def test_no_realignment_deletes_or_overwrites_a_user_decision(manifest):
+    """Whatever a re-alignment measures (same grid, other patch size, no patches, a failure), every
+    patch a person decided keeps its status, reason, author and history."""
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    manifest.store_alignment(tid, grid(32, 0.4, 1.5, None))
+    first, second, third = manifest.patches(tid)
+    manifest.decide(first.id, Status.REJECTED, "blurry")  # the aligner had accepted it
+    manifest.decide(second.id, Status.ACCEPTED, "fine by eye")  # the aligner had rejected it
+    manifest.decide(third.id, Status.FLAGGED, "check the sky")
+    decided = {p.id: (p.x, p.y, p.size, p.status, p.decided_by, p.reason) for p in manifest.patches(tid)}
+    histories = {pid: manifest.history(pid) for pid in decided}
+
+    def user_decisions_unchanged():
+        for pid, before in decided.items():
+            p = manifest.patch(pid)  # raises if the row was deleted
+            assert (p.x, p.y, p.size, p.status, p.decided_by, p.reason) == before
+            assert manifest.history(pid) == histories[pid]  # no automatic event on top of a person's
+
+    for realignment in (grid(32, 0.1, 3.0, 0.2),  # same grid: the aligner would decide all three otherwise
+                        grid(48, 0.2, 0.2, x0=8),  # another patch size: none of the old squares comes back
+                        grid(32),  # no measurable patch at all
+                        grid(32, 5.0, 5.0, 5.0, threshold=0.1)):
+        manifest.store_alignment(tid, realignment)
+        user_decisions_unchanged()
+    manifest.store_alignment_failure(tid, "too few SIFT matches")
+    user_decisions_unchanged()
+    manifest.store_alignment(tid, grid(32, 0.1, 0.1, 0.1))  # back on the first grid: measured again, still theirs
+    user_decisions_unchanged()
+    assert [manifest.patch(pid).misalignment_px for pid in decided] == pytest.approx([0.1, 0.1, 0.1])
+    manifest.apply_threshold(0.05)  # nor a new threshold
+    user_decisions_unchanged()
 
 
 def test_threshold_changes_auto_decisions_only(manifest):
@@ -162,8 +201,13 @@ def test_symlink_out_of_root_is_refused(manifest, tmp_path):
 def test_history_is_append_only(manifest):
     tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
     manifest.store_alignment(tid, result(0.4))
-    with pytest.raises(sqlite3.DatabaseError):
-        manifest._conn.execute("UPDATE decisions SET new_status = 'rejected'")
+    other = sqlite3.connect(manifest.root / MANIFEST_NAME)  # a writer other than this API is refused too
+    try:
+        with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+            other.execute("UPDATE decisions SET new_status = 'rejected'")
+    finally:
+        other.close()
+    assert len(manifest.history(manifest.patches(tid)[0].id)) == 1
 
 
 def test_aligned_target_is_stored_replaced_and_cleared(manifest):
@@ -217,19 +261,22 @@ def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
     with monkeypatch.context() as mp:
         mp.setattr(schema, "SCHEMA_VERSION", 1)
         with Manifest.open(root, create=True) as m:
-            with m._write() as db:  # the columns version 1 had (add_triplet writes later ones)
-                tid = db.execute(
-                    "INSERT INTO triplets (name, raw_path, phone_path, target_path, width, height, target_width, "
-                    "target_height, phone_make, phone_model, cfa_pattern, black_level, white_level, imported_at) "
-                    "VALUES ('a', ?, ?, ?, ?, ?, 96, 72, ?, ?, ?, ?, ?, '2026-01-01')",
-                    (FILES.raw, FILES.phone, FILES.target, RAW.width, RAW.height, RAW.make, RAW.model,
-                     RAW.cfa_pattern, RAW.black_level, RAW.white_level)).lastrowid
-                db.execute("UPDATE triplets SET align_state = 'aligned', homography = ?, "
-                           "heatmap_path = 'heatmaps/a.npz' WHERE id = ?", (json.dumps(IDENTITY), tid))
-                for x in (0, 32):
-                    db.execute("INSERT INTO patches (triplet_id, x, y, size, dx, dy, ncc, misalignment_px, "
-                               "status, decided_by) VALUES (?, ?, 0, 32, 0.1, 0.2, 0.9, 0.4, 'accepted', 'auto')",
-                               (tid, x))
+            pass  # the version 1 schema
+        with sqlite3.connect(root / MANIFEST_NAME) as db:  # rows as version 1 stored them (its columns only)
+            tid = db.execute(
+                "INSERT INTO triplets (name, raw_path, phone_path, target_path, width, height, target_width, "
+                "target_height, phone_make, phone_model, cfa_pattern, black_level, white_level, imported_at) "
+                "VALUES ('a', ?, ?, ?, ?, ?, 96, 72, ?, ?, ?, ?, ?, '2026-01-01')",
+                (FILES.raw, FILES.phone, FILES.target, RAW.width, RAW.height, RAW.make, RAW.model,
+                 RAW.cfa_pattern, RAW.black_level, RAW.white_level)).lastrowid
+            db.execute("UPDATE triplets SET align_state = 'aligned', homography = ?, "
+                       "heatmap_path = 'heatmaps/a.npz' WHERE id = ?", (json.dumps(IDENTITY), tid))
+            for x in (0, 32):
+                db.execute("INSERT INTO patches (triplet_id, x, y, size, dx, dy, ncc, misalignment_px, "
+                           "status, decided_by) VALUES (?, ?, 0, 32, 0.1, 0.2, 0.9, 0.4, 'accepted', 'auto')",
+                           (tid, x))
+        db.close()
+        with Manifest.open(root) as m:
             pid = m.patches(tid)[0].id
             m.decide(pid, Status.REJECTED, "blurry")
     conn = sqlite3.connect(root / "manifest.sqlite")

@@ -47,7 +47,7 @@ def test_a_shifted_image_loses_structure(reference):
 
 def test_shipped_weights_render_the_real_dng_plausibly(real_data):
     from ispviewer.model.checkpoint import load_checkpoint
-    from ispviewer.model.commands import shipped_weights
+    from ispviewer.model.weight_files import shipped_weights
 
     if not shipped_weights().exists():
         pytest.skip("no shipped weights in this checkout")

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from ispviewer.model.checkpoint import load_checkpoint
-from ispviewer.model.commands import shipped_weights
+from ispviewer.model.weight_files import shipped_weights
 
 pytestmark = pytest.mark.skipif(not shipped_weights().exists(), reason="no shipped weights in this checkout")
 
@@ -26,8 +26,8 @@ def test_shipped_weights_are_small_documented_and_load_safely():
 
 
 def test_shipped_weights_beat_the_phone_isp_on_unseen_demo_triplets(tmp_path):
-    from ispviewer.dataset.demo.commands import build_demo_dataset
     from ispviewer.model.trainer import evaluate
+    from ispviewer.workflows.demo import build_demo_dataset
 
     dataset = tmp_path / "demo"
     # A seed and size the weights never saw (they were trained on seed 7 at 2000x1500).

@@ -5,13 +5,13 @@ import sqlite3
 import time
 
 import pytest
-from reliability_helpers import copy_dataset, demo_template
 
-from ispviewer.cli import main
 from ispviewer.align.batch import align_job, new_job
+from ispviewer.cli import main
 from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import DecidedBy, Status
+from reliability_helpers import copy_dataset, demo_template
 
 
 @pytest.fixture

@@ -7,12 +7,21 @@ watch is benchmarks/bench_concurrent_writes.py).
 
 import subprocess
 
-from reliability_helpers import (
-    DEMO_PATCH, cli_command, copy_dataset, count, db, demo_template, integrity, parse_decisions, rest_of,
-    start, start_decider, wait_ready,
-)
-
 from ispviewer.dataset.check import check_dataset
+from reliability_helpers import (
+    DEMO_PATCH,
+    cli_command,
+    copy_dataset,
+    count,
+    db,
+    demo_template,
+    integrity,
+    parse_decisions,
+    rest_of,
+    start,
+    start_decider,
+    wait_ready,
+)
 
 #: Generous: SQLite's busy timeout is 5 s and the manifest retries locks for 30 s before giving up.
 WORST_DECISION_S = 5.0

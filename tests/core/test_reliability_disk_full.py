@@ -10,6 +10,7 @@ import sys
 import textwrap
 
 import pytest
+
 from reliability_helpers import DEMO_PATCH, demo_template
 
 CHILD = textwrap.dedent("""
@@ -96,7 +97,8 @@ def test_full_disk(tmp_path):
     assert out["integrity"] == "ok"
     assert out["check"].endswith("no problems"), out["check"]
     print(f"\nfull disk: {len(out['returned'])} decisions returned before the disk was full, "
-          f"{len(out['errors'])} refused with 'disk is full', none lost; align on a full disk: exit {out['align_full'][0]}")
+          f"{len(out['errors'])} refused with 'disk is full', none lost; "
+          f"align on a full disk: exit {out['align_full'][0]}")
 
 
 def test_a_heatmap_that_cannot_be_written_fails_its_triplet_only(tmp_path):
@@ -106,7 +108,7 @@ def test_a_heatmap_that_cannot_be_written_fails_its_triplet_only(tmp_path):
     root = demo_template(align=True)
     with Manifest.open(root, readonly=True) as m:
         t = m.triplets()[0]
-    job = batch._Job(root=str(root), name=t.name, phone=t.files.phone, target=t.files.target,
+    job = batch.AlignJob(root=str(root), name=t.name, phone=t.files.phone, target=t.files.target,
                      heatmap=f"{t.files.phone}/heatmap.npz", patch_size=DEMO_PATCH, threshold_px=1.2)
     name, result, error = batch.align_job(job)  # its folder is a file: writing fails like a full disk
     assert (name, result) == (t.name, None) and "cannot write the heatmap" in error

@@ -10,12 +10,24 @@ import random
 import subprocess
 import time
 
+from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset
+from ispviewer.workflows.repair import repair_dataset
 from reliability_helpers import (
-    DEMO_PATCH, cli_command, copy_dataset, count, db, demo_template, integrity, kill_group,
-    parse_decisions, progress_lines, rest_of, start, start_decider, wait_ready,
+    DEMO_PATCH,
+    cli_command,
+    copy_dataset,
+    count,
+    db,
+    demo_template,
+    integrity,
+    kill_group,
+    parse_decisions,
+    progress_lines,
+    rest_of,
+    start,
+    start_decider,
+    wait_ready,
 )
-
-from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset, repair_dataset
 
 ALIGN_KILLS = count(3, 40)
 DECISION_KILLS = count(6, 200)
@@ -122,7 +134,7 @@ def test_kill_during_decision_burst_loses_no_returned_decision(tmp_path):
             logged = {r["reason"]: r["new_status"] for r in conn.execute(
                 "SELECT reason, new_status FROM decisions WHERE reason LIKE ?", (f"{tag}-%",))}
             current = {r["id"]: r["reason"] for r in conn.execute("SELECT id, reason FROM patches")}
-        for pid, status, reason, _ in returned:
+        for _pid, status, reason, _ in returned:
             assert logged.get(reason) == status, f"returned decision {reason} lost"
         # at most the one call in flight at the kill committed without having returned
         assert set(logged) - {r for _, _, r, _ in returned} <= {f"{tag}-{len(returned)}"}

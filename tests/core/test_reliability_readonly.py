@@ -7,11 +7,11 @@ import sys
 import textwrap
 
 import pytest
-from reliability_helpers import copy_dataset, demo_template, run_cli, unwritable
 
 from ispviewer.dataset.check import check_dataset
 from ispviewer.dataset.manifest import Manifest, ManifestReadOnly
 from ispviewer.dataset.records import Status
+from reliability_helpers import copy_dataset, demo_template, run_cli, unwritable
 
 
 def _snapshot(root):

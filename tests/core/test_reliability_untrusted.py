@@ -9,9 +9,9 @@ test_model_checkpoint.py.)
 import sqlite3
 
 import pytest
-from reliability_helpers import DEMO_PATCH, copy_dataset, demo_template, run_cli
 
 from ispviewer.dataset.check import check_dataset
+from reliability_helpers import DEMO_PATCH, copy_dataset, demo_template, run_cli
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 import cv2
 import pytest
 
-from ispviewer.align.stats import collect, format_report, render_png
+from ispviewer.align.stats import collect, format_report
 from ispviewer.cli import main
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, CaptureFiles, PatchMeasurement, RawInfo

@@ -56,7 +56,7 @@ def write_triplet(m: Manifest, root: Path, name: str, seed: int, align: bool = T
                         for i, ((x, y), v) in enumerate(zip(cells, mis)))
         heatmap = None
         if name == "t01":  # one triplet carries a real heatmap file written by the aligner's writer
-            from ispviewer.align.heatmap import save_heatmap
+            from ispviewer.dataset.heatmap_file import save_heatmap
 
             heatmap = f"heatmaps/{name}.npz"
             (root / "heatmaps").mkdir(exist_ok=True)

@@ -91,8 +91,8 @@ def test_a_triplet_whose_aligned_file_is_deleted_or_corrupt_still_opens(qtbot, m
         shown.clear()
         w.loader.forget()
         w.show_triplet(name)
-        qtbot.waitUntil(lambda: not w.loading, timeout=10000)
-        assert w.current.name == name
+        qtbot.waitUntil(lambda: not w.state.loading, timeout=10000)
+        assert w.state.triplet.name == name
         assert target.pyramid is not None and not target.pyramid.is_preview and not target.message.isVisible()
         assert w.viewer.panes[PHONE].pyramid is not None
         record = next(r for r in w.browser.model.records if r.name == name)
@@ -105,7 +105,7 @@ def test_a_triplet_whose_aligned_file_is_deleted_or_corrupt_still_opens(qtbot, m
 
 
 def test_datasets_aligned_before_the_cache_existed_open_as_before(window):
-    request = window.request_for(window.session.triplet("t01"))
+    request = window.navigator.request_for(window.session.triplet("t01"))
     assert request.aligned_path is None
     full = load_triplet(request)
     assert TARGET in full.pyramids and not full.warnings and not full.errors
@@ -117,14 +117,14 @@ def test_cold_open_reads_the_heatmap_once_and_the_full_result_keeps_it(qtbot, wi
     calls = []
     real = loader_module.load_heatmap_file
     monkeypatch.setattr(loader_module, "load_heatmap_file", lambda *a: calls.append(a) or real(*a))
-    window._prefetch_timer.stop()  # noqa: SLF001 - no neighbour prefetch may be running or start
+    window.navigator.cancel_prefetch()  # no neighbour prefetch may start
     qtbot.waitUntil(lambda: not window.loader.busy, timeout=10000)
     window.loader.forget()
     calls.clear()
     results = []
     window.loader.loaded.connect(results.append)
     window.show_triplet("t01")  # cold: a preview, then the full resolution
-    qtbot.waitUntil(lambda: not window.loading, timeout=10000)
+    qtbot.waitUntil(lambda: not window.state.loading, timeout=10000)
     shown = [r for r in results if r.name == "t01"]
     assert [r.preview for r in shown] == [True, False]
     full = shown[-1]

@@ -36,14 +36,14 @@ def test_sorting_by_mean_misalignment_drives_next_triplet(qtbot, window):
     expected = sorted(means, key=lambda n: -means[n])
     assert b.visible_names() == expected
     window.show_triplet(expected[0])
-    qtbot.waitUntil(lambda: not window.loading)
+    qtbot.waitUntil(lambda: not window.state.loading)
     for name in expected[1:]:
         press_keys(window, "PgDown")
-        qtbot.waitUntil(lambda: not window.loading)
-        assert window.current.name == name
+        qtbot.waitUntil(lambda: not window.state.loading)
+        assert window.state.triplet.name == name
     press_keys(window, "PgUp")
-    qtbot.waitUntil(lambda: not window.loading)
-    assert window.current.name == expected[-2]
+    qtbot.waitUntil(lambda: not window.state.loading)
+    assert window.state.triplet.name == expected[-2]
 
 
 def test_next_triplet_keeps_the_view_and_is_prefetched(qtbot, window):
@@ -51,11 +51,11 @@ def test_next_triplet_keeps_the_view_and_is_prefetched(qtbot, window):
     vs.set_view(101.25, 77.5, 2.5)
     rect = window.viewer.panes[PHONE].visible_rect()
     session = window.session
-    request = window.request_for(session.triplet("t02"))
+    request = window.navigator.request_for(session.triplet("t02"))
     qtbot.waitUntil(lambda: window.loader.cached(request) is not None, timeout=10000)  # prefetched
     press_keys(window, "PgDown")
-    assert not window.loading  # shown straight from the cache, no waiting
-    assert window.current.name == "t02"
+    assert not window.state.loading  # shown straight from the cache, no waiting
+    assert window.state.triplet.name == "t02"
     assert window.viewer.loaded.name == "t02"
     assert (vs.centre, vs.zoom) == ((101.25, 77.5), 2.5)
     assert window.viewer.panes[PHONE].visible_rect() == pytest.approx(rect)
@@ -66,8 +66,8 @@ def test_clicking_a_row_opens_that_triplet(qtbot, window):
     b = window.browser
     index = b.proxy.index(2, 0)
     b.table.clicked.emit(index)
-    qtbot.waitUntil(lambda: not window.loading)
-    assert window.current.name == "t03"
+    qtbot.waitUntil(lambda: not window.state.loading)
+    assert window.state.triplet.name == "t03"
     assert window.viewer.loaded.name == "t03"
 
 
@@ -78,7 +78,7 @@ def test_loader_drops_stale_results(qtbot, window):
     loader.loaded.connect(lambda r: shown.append(r.name))
     try:
         for name in ("t02", "t03", "t04"):  # quick succession: only the last one may be shown
-            loader.request(window.request_for(session.triplet(name)))
+            loader.request(window.navigator.request_for(session.triplet(name)))
         qtbot.waitUntil(lambda: shown == ["t04"], timeout=10000)
         deadline = time.monotonic() + 0.5
         while time.monotonic() < deadline:
@@ -86,7 +86,7 @@ def test_loader_drops_stale_results(qtbot, window):
         assert shown == ["t04"]
         assert loader.generation == 3
         # the stale results were still kept: asking again is instant
-        assert loader.request(window.request_for(session.triplet("t03")))
+        assert loader.request(window.navigator.request_for(session.triplet("t03")))
         assert shown == ["t04", "t03"]
     finally:
         loader.shutdown()
@@ -99,7 +99,7 @@ def test_preview_is_the_same_picture_at_a_quarter_size(window):
     from ispviewer.gui.loader import PREVIEW_REDUCE, load_triplet
     from ispviewer.gui.sources import TARGET
 
-    request = window.request_for(window.session.triplet("t01"))
+    request = window.navigator.request_for(window.session.triplet("t01"))
     full = load_triplet(request)
     quick = load_triplet(request, reduce=PREVIEW_REDUCE)
     assert quick.preview and not full.preview
@@ -118,7 +118,7 @@ def test_cold_open_shows_a_preview_then_full_resolution(qtbot, window):
     seen = []
     window.loader.loaded.connect(lambda r: seen.append(r.preview))
     window.show_triplet("t04")
-    qtbot.waitUntil(lambda: not window.loading, timeout=10000)
+    qtbot.waitUntil(lambda: not window.state.loading, timeout=10000)
     assert seen[-1] is False and seen.count(False) == 1  # the full result came last, once
     assert not window.viewer.panes[PHONE].pyramid.is_preview
     assert len(window.viewer.overlays[PHONE].grid.grid.groups) > 0
@@ -129,10 +129,10 @@ def test_shortcuts_work_while_the_table_has_focus(qtbot, window):
     table.setFocus()
     b = window.browser
     b.table.clicked.emit(b.proxy.index(1, 0))  # a click on a row (gives the table the focus)
-    qtbot.waitUntil(lambda: not window.loading)
-    assert window.current.name == "t02"
+    qtbot.waitUntil(lambda: not window.state.loading)
+    assert window.state.triplet.name == "t02"
     press_keys(table, "PgDown")
-    qtbot.waitUntil(lambda: not window.loading)
-    assert window.current.name == "t03"
+    qtbot.waitUntil(lambda: not window.state.loading)
+    assert window.state.triplet.name == "t03"
     press_keys(table, "N")
     assert window.triage.selected is not None

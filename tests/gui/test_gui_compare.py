@@ -63,7 +63,7 @@ def test_difference_view_shows_both_differences_to_the_target(make_window, demo,
     qtbot.waitUntil(lambda: all(i.isVisible() for i in compare.items.values()), timeout=5000)
     assert w.viewer.panes[PHONE].title.text().startswith("|phone ISP − target|")
     assert w.viewer.panes[OUTPUT].title.text().startswith("|network output − target|")
-    view = compare._visible()
+    view = compare.visible_rect()
     rect = grow(view, MARGIN, w.viewer.image_size())
     size = (rect[2], rect[3])
     target = pyramid_crop(w.viewer.panes[TARGET].pyramid, rect, size, 1.0)
@@ -77,7 +77,7 @@ def test_difference_view_shows_both_differences_to_the_target(make_window, demo,
     # the difference follows the view
     w.viewer.view_state.pan_by(40, 0)
     qtbot.waitUntil(lambda: compare.items[PHONE].mapRectToParent(compare.items[PHONE].boundingRect()).x()
-                    == grow(compare._visible(), MARGIN, w.viewer.image_size())[0] - 0.5, timeout=3000)
+                    == grow(compare.visible_rect(), MARGIN, w.viewer.image_size())[0] - 0.5, timeout=3000)
     press_keys(w, "D")
     assert not any(i.isVisible() for i in compare.items.values())
     assert w.viewer.panes[PHONE].title.text() == "phone ISP"

@@ -37,7 +37,7 @@ def test_apply_rejects_exactly_the_previewed_patches_and_undo_restores(qtbot, wi
     user_patch = window.triage.selected
     press_keys(window, "A")
     hist = window.histogram
-    qtbot.waitUntil(lambda: window.session.pending == 0 and hist._user == 1)  # the dock saw the decision
+    qtbot.waitUntil(lambda: window.session.pending == 0 and hist.user_decisions == 1)  # the dock saw the decision
     before = rejected_counts(dataset)
     hist.spin.setValue(0.8)
     preview = hist.preview(0.8)["rejected"]
@@ -49,7 +49,7 @@ def test_apply_rejects_exactly_the_previewed_patches_and_undo_restores(qtbot, wi
         assert m.threshold_px == pytest.approx(0.8)
     # the grid of the current triplet was re-read
     assert sum(p.status.value == "rejected" for p in window.session.patches()) == \
-        sum(1 for p in window.session.manifest.patches(window.current.id) if p.status.value == "rejected")
+        sum(1 for p in window.session.manifest.patches(window.state.triplet.id) if p.status.value == "rejected")
     press_keys(window, "Ctrl+Z")
     qtbot.waitUntil(lambda: window.session.pending == 0 and hist.threshold_px == pytest.approx(1.2), timeout=5000)
     assert rejected_counts(dataset) == before

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog
 from guihelpers import press_keys, to_viewport
 from inferdata import demo_template, expected_output, raw_path, save_model, use_weights
 from ispviewer.gui import inference_worker
+from ispviewer.gui.inference_worker import FullOutcome
 from ispviewer.gui.output_canvas import to_uint8
 from ispviewer.gui.sources import OUTPUT
 
@@ -56,7 +57,7 @@ def test_output_appears_for_the_visible_region_at_its_phone_frame_place(make_win
     canvas = out.canvas()
     assert 0 < canvas.coverage() < 0.7  # the visible region and a margin, not the whole frame
     x, y, rw, rh = rect
-    expect = expected_output(weights, raw_path(w, w.current.name), rect)
+    expect = expected_output(weights, raw_path(w, w.state.triplet.name), rect)
     np.testing.assert_allclose(canvas.data[y:y + rh, x:x + rw], expect, atol=2e-5)
     # the detail image sits on its phone-frame rectangle, and the pane shows those very pixels
     dx, dy, dw, dh = out.detail_rect
@@ -74,7 +75,7 @@ def test_a_superseded_request_never_paints_stale_output(make_window, demo, weigh
     w = make_window(demo)
     out = w.tools.output
     gate, calls = threading.Event(), []
-    real = inference_worker._render
+    real = inference_worker.render_exact
 
     def held(model, packed, region, cancel, **kw):
         calls.append(region)
@@ -83,7 +84,7 @@ def test_a_superseded_request_never_paints_stale_output(make_window, demo, weigh
             return real(model, packed, region, threading.Event(), **kw)
         return real(model, packed, region, cancel, **kw)
 
-    monkeypatch.setattr(inference_worker, "_render", held)
+    monkeypatch.setattr(inference_worker, "render_exact", held)
     painted = []  # (triplet shown, image, rect) for every paint of the output pane
     set_rect, set_output = out.detail.setRect, w.viewer.set_output
     monkeypatch.setattr(out.detail, "setRect", lambda r: (painted.append((out.name, out.detail.image.copy(), r)),
@@ -93,11 +94,11 @@ def test_a_superseded_request_never_paints_stale_output(make_window, demo, weigh
     w.viewer.view_state.set_view(240, 180, 1.0)
     use_weights(w, qtbot, weights)
     qtbot.waitUntil(lambda: len(calls) == 1, timeout=5000)
-    first = w.current.name
+    first = w.state.triplet.name
     stale_canvas = out.canvas()
     press_keys(w, "PgDown")
-    qtbot.waitUntil(lambda: not w.loading, timeout=10000)
-    second = w.current.name
+    qtbot.waitUntil(lambda: not w.state.loading, timeout=10000)
+    second = w.state.triplet.name
     assert second != first
     start = len(painted)
     gate.set()  # the old render now finishes and stores its (now stale) result
@@ -124,7 +125,7 @@ def test_cancel_stops_the_whole_image_render_promptly(make_window, demo, tmp_pat
     out = w.tools.output
     use_weights(w, qtbot, big)
     seen = []
-    out.worker.full_event.connect(lambda job, kind, payload: seen.append((kind, payload)))
+    out.worker.full_progress.connect(lambda job, done, total: seen.append(("progress", (done, total))))
     press_keys(w, "Ctrl+R")
     assert out.full_running and out.full_status.isVisible()
     qtbot.waitUntil(lambda: any(k == "progress" and p[0] >= 2 for k, p in seen), timeout=15000)
@@ -132,7 +133,7 @@ def test_cancel_stops_the_whole_image_render_promptly(make_window, demo, tmp_pat
     clock = time.monotonic()
     with qtbot.waitSignal(out.full_finished, timeout=3000) as finished:
         press_keys(w, "Esc")
-    assert finished.args == ["cancelled"]
+    assert finished.args == [FullOutcome.CANCELLED]
     assert time.monotonic() - clock < 1.5
     done = max(p[0] for k, p in seen if k == "progress")
     assert done < total // 2
@@ -155,7 +156,7 @@ def test_the_event_loop_keeps_ticking_during_a_whole_image_render(make_window, d
     with qtbot.waitSignal(out.full_finished, timeout=30000) as finished:
         assert out.render_whole()
     timer.stop()
-    assert finished.args == ["done"]
+    assert finished.args == [FullOutcome.DONE]
     assert len(gaps) > 10 and max(gaps[1:]) < 250  # generous: the benchmark prints the real figure
 
 
@@ -165,8 +166,8 @@ def test_whole_image_render_is_saved_as_png_and_jpeg(make_window, demo, weights,
     use_weights(w, qtbot, weights)
     with qtbot.waitSignal(out.full_finished, timeout=15000) as finished:
         press_keys(w, "Ctrl+R")
-    assert finished.args == ["done"] and out.pane.pyramid is out.canvas().full_pyramid
-    expect = to_uint8(expected_output(weights, raw_path(w, w.current.name)))
+    assert finished.args == [FullOutcome.DONE] and out.pane.pyramid is out.canvas().full_pyramid
+    expect = to_uint8(expected_output(weights, raw_path(w, w.state.triplet.name)))
     for name in ("out.png", "out.jpg"):
         target = tmp_path / name
         monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, t=target, **k: (str(t), ""))
@@ -193,10 +194,10 @@ def test_bad_weights_keep_the_app_alive_with_a_message(make_window, demo, weight
     if out.weights.current is None:  # no shipped weights in this checkout: the pane says why
         assert "bad.pt" in out.pane.message.text() and out.pane.message.isVisible()
     assert "bad.pt" in w.statusBar().currentMessage() and "not a PyTorch checkpoint" in w.statusBar().currentMessage()
-    before = w.current.name
+    before = w.state.triplet.name
     press_keys(w, "PgDown")  # the window keeps working
-    qtbot.waitUntil(lambda: not w.loading, timeout=10000)
-    assert w.current.name != before and w.viewer.panes["phone"].pyramid is not None
+    qtbot.waitUntil(lambda: not w.state.loading, timeout=10000)
+    assert w.state.triplet.name != before and w.viewer.panes["phone"].pyramid is not None
     use_weights(w, qtbot, weights)
     w.viewer.view_state.set_view(240, 180, 1.0)
     qtbot.waitUntil(lambda: out.canvas() is not None and out.canvas().coverage() > 0, timeout=15000)
@@ -211,7 +212,7 @@ def test_an_unreadable_raw_is_said_in_the_output_pane(make_window, demo, weights
     import shutil
 
     w = make_window(shutil.copytree(demo, tmp_path / "ds"))
-    raw_path(w, w.current.name).write_bytes(b"\0" * 100)  # before any render read it
+    raw_path(w, w.state.triplet.name).write_bytes(b"\0" * 100)  # before any render read it
     use_weights(w, qtbot, weights)
     out = w.tools.output
     qtbot.waitUntil(lambda: out.error is not None, timeout=10000)
@@ -234,7 +235,7 @@ def test_views_rendered_one_by_one_join_without_seams(make_window, demo, weights
     fw, fh = canvas.frame
     done = np.repeat(np.repeat(canvas.cells, CELL, 0), CELL, 1)[:fh, :fw]
     assert 0.3 < done.mean() < 1.0
-    whole = expected_output(weights, raw_path(w, w.current.name))
+    whole = expected_output(weights, raw_path(w, w.state.triplet.name))
     np.testing.assert_allclose(canvas.data[done], whole[done], atol=2e-5)  # pieces = one untiled render
 
 
@@ -265,8 +266,8 @@ def test_a_small_pan_keeps_the_render_in_flight_and_a_large_one_supersedes_it(ma
     out = w.tools.output
     out.preview_max_pixels = 4000
     gate = threading.Event()
-    real = inference_worker._render
-    monkeypatch.setattr(inference_worker, "_render", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
+    real = inference_worker.render_exact
+    monkeypatch.setattr(inference_worker, "render_exact", lambda *a, **k: (gate.wait(10), real(*a, **k))[1])
     jobs = []
     submit = out.worker.submit_view
     monkeypatch.setattr(out.worker, "submit_view", lambda job: (jobs.append(job), submit(job)))

@@ -21,7 +21,7 @@ def ds(tmp_path_factory, tmp_path):
 
 def test_realignment_keeps_user_decisions_and_shows_the_new_patches(make_window, ds, qtbot, monkeypatch):
     w = make_window(ds)
-    name = w.current.name
+    name = w.state.triplet.name
     patches = w.session.patches()
     assert {p.size for p in patches} == {64}
     mine = patches[len(patches) // 2]
@@ -37,7 +37,7 @@ def test_realignment_keeps_user_decisions_and_shows_the_new_patches(make_window,
         assert realigner.running == name and realigner.status.isVisible()
     assert done.args[:2] == [name, True]
     assert not realigner.status.isVisible()
-    qtbot.waitUntil(lambda: not w.loading and w.session.pending == 0, timeout=10000)
+    qtbot.waitUntil(lambda: not w.state.loading and w.session.pending == 0, timeout=10000)
     with Manifest.open(ds, readonly=True) as m:
         t = m.triplet(name)
         fresh = m.patches(t.id)
@@ -62,7 +62,7 @@ def test_realignment_keeps_user_decisions_and_shows_the_new_patches(make_window,
 
 def test_realignment_failure_keeps_the_previous_alignment(make_window, ds, qtbot, monkeypatch):
     w = make_window(ds)
-    name = w.current.name
+    name = w.state.triplet.name
     before = w.session.triplet(name).homography
     target = w.session.manifest.resolve(w.session.triplet(name).files.target)
     target.write_bytes(b"not a jpeg")

@@ -1,10 +1,8 @@
-"""Qt-light unit tests: the area-averaged pyramid and the shared view state."""
+"""Qt-light unit tests: the area-averaged pyramid (the view state is tested in tests/core)."""
 
 import numpy as np
-import pytest
 
 from ispviewer.gui.pyramid import build_pyramid
-from ispviewer.gui.view_state import ViewState
 
 
 def test_pyramid_levels_halve_until_small():
@@ -42,28 +40,3 @@ def test_pyramid_pixel_lookup():
     pyr = build_pyramid(img)
     assert pyr.pixel(2, 1) == tuple(img[1, 2])
     assert pyr.pixel(5, 0) is None and pyr.pixel(-1, 0) is None
-
-
-def test_view_state_zoom_about_keeps_anchor(qapp):
-    vs = ViewState()
-    vs.set_view(100.0, 50.0, 1.0)
-    vs.zoom_about(2.0, 120.0, 40.0)
-    # the anchor is where it was on screen: same offset from centre in device px
-    assert (120.0 - vs.centre[0]) * vs.zoom == pytest.approx((120.0 - 100.0) * 1.0)
-    assert (40.0 - vs.centre[1]) * vs.zoom == pytest.approx((40.0 - 50.0) * 1.0)
-    assert vs.zoom == 2.0
-
-
-def test_view_state_fit_and_rect(qapp):
-    vs = ViewState()
-    fired = []
-    vs.changed.connect(lambda: fired.append(1))
-    vs.fit(400, 300, 800, 400)
-    assert vs.zoom == pytest.approx(400 / 300)
-    x, y, w, h = vs.rect(800, 400)
-    assert (y, h) == pytest.approx((-0.5, 300))
-    assert x + w / 2 == pytest.approx(199.5)
-    assert fired
-    n = len(fired)
-    vs.set_view(*vs.centre, vs.zoom)  # no change, no signal
-    assert len(fired) == n

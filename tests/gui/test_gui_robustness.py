@@ -17,8 +17,8 @@ def test_broken_triplet_shows_its_error_in_place_and_the_rest_works(qtbot, make_
     (root / "captures/t03/target.jpg").unlink()
     w = make_window(root)
     press_keys(w, "PgDown")
-    qtbot.waitUntil(lambda: not w.loading)
-    assert w.current.name == "t02"
+    qtbot.waitUntil(lambda: not w.state.loading)
+    assert w.state.triplet.name == "t02"
     phone, target = w.viewer.panes[PHONE], w.viewer.panes[TARGET]
     assert phone.pyramid is None and phone.message.isVisible()
     assert "phone.jpg" in phone.message.text() and "JPEG" in phone.message.text()
@@ -28,13 +28,13 @@ def test_broken_triplet_shows_its_error_in_place_and_the_rest_works(qtbot, make_
     press_keys(w, "N")  # triage still works on the broken triplet's patches
     assert w.triage.selected is not None
     press_keys(w, "PgDown")
-    qtbot.waitUntil(lambda: not w.loading)
-    assert w.current.name == "t03"
+    qtbot.waitUntil(lambda: not w.state.loading)
+    assert w.state.triplet.name == "t03"
     assert phone.pyramid is not None and not phone.message.isVisible()
     assert target.pyramid is None and "does not exist" in target.message.text()
     press_keys(w, "PgDown")
-    qtbot.waitUntil(lambda: not w.loading)
-    assert w.current.name == "t04" and target.pyramid is not None and not target.message.isVisible()
+    qtbot.waitUntil(lambda: not w.state.loading)
+    assert w.state.triplet.name == "t04" and target.pyramid is not None and not target.message.isVisible()
 
 
 def test_unaligned_and_failed_triplets_say_so(qtbot, make_window, tmp_path):
@@ -45,11 +45,11 @@ def test_unaligned_and_failed_triplets_say_so(qtbot, make_window, tmp_path):
         m.store_alignment_failure(tid, "too few SIFT matches (3)")
     w = make_window(root)
     w.show_triplet("t05")
-    qtbot.waitUntil(lambda: not w.loading)
+    qtbot.waitUntil(lambda: not w.state.loading)
     assert "not aligned yet" in w.viewer.panes[TARGET].message.text()
     assert w.viewer.panes[PHONE].pyramid is not None
     w.show_triplet("t06")
-    qtbot.waitUntil(lambda: not w.loading)
+    qtbot.waitUntil(lambda: not w.state.loading)
     assert "too few SIFT matches" in w.viewer.panes[TARGET].message.text()
     assert "too few SIFT matches" in w.browser.model.error_of(w.browser.model.records[-1])
 
@@ -60,14 +60,14 @@ def test_opening_a_folder_that_is_not_a_dataset(make_window, dataset, tmp_path, 
     assert "no ispviewer dataset here" in w.viewer.panes[PHONE].message.text()
     assert not w.actions_["accept"].isEnabled()
     assert w.open_dataset(dataset)  # and the window is still usable
-    qtbot.waitUntil(lambda: not w.loading)
+    qtbot.waitUntil(lambda: not w.state.loading)
     assert w.viewer.panes[PHONE].pyramid is not None
 
 
 def test_read_only_dataset_disables_decisions_with_a_notice(qtbot, make_window, dataset):
     w = make_window(None)
     assert w.open_dataset(dataset, readonly=True)
-    qtbot.waitUntil(lambda: not w.loading)
+    qtbot.waitUntil(lambda: not w.state.loading)
     assert w.banner.isVisible() and "Read-only" in w.banner.label.text()
     assert "[read-only]" in w.windowTitle()
     assert not w.actions_["accept"].isEnabled() and not w.actions_["reject"].isEnabled()

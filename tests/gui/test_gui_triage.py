@@ -114,8 +114,8 @@ def test_undo_across_triplets_and_counts_refresh(qtbot, window, dataset):
     assert window.browser.model.records[0].name == "t01"
     qtbot.waitUntil(lambda: window.browser.model.records[0].patch_counts["accepted"] == 32)  # 31 auto + 1 user
     press_keys(window, "PgDown")
-    qtbot.waitUntil(lambda: not window.loading)
-    assert window.current.name == "t02"
+    qtbot.waitUntil(lambda: not window.state.loading)
+    assert window.state.triplet.name == "t02"
     press_keys(window, "Ctrl+Z")  # undo works for a decision made on another triplet
     wait_saved(qtbot, window)
     assert db_row(dataset, worst.id) == ("rejected", "auto", db_row(dataset, worst.id)[2])
@@ -128,22 +128,22 @@ def test_back_to_a_prefetched_triplet_shows_this_windows_decisions_at_once(qtbot
     press_keys(window, "A")
     qtbot.waitUntil(lambda: window.session.pending == 0)
     press_keys(window, "PgDown")
-    qtbot.waitUntil(lambda: not window.loading)
-    t01 = window.request_for(window.session.triplet("t01"))
+    qtbot.waitUntil(lambda: not window.state.loading)
+    t01 = window.navigator.request_for(window.session.triplet("t01"))
     qtbot.waitUntil(lambda: window.loader.cached(t01) is not None)
     press_keys(window, "PgUp")  # from the cache: its patches may predate the decision
-    assert not window.loading
+    assert not window.state.loading
     assert window.session.patch(worst.id).status == Status.ACCEPTED
-    assert any(p.id == worst.id and p.status == Status.ACCEPTED for p in window.viewer._patches)
+    assert any(p.id == worst.id and p.status == Status.ACCEPTED for p in window.state.patches)
 
 
 def test_decisions_of_another_process_appear_after_switching(qtbot, window, dataset):
-    t02 = window.request_for(window.session.triplet("t02"))
+    t02 = window.navigator.request_for(window.session.triplet("t02"))
     qtbot.waitUntil(lambda: window.loader.cached(t02) is not None)  # prefetched
     with Manifest.open(dataset) as other:  # another process decides on t02
         victim = other.patches(other.triplet("t02").id)[0]
         other.decide(victim.id, Status.FLAGGED, "checked elsewhere")
     press_keys(window, "PgDown")
-    assert window.current.name == "t02"
+    assert window.state.triplet.name == "t02"
     qtbot.waitUntil(lambda: window.session.patch(victim.id).reason == "checked elsewhere", timeout=5000)
-    assert any(p.id == victim.id and p.status == Status.FLAGGED for p in window.viewer._patches)
+    assert any(p.id == victim.id and p.status == Status.FLAGGED for p in window.state.patches)

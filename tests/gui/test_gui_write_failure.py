@@ -28,7 +28,7 @@ def _fill_the_disk(monkeypatch, not_before: threading.Event | None = None):
 
 
 def _shown(window, patch_id):
-    grid = next(p for p in window.viewer._patches if p.id == patch_id)
+    grid = next(p for p in window.state.patches if p.id == patch_id)
     return grid.status, window.inspector.values["status"].text(), window.triage.selected.status
 
 
@@ -92,20 +92,20 @@ def test_failed_undo_keeps_the_decision_and_its_undo_step(qtbot, window, dataset
 
 def test_failure_on_another_triplet_does_not_come_back_when_returning(qtbot, window, dataset, monkeypatch):
     patch = _select_accepted(window)
-    first = window.current.name
+    first = window.state.triplet.name
     before = db_row(dataset, patch.id)
     moved_on = threading.Event()
     _fill_the_disk(monkeypatch, not_before=moved_on)
     press_keys(window, "R")  # the write fails once the user is on the next triplet
     press_keys(window, "PgDown")
-    qtbot.waitUntil(lambda: not window.loading, timeout=5000)
-    assert window.current.name != first
+    qtbot.waitUntil(lambda: not window.state.loading, timeout=5000)
+    assert window.state.triplet.name != first
     moved_on.set()
     qtbot.waitUntil(lambda: window.session.pending == 0, timeout=5000)
     window.show_triplet(first)
-    qtbot.waitUntil(lambda: not window.loading, timeout=5000)
+    qtbot.waitUntil(lambda: not window.state.loading, timeout=5000)
     assert db_row(dataset, patch.id) == before
-    shown = next(p for p in window.viewer._patches if p.id == patch.id)
+    shown = next(p for p in window.state.patches if p.id == patch.id)
     assert shown.status.value == before[0]
 
 
@@ -149,7 +149,7 @@ def test_failed_threshold_puts_the_histogram_back_to_the_manifest(qtbot, window,
         assert _rejected_by_aligner(dataset) == rejected  # rolled back
         assert hist.threshold_px == pytest.approx(threshold)
         assert hist.candidate == pytest.approx(threshold) and hist.spin.value() == pytest.approx(threshold)
-        assert hist.preview(threshold) == {"rejected": rejected, "accepted": hist._auto.size - rejected,
+        assert hist.preview(threshold) == {"rejected": rejected, "accepted": hist.auto_decided - rejected,
                                            "change": 0}
         assert f"<b>{rejected}</b>" in hist.preview_label.text() and "no change" in hist.preview_label.text()
     finally:

@@ -5,36 +5,27 @@ JPEGs in the by-role layout, plus ``groundtruth/<stem>.npz``; ``load_groundtruth
 Each capture is misaligned by a homography, a smooth parallax-like field and a few dozen local
 motions (moved objects, swirls, bulges; :mod:`.local_motion`) that patches' offsets cannot absorb.
 
-The names are imported lazily, so importing this package (e.g. for CLI registration) stays cheap.
+The names are imported lazily (``lazy_loader``), so importing this package (e.g. for CLI registration) stays cheap.
 """
 
-from __future__ import annotations
-
-import importlib
 from typing import TYPE_CHECKING
 
-_EXPORTS = {
-    "build_demo_sources": "ispviewer.dataset.demo.build",
-    "target_size_for": "ispviewer.dataset.demo.build",
-    "phone_image_path": "ispviewer.dataset.demo.build",
-    "PHONE_MODELS": "ispviewer.dataset.demo.cameras",
-    "PhoneModel": "ispviewer.dataset.demo.cameras",
-    "GroundTruth": "ispviewer.dataset.demo.groundtruth",
-    "GroundTruthError": "ispviewer.dataset.demo.groundtruth",
-    "load_groundtruth": "ispviewer.dataset.demo.groundtruth",
-    "LocalMotion": "ispviewer.dataset.demo.local_motion",
-}
+import lazy_loader
 
-__all__ = sorted(_EXPORTS)
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
+    "build": ["build_demo_sources", "phone_image_path", "target_size_for"],
+    "cameras": ["PHONE_MODELS", "PhoneModel"],
+    "groundtruth": ["GroundTruth", "GroundTruthError", "load_groundtruth"],
+    "local_motion": ["LocalMotion"],
+})
 
 if TYPE_CHECKING:
-    from ispviewer.dataset.demo.build import build_demo_sources, phone_image_path, target_size_for
-    from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel
-    from ispviewer.dataset.demo.groundtruth import GroundTruth, GroundTruthError, load_groundtruth
-    from ispviewer.dataset.demo.local_motion import LocalMotion
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from .build import build_demo_sources as build_demo_sources
+    from .build import phone_image_path as phone_image_path
+    from .build import target_size_for as target_size_for
+    from .cameras import PHONE_MODELS as PHONE_MODELS
+    from .cameras import PhoneModel as PhoneModel
+    from .groundtruth import GroundTruth as GroundTruth
+    from .groundtruth import GroundTruthError as GroundTruthError
+    from .groundtruth import load_groundtruth as load_groundtruth
+    from .local_motion import LocalMotion as LocalMotion

@@ -11,25 +11,34 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 from ispviewer.dataset.demo.cameras import PHONE_MODELS, PhoneModel, draw_capture_settings
-from ispviewer.dataset.demo.capture_exif import (TARGET_MAKE, TARGET_MODEL, DemoCapture, dng_exif_tags,
-                                                  draw_demo_capture, jpeg_with_exif)
-from ispviewer.dataset.demo.capture_frames import (DEMO_FRAMES, CaptureFrame, stored_image,
-                                                   stored_mosaic)
+from ispviewer.dataset.demo.capture_exif import (
+    TARGET_MAKE,
+    TARGET_MODEL,
+    DemoCapture,
+    dng_exif_tags,
+    draw_demo_capture,
+    jpeg_with_exif,
+)
+from ispviewer.dataset.demo.capture_frames import (
+    DEMO_FRAMES,
+    CaptureFrame,
+    stored_image,
+    stored_mosaic,
+)
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth
 from ispviewer.dataset.demo.local_motion import add_local_motions, draw_local_motions, textured_map
 from ispviewer.dataset.demo.phone_isp import render_phone_jpeg_rgb
 from ispviewer.dataset.demo.scenes import compose_scene, load_asset
-from ispviewer.dataset.demo.target_render import (canvas_frame_for, phone_view, target_jpeg_rgb,
-                                                  target_view)
+from ispviewer.dataset.demo.target_render import canvas_frame_for, phone_view, target_jpeg_rgb, target_view
 from ispviewer.dataset.demo.unprocess import unprocess_to_raw
 from ispviewer.dataset.orientation import oriented_size
 
@@ -84,8 +93,9 @@ def _jpeg(rgb: np.ndarray, quality: int) -> bytes:
 
 
 def build_triplet(out: Path, index: int, seed: int, phone_size: tuple[int, int],
-                  phone: PhoneModel, capture: CaptureFrame = CaptureFrame()) -> str:
-    """Render and write one triplet, stored as ``capture`` says; returns its stem."""
+                  phone: PhoneModel, capture: CaptureFrame | None = None) -> str:
+    """Render and write one triplet, stored as ``capture`` says (default: plain); returns its stem."""
+    capture = CaptureFrame() if capture is None else capture
     stem = stem_for(index)
     w, h = phone_size
     tsize = target_size_for(phone_size)

@@ -79,7 +79,7 @@ class LocalMotion:
         return [float(KINDS.index(self.kind)), *self.centre, self.radius, self.amplitude, self.angle]
 
     @classmethod
-    def from_row(cls, row) -> "LocalMotion":
+    def from_row(cls, row) -> LocalMotion:
         k, cx, cy, radius, amplitude, angle = (float(v) for v in row)
         return cls(KINDS[int(k)], (cx, cy), radius, amplitude, angle)
 

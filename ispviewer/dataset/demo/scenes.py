@@ -17,7 +17,7 @@ phone pixels.
 from __future__ import annotations
 
 import importlib.util
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import cv2
@@ -42,7 +42,7 @@ def skimage_data_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0]) / "data"
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_asset(name: str) -> np.ndarray:
     """A bundled image as float32 in [0, 1]: (H, W, 3) RGB for colour files, (H, W) for grey ones."""
     path = skimage_data_dir() / name

@@ -17,8 +17,15 @@ schema and its migrations in :mod:`ispviewer.dataset.schema`.
 from __future__ import annotations
 
 from ispviewer.dataset.manifest.connection import (
-    BUSY_TIMEOUT_S, LOCK_RETRY_S, MANIFEST_NAME, ManifestBase, ManifestError, ManifestLocked, ManifestReadOnly,
-    safe_join, utc_now,
+    BUSY_TIMEOUT_S,
+    LOCK_RETRY_S,
+    MANIFEST_NAME,
+    ManifestBase,
+    ManifestError,
+    ManifestLocked,
+    ManifestReadOnly,
+    safe_join,
+    utc_now,
 )
 from ispviewer.dataset.manifest.capture_meta import CaptureMetaTable
 from ispviewer.dataset.manifest.patches import PatchTable

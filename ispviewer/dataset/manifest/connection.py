@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Self
 
@@ -56,7 +56,7 @@ def decoded(method):
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def _is_locked(exc: sqlite3.OperationalError) -> bool:
@@ -103,7 +103,8 @@ class ManifestBase:
                     f"{schema.SCHEMA_VERSION}); upgrade ispviewer to open it — the file was not changed")
             if version < schema.SCHEMA_VERSION and not (readonly and version >= schema.READONLY_MIN_VERSION):
                 if readonly:
-                    raise ManifestError(f"{path}: schema {version} needs a migration, which a read-only dataset cannot do")
+                    raise ManifestError(f"{path}: schema {version} needs a migration, "
+                                        "which a read-only dataset cannot do")
                 if version > 0:
                     _backup(conn, path, version)
                 schema.apply_migrations(conn, version)

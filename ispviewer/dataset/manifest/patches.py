@@ -77,7 +77,8 @@ class PatchTable(ManifestBase):
             for r in rows:
                 status, reason = auto_status(r["misalignment_px"], bool(r["measurable"]), threshold_px)
                 if status.value != r["status"]:
-                    db.execute("UPDATE patches SET status = ?, reason = ? WHERE id = ?", (status.value, reason, r["id"]))
+                    db.execute("UPDATE patches SET status = ?, reason = ? WHERE id = ?",
+                               (status.value, reason, r["id"]))
                     log_decision(db, r["id"], now, DecidedBy.AUTO, Status(r["status"]), status, reason)
                     changed += 1
             db.execute("INSERT INTO meta(key, value) VALUES ('threshold_px', ?) "

@@ -7,7 +7,15 @@ import json
 import sqlite3
 
 from ispviewer.dataset.records import (
-    AlignState, CaptureFiles, CaptureFormat, CaptureInfo, DecidedBy, PatchRecord, RawInfo, Status, TripletRecord,
+    AlignState,
+    CaptureFiles,
+    CaptureFormat,
+    CaptureInfo,
+    DecidedBy,
+    PatchRecord,
+    RawInfo,
+    Status,
+    TripletRecord,
 )
 
 
@@ -37,8 +45,8 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None,  # absent: read-only v1
-        metadata=metadata_from_row(r), split=r["split"] if "split" in r.keys() else None)
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None,  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
+        metadata=metadata_from_row(r), split=r["split"] if "split" in r.keys() else None)  # noqa: SIM118
 
 
 _METADATA_COLUMNS = tuple(CaptureInfo.__dataclass_fields__)
@@ -46,14 +54,14 @@ _METADATA_COLUMNS = tuple(CaptureInfo.__dataclass_fields__)
 
 def metadata_from_row(r: sqlite3.Row) -> CaptureInfo | None:
     """The stored capture metadata, None until it was read (or before schema 4)."""
-    if "metadata_read" not in r.keys() or not r["metadata_read"]:
+    if "metadata_read" not in r.keys() or not r["metadata_read"]:  # noqa: SIM118 - sqlite3.Row
         return None
     return CaptureInfo(**{name: r[name] for name in _METADATA_COLUMNS})
 
 
 def capture_from_row(r: sqlite3.Row) -> CaptureFormat:
     """The capture's stored formats (schema 3); defaults for an older read-only manifest."""
-    if "phone_format" not in r.keys():
+    if "phone_format" not in r.keys():  # noqa: SIM118 - an sqlite3.Row's `in` looks at values, not names
         return CaptureFormat()
     return CaptureFormat(phone_format=r["phone_format"], phone_orientation=int(r["phone_orientation"]),
                          target_orientation=int(r["target_orientation"]), note=r["capture_note"])

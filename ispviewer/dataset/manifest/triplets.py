@@ -9,7 +9,13 @@ from ispviewer.dataset.alignment_files import remove_replaced
 from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.manifest.rows import log_decision, triplet_from_row
 from ispviewer.dataset.records import (
-    AlignmentResult, CaptureFiles, CaptureFormat, DecidedBy, RawInfo, Status, TripletRecord,
+    AlignmentResult,
+    CaptureFiles,
+    CaptureFormat,
+    DecidedBy,
+    RawInfo,
+    Status,
+    TripletRecord,
 )
 from ispviewer.dataset.rules import auto_status
 
@@ -18,12 +24,13 @@ class TripletTable(ManifestBase):
     """Registering captures, reading triplets, storing (or failing) their alignment."""
 
     def add_triplet(self, name: str, files: CaptureFiles, raw: RawInfo,
-                    target_size: tuple[int, int], capture: CaptureFormat = CaptureFormat()) -> tuple[int, bool]:
+                    target_size: tuple[int, int], capture: CaptureFormat | None = None) -> tuple[int, bool]:
         """Register a capture; returns (id, created).  An existing name is left as it is.
 
         ``raw`` describes the phone frame (its orientation and crop are stored with it),
         ``capture`` the images' formats and the import's note, all in the same transaction.
         """
+        capture = CaptureFormat() if capture is None else capture
         for rel in (files.raw, files.phone, files.target):
             self.resolve(rel)  # refuse unsafe paths before they reach the database
         with self._write() as db:

@@ -1,5 +1,9 @@
 """The misalignment heatmap file: per-pixel flow magnitude (px) at reduced scale, NaN = not measured.
 
+One of the dataset's files (``heatmaps/<name>.<token>.npz``, named by :mod:`.alignment_files`): the
+aligner writes it, ``ispviewer check`` and the viewer read it; none of them needs the aligner's code
+to do so.
+
 Stored as ``.npz`` with ``heatmap`` (float16, rows x cols at ``scale`` x the phone frame) and
 ``scale`` (float).  Written atomically (:mod:`ispviewer.dataset.atomic`) so a reader or a killed
 worker never sees half a file.
