@@ -61,7 +61,7 @@ def build_dataset(work: Path, patches: int) -> Path:
             name = f"{t.name}_copy{k:03d}"
             k += 1
             rel = f"captures/{name}"
-            for role, old in (("raw", t.files.raw), ("phone", t.files.phone), ("target", t.files.target)):
+            for old in (t.files.raw, t.files.phone, t.files.target):
                 dst = m.resolve(f"{rel}/{Path(old).name}")
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 os.link(m.resolve(old), dst)

@@ -8,8 +8,9 @@ Items are the accepted patches (or ``status``) of the triplets of a stored split
 every triplet).  ``raw`` is the phone raw packed to canonical RGGB planes, black subtracted and
 normalized to [0, 1] by the file's own levels; ``target`` is the Nikon target resampled into the
 phone frame on the packed grid of ``raw`` (area-averaged first, so it does not alias), at the
-patch's matched offset.  Unknown metadata is "" or NaN, so the default collation batches it.  Decoded images of the last few triplets are cached per worker process,
-so reading in order (``shuffle=False``, or a sampler that keeps a triplet's patches together) is fastest.  No Qt imported.
+patch's matched offset.  Unknown metadata is "" or NaN, so the default collation batches it.
+Decoded images of the last few triplets are cached per worker process, so reading in order
+(``shuffle=False``, or a sampler that keeps a triplet's patches together) is fastest.  No Qt.
 """
 
 from __future__ import annotations

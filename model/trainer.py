@@ -111,7 +111,7 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
     smallest = min(p.packed.shape[1] for p in train_pairs)
     if half > smallest:
         raise ValueError(f"--patch {config.patch} is larger than the dataset's patches ({2 * smallest} px)")
-    start_epoch, meta_extra = 0, {}
+    start_epoch = 0
     if resume:
         model, meta = load_checkpoint(resume)
         start_epoch = int((meta.get("provenance") or {}).get("epochs") or 0)

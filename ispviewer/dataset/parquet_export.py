@@ -7,10 +7,9 @@ has its schema; the file is written atomically (a reader never sees half of it).
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from collections.abc import Iterable
 
 from ispviewer.dataset.atomic import atomic_file
-from ispviewer.dataset.export import PATCH_FIELDS, TRIPLET_FIELDS
 
 
 def _schema(fields: tuple[str, ...]):

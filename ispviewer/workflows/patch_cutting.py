@@ -17,6 +17,7 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
 import cv2
 import numpy as np
 

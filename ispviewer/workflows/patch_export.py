@@ -25,8 +25,8 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +34,15 @@ from ispviewer.dataset.atomic import atomic_file
 from ispviewer.dataset.bayer_grid import rggb_corner
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import SPLITS, Status, TripletRecord
-from ispviewer.workflows.patch_cutting import (CutError, CutPatch, PatchJob, PatchWriteError, TripletJob,
-                                               cut_triplet, write_file)
+from ispviewer.workflows.patch_cutting import (
+    CutError,
+    CutPatch,
+    PatchJob,
+    PatchWriteError,
+    TripletJob,
+    cut_triplet,
+    write_file,
+)
 
 LAYOUTS = ("zrr", "webdataset")
 STATE_VERSION = 1
@@ -315,12 +322,11 @@ class _ShardLayout(_Layout):
 
         path = self.shard_path(k)
         try:
-            with atomic_file(path) as fh:
-                with wds.TarWriter(fh, mtime=0) as sink:
-                    for i in range(lo, hi):
-                        cut = self.pending.pop(i)
-                        sink.write({"__key__": f"{self.plan.name}_{i:08d}", "raw.png": cut.raw_png,
-                                    "target.png": cut.target, "json": json.dumps(cut.record).encode()})
+            with atomic_file(path) as fh, wds.TarWriter(fh, mtime=0) as sink:
+                for i in range(lo, hi):
+                    cut = self.pending.pop(i)
+                    sink.write({"__key__": f"{self.plan.name}_{i:08d}", "raw.png": cut.raw_png,
+                                "target.png": cut.target, "json": json.dumps(cut.record).encode()})
         except OSError as exc:
             raise _write_error(path, exc) from None
 
@@ -401,10 +407,7 @@ def export_patches(dataset: str | os.PathLike, opts: ExportOptions,
         layout = _layout_for(opts, plan)
         state = layout.load_state()
         old = list(state.get("fingerprints") or [])
-        if isinstance(layout, _ShardLayout):
-            done = layout.prepare(old, state.get("shard_size"))
-        else:
-            done = layout.prepare(old)
+        done = layout.prepare(old, state.get("shard_size")) if isinstance(layout, _ShardLayout) else layout.prepare(old)
         if len(done) < plan.count or not layout.index_path.exists() or old != plan.fingerprints:
             _unlink(layout.index_path)
         layout.save_state()

@@ -7,11 +7,17 @@ import sqlite3
 
 import numpy as np
 import pytest
-from product_helpers import build_aligned_demo, cli, copy_dataset
 
-from ispviewer.dataset.capture_metadata import (ExposureInfo, ev100, illumination, parse_bounds,
-                                                read_capture_metadata, read_exposure)
+from ispviewer.dataset.capture_metadata import (
+    ExposureInfo,
+    ev100,
+    illumination,
+    parse_bounds,
+    read_capture_metadata,
+    read_exposure,
+)
 from ispviewer.dataset.manifest import Manifest
+from product_helpers import build_aligned_demo, cli, copy_dataset
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from product_helpers import build_aligned_demo, cli
 
 if not torch.distributed.is_available():
@@ -27,17 +28,21 @@ def _rank_main(rank: int, world: int, port: int, dataset: str, shards: str, out:
     from ispviewer.model import shard_source, trainer
 
     read, steps = [], []
-    load, draw = shard_source.load_shard_pairs, trainer._batch
+    load, loss = shard_source.load_shard_pairs, trainer.ISPLoss
 
     def load_and_note(where, split, r, w, log=None):
         pairs = load(where, split, r, w, log)
         read.extend(sorted(shard_source.shard_files(where, split))[r::w])
         return pairs
 
-    def draw_and_note(*args, **kwargs):
-        steps.append(1)
-        return draw(*args, **kwargs)
-    shard_source.load_shard_pairs, trainer._batch = load_and_note, draw_and_note
+    def counting_loss():  # the training loss is computed once per step
+        real = loss()
+
+        def step(*args):
+            steps.append(1)
+            return real(*args)
+        return step
+    shard_source.load_shard_pairs, trainer.ISPLoss = load_and_note, counting_loss
     rc = main(["train", dataset, "--shards", shards, "--out", out, "--epochs", "1", "--batch", "2", "--patch", "16",
                "--model", "plain"])
     torch.save({"rc": rc, "read": read, "steps": len(steps)}, Path(state_dir, f"rank{rank}.pt"))

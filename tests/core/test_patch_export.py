@@ -9,9 +9,9 @@ import cv2
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-from product_helpers import build_aligned_demo, cli, copy_dataset
 
 from ispviewer.dataset.manifest import Manifest
+from product_helpers import build_aligned_demo, cli, copy_dataset
 
 
 def extract_bayer_channels(raw):
@@ -66,7 +66,7 @@ def test_zrr_layout_contiguous_indices_and_index(demo, zrr):
     raw, packed, target = load_zrr_pair(zrr, 0)
     assert raw.dtype == np.uint16 and raw.ndim == 2 and raw.shape == (128, 128)
     assert target.shape == (128, 128, 3) and target.dtype == np.uint8
-    assert packed.shape == (64, 64, 4) and 0 <= packed.min() and packed.max() <= 1.0
+    assert packed.shape == (64, 64, 4) and packed.min() >= 0 and packed.max() <= 1.0
     assert raw.max() <= 1020
 
 

@@ -26,12 +26,7 @@ from ispviewer.dataset.demo.capture_exif import (
     draw_demo_capture,
     jpeg_with_exif,
 )
-from ispviewer.dataset.demo.capture_frames import (
-    DEMO_FRAMES,
-    CaptureFrame,
-    stored_image,
-    stored_mosaic,
-)
+from ispviewer.dataset.demo.capture_frames import DEMO_FRAMES, CaptureFrame, stored_image, stored_mosaic
 from ispviewer.dataset.demo.dng_writer import dng_bytes
 from ispviewer.dataset.demo.geometry import DISP_STEP, make_displacement_grid, make_homography
 from ispviewer.dataset.demo.groundtruth import GroundTruth, save_groundtruth

@@ -36,8 +36,8 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings, 
     """The DNG file content for a uint16 mosaic (DN, black level included).
 
     ``orientation`` is the DNG Orientation tag, ``cfa`` the mosaic's pattern when it is not the
-    phone's (a mosaic stored turned), ``default_crop`` (x, y, w, h) the DefaultCropOrigin/Size, ``extra_tags`` further (pidng tag,
-    value) pairs for IFD0, e.g. the capture's EXIF exposure tags.
+    phone's (a mosaic stored turned), ``default_crop`` (x, y, w, h) the DefaultCropOrigin/Size,
+    ``extra_tags`` further (pidng tag, value) pairs for IFD0, e.g. the capture's EXIF exposure tags.
     """
     from pidng.core import RAW2DNG, DNGTags, Tag
     from pidng.defs import CalibrationIlluminant, PhotometricInterpretation

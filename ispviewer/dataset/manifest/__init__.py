@@ -16,6 +16,7 @@ schema and its migrations in :mod:`ispviewer.dataset.schema`.
 
 from __future__ import annotations
 
+from ispviewer.dataset.manifest.capture_meta import CaptureMetaTable
 from ispviewer.dataset.manifest.connection import (
     BUSY_TIMEOUT_S,
     LOCK_RETRY_S,
@@ -27,7 +28,6 @@ from ispviewer.dataset.manifest.connection import (
     safe_join,
     utc_now,
 )
-from ispviewer.dataset.manifest.capture_meta import CaptureMetaTable
 from ispviewer.dataset.manifest.patches import PatchTable
 from ispviewer.dataset.manifest.splits import SplitTable
 from ispviewer.dataset.manifest.triplets import TripletTable
