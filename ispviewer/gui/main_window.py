@@ -238,7 +238,7 @@ class MainWindow(QMainWindow):
 
     def _reload_triplets(self) -> None:
         if self.session is not None:
-            self.browser.set_triplets(self.session.triplets())
+            self.browser.set_triplets(self.session.triplets(), self.session.tags())
             if self.state.triplet is not None:
                 self.browser.select(self.state.triplet.name)
 
@@ -301,6 +301,7 @@ class MainWindow(QMainWindow):
 
     def _refresh_histogram(self) -> None:
         if self.session is not None:
+            self.histogram.group_source = self.session.group_keys
             self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
 
     def _apply_threshold(self, threshold_px: float) -> None:
