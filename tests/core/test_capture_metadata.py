@@ -94,8 +94,8 @@ def test_bounds_setting_reclassifies(demo, tmp_path):
     assert code == 2 and "increasing" in err
 
 
-def _v2_manifest_from(ds):
-    """Turn a copy's manifest into what schema 2 wrote (what later migrations added is gone)."""
+def _v2_manifest_from(ds, version=2):
+    """Turn a copy's manifest into what schema ``version`` wrote (what later migrations added is gone)."""
     import re
 
     from ispviewer.dataset import schema
@@ -103,10 +103,10 @@ def _v2_manifest_from(ds):
     path = ds / "manifest.sqlite"
     conn = sqlite3.connect(path)
     conn.execute("DROP TABLE triplet_tags")
-    for version in range(3, schema.SCHEMA_VERSION + 1):
-        for col in re.findall(r"ALTER TABLE triplets ADD COLUMN (\w+)", schema.MIGRATIONS[version]):
+    for later in range(version + 1, schema.SCHEMA_VERSION + 1):
+        for col in re.findall(r"ALTER TABLE triplets ADD COLUMN (\w+)", schema.MIGRATIONS[later]):
             conn.execute(f"ALTER TABLE triplets DROP COLUMN {col}")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
 
@@ -197,3 +197,18 @@ def test_triplet_export_fields_and_parquet(demo, tmp_path):
     assert ptable.column("misalignment_px").to_pylist() == pytest.approx([p["misalignment_px"] for p in patches])
     code, _, err = cli("export", ds, "--format", "parquet")
     assert code == 2 and "--out" in err
+
+
+def test_check_notes_missing_metadata_and_repair_fills_it(demo, tmp_path):
+    ds = copy_dataset(demo, tmp_path / "old")
+    _v2_manifest_from(ds, version=3)
+    with Manifest.open(ds):  # migrated: the triplets have no metadata yet
+        pass
+    code, out, _ = cli("check", ds)
+    assert "4 triplet(s) without capture metadata" in out
+    code, out, _ = cli("check", ds, "--repair")
+    assert code == 0 and "repair: read capture metadata for 4 triplet(s)" in out
+    with Manifest.open(ds, readonly=True) as m:
+        assert all(t.metadata and t.metadata.illumination for t in m.triplets())
+    code, out, _ = cli("check", ds)
+    assert "without capture metadata" not in out
