@@ -66,6 +66,8 @@ class MainWindow(QMainWindow):
         self.browser = TripletBrowser(self.state)
         self.inspector = PatchInspector(self.state)
         self.histogram = ThresholdHistogram()
+        # the open dataset's groups; looked up at each call, so the dock never keeps a closed session alive
+        self.histogram.group_source = lambda by: self.session.group_keys(by) if self.session is not None else {}
         self.overlay_controls = OverlayControls(self.state.overlays)
         self.loader = TripletLoader(cache_size=3, parent=self)
         self.navigator = TripletNavigator(self.state, self.loader, self.viewer, self.browser, self)
@@ -301,7 +303,6 @@ class MainWindow(QMainWindow):
 
     def _refresh_histogram(self) -> None:
         if self.session is not None:
-            self.histogram.group_source = self.session.group_keys
             self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
 
     def _apply_threshold(self, threshold_px: float) -> None:
