@@ -30,6 +30,7 @@ class TripletPairs:
     target: np.ndarray  # (n, s, s, 3) float32 in [0, 1]
     phone: np.ndarray  # (n, s, s, 3) float32: the phone ISP JPEG on the same grid (for evaluation)
     wb_gains: tuple[float, float, float] = (1.0, 1.0, 1.0)  # the raw's as-shot white balance
+    camera: str = ""  # the phone camera ("Make Model") the raw comes from, as the manifest records it
 
 
 def accepted_patches(manifest: Manifest) -> dict[str, list[PatchRecord]]:
@@ -92,7 +93,7 @@ def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]
         raise EmptyTrainingSet(f"triplet {name}: no usable accepted patch")
     return TripletPairs(name, np.stack(raws).astype(np.float32),
                         np.stack(targets).astype(np.float32) / 255.0,
-                        np.stack(phones).astype(np.float32) / 255.0, tuple(packed.wb_gains))
+                        np.stack(phones).astype(np.float32) / 255.0, tuple(packed.wb_gains), t.phone_model)
 
 
 def load_pairs(dataset: str | Path, names: list[str] | None = None, log=None) -> dict[str, TripletPairs]:

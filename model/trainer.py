@@ -89,6 +89,15 @@ def validate(model: torch.nn.Module, pairs: list[TripletPairs], device: torch.de
     return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
 
 
+def training_cameras(pairs: list[TripletPairs]) -> dict[str, int]:
+    """Training patches per phone camera ("unknown" where the manifest names none)."""
+    counts: dict[str, int] = {}
+    for tp in pairs:
+        name = tp.camera or "unknown"
+        counts[name] = counts.get(name, 0) + len(tp.packed)
+    return dict(sorted(counts.items()))
+
+
 def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: str | Path | None = None,
           log=print) -> TrainReport:
     """Train and write a checkpoint (best validation PSNR, or last epoch without validation)."""
@@ -201,7 +210,8 @@ def _fit(dataset, out, config, dist_ctx, device, model, net, optim, steps, start
                   "config": {k: v for k, v in vars(config).items()}}
     if dist_ctx.is_main:
         save_checkpoint(out, model, {"provenance": {"dataset": str(Path(dataset).resolve().name),
-                                                    "patch_count": n_train, "epochs": report.epochs},
+                                                    "patch_count": n_train, "epochs": report.epochs,
+                                                    "cameras": training_cameras(train_pairs)},
                                      "training": meta_extra}, half=True)
     log(f"wrote {out}")
     dist_ctx.close()

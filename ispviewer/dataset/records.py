@@ -125,7 +125,8 @@ class PatchMeasurement:
     ncc: float
     misalignment_px: float | None  # mean flow magnitude; None when not measurable
     misalignment_p95: float | None
-    measurable: bool = True  # False: too little texture to measure
+    measurable: bool = True  # False: not measurable (``cause`` says why)
+    cause: str | None = None  # why not measurable, or a caveat on the measurement (e.g. match at the search's edge)
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class PatchRecord:
     status: Status
     decided_by: DecidedBy
     reason: str | None
+    annotator: str | None = None  # the person whose decision this is; None: the aligner's
 
 
 @dataclass(frozen=True)
@@ -172,3 +174,5 @@ class DecisionEvent:
     old_status: Status | None
     new_status: Status
     reason: str | None
+    annotator: str | None = None  # the person behind the event; None: the aligner
+    queue: str | None = None  # the review queue it was made from (e.g. "audit"), if any

@@ -19,6 +19,13 @@ Version 4 adds the dataset-as-a-product columns: the capture metadata of each tr
 capture: exposure time, ISO, f-number, focal length, capture time; the same for the target; EV100,
 illumination class, seconds between the two captures; ``metadata_read`` once the files were
 read), its ``split`` (train/val/test, NULL: not assigned yet) and the ``triplet_tags`` table.
+
+Version 5 records who decided and supports dataset-wide review: ``patches.annotator`` (the
+person whose decision the patch holds, NULL for the aligner's), ``decisions.annotator`` and
+``decisions.queue`` (the person behind each history event and the review queue it was made
+from, e.g. ``audit``), ``review_positions`` (where each person stands in each queue) and
+``merge_conflicts`` (decisions another copy of the dataset made differently, kept beside the
+local ones).
 """
 
 from __future__ import annotations
@@ -26,7 +33,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -136,8 +143,40 @@ CREATE TABLE triplet_tags (
 CREATE INDEX triplet_tags_by_tag ON triplet_tags(tag);
 """
 
+_V5 = """
+ALTER TABLE patches ADD COLUMN annotator TEXT;      -- the person whose decision this is; NULL: the aligner
+ALTER TABLE decisions ADD COLUMN annotator TEXT;    -- the person behind the event; NULL: the aligner
+ALTER TABLE decisions ADD COLUMN queue TEXT;        -- the review queue the event was made from, if any
+
+CREATE TABLE review_positions (
+    annotator   TEXT NOT NULL,
+    queue_key   TEXT NOT NULL,                      -- canonical JSON of the queue's kind, options, filters
+    patch_id    INTEGER,                            -- the patch the person was at (NULL: the start)
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (annotator, queue_key)
+);
+
+CREATE TABLE merge_conflicts (
+    id              INTEGER PRIMARY KEY,
+    patch_id        INTEGER NOT NULL REFERENCES patches(id) ON DELETE CASCADE,
+    merged_at       TEXT NOT NULL,
+    source          TEXT NOT NULL,                  -- the other copy, as given to `ispviewer merge`
+    local_status    TEXT NOT NULL,
+    local_annotator TEXT,
+    other_status    TEXT NOT NULL,
+    other_reason    TEXT,
+    other_annotator TEXT,
+    other_at        TEXT NOT NULL,
+    UNIQUE (patch_id, other_at, other_status)
+);
+
+CREATE INDEX patches_by_misalignment ON patches(misalignment_px);
+CREATE INDEX decisions_by_queue ON decisions(queue) WHERE queue IS NOT NULL;
+CREATE INDEX decisions_by_person ON decisions(patch_id, id) WHERE actor = 'user';
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

@@ -102,10 +102,14 @@ def _v2_manifest_from(ds, version=2):
 
     path = ds / "manifest.sqlite"
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE triplet_tags")
-    for later in range(version + 1, schema.SCHEMA_VERSION + 1):
-        for col in re.findall(r"ALTER TABLE triplets ADD COLUMN (\w+)", schema.MIGRATIONS[later]):
-            conn.execute(f"ALTER TABLE triplets DROP COLUMN {col}")
+    for later in range(schema.SCHEMA_VERSION, version, -1):  # undo every later migration, newest first
+        script = schema.MIGRATIONS[later]
+        for index in re.findall(r"CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+)", script):
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
+        for table in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", script):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for table, col in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
     conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()

@@ -278,7 +278,12 @@ def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
         db.close()
         with Manifest.open(root) as m:
             pid = m.patches(tid)[0].id
-            m.decide(pid, Status.REJECTED, "blurry")
+        with sqlite3.connect(root / MANIFEST_NAME) as db:  # as version 1 decided: no annotator column yet
+            db.execute("UPDATE patches SET status = 'rejected', decided_by = 'user', reason = 'blurry' "
+                       "WHERE id = ?", (pid,))
+            db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason) "
+                       "VALUES (?, '2026-01-01T00:00:00.000+00:00', 'user', NULL, 'rejected', 'blurry')", (pid,))
+        db.close()
     conn = sqlite3.connect(root / "manifest.sqlite")
     columns = [r[1] for r in conn.execute("PRAGMA table_info(triplets)")]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1 and "aligned_path" not in columns
@@ -302,7 +307,7 @@ def test_v1_manifest_migrates_keeping_every_decision(tmp_path, monkeypatch):
         assert m.triplet("a").aligned_target == "aligned/a.jpg"
         assert m.patch(pid).status == Status.REJECTED  # the user's decision survives re-alignment
     conn = sqlite3.connect(root / "manifest.sqlite")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 4
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
     conn.close()
     backup = sqlite3.connect(root / "manifest.sqlite.v1.bak")  # the v1 file as it was, before migrating
     assert backup.execute("PRAGMA user_version").fetchone()[0] == 1

@@ -12,6 +12,7 @@ from ispviewer.dataset.records import (
     CaptureFormat,
     CaptureInfo,
     DecidedBy,
+    DecisionEvent,
     PatchRecord,
     RawInfo,
     Status,
@@ -20,9 +21,10 @@ from ispviewer.dataset.records import (
 
 
 def log_decision(db: sqlite3.Connection, patch_id: int, at: str, actor: DecidedBy, old: Status | None,
-         new: Status, reason: str | None) -> None:
-    db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason) "
-               "VALUES (?,?,?,?,?,?)", (patch_id, at, actor.value, old.value if old else None, new.value, reason))
+                 new: Status, reason: str | None, annotator: str | None = None, queue: str | None = None) -> None:
+    db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason, annotator, queue) "
+               "VALUES (?,?,?,?,?,?,?,?)",
+               (patch_id, at, actor.value, old.value if old else None, new.value, reason, annotator, queue))
 
 
 def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
@@ -45,7 +47,9 @@ def triplet_from_row(r: sqlite3.Row) -> TripletRecord:
         align_state=AlignState(r["align_state"]), align_error=r["align_error"],
         homography=tuple(tuple(row) for row in json.loads(r["homography"])) if r["homography"] else None,
         heatmap=r["heatmap_path"], mean_misalignment=r["mean_mis"], patch_counts=counts,
-        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None,  # noqa: SIM118 - `in` on a sqlite3.Row looks at values; absent: read-only v1
+        # `in` on a sqlite3.Row looks at its values, so the column checks go through keys():
+        # absent columns are those of older schemas opened read-only
+        aligned_target=r["aligned_path"] if "aligned_path" in r.keys() else None,  # noqa: SIM118
         metadata=metadata_from_row(r), split=r["split"] if "split" in r.keys() else None)  # noqa: SIM118
 
 
@@ -54,7 +58,7 @@ _METADATA_COLUMNS = tuple(CaptureInfo.__dataclass_fields__)
 
 def metadata_from_row(r: sqlite3.Row) -> CaptureInfo | None:
     """The stored capture metadata, None until it was read (or before schema 4)."""
-    if "metadata_read" not in r.keys() or not r["metadata_read"]:  # noqa: SIM118 - sqlite3.Row
+    if "metadata_read" not in r.keys() or not r["metadata_read"]:  # noqa: SIM118 - see triplet_from_row
         return None
     return CaptureInfo(**{name: r[name] for name in _METADATA_COLUMNS})
 
@@ -72,4 +76,14 @@ def patch_from_row(r: sqlite3.Row) -> PatchRecord:
         id=r["id"], triplet_id=r["triplet_id"], triplet=r["triplet"], x=r["x"], y=r["y"], size=r["size"],
         dx=r["dx"], dy=r["dy"], ncc=r["ncc"], misalignment_px=r["misalignment_px"],
         misalignment_p95=r["misalignment_p95"], measurable=bool(r["measurable"]),
-        status=Status(r["status"]), decided_by=DecidedBy(r["decided_by"]), reason=r["reason"])
+        status=Status(r["status"]), decided_by=DecidedBy(r["decided_by"]), reason=r["reason"],
+        annotator=r["annotator"] if "annotator" in r.keys() else None)  # noqa: SIM118 - as above; absent before v5
+
+
+def event_from_row(r: sqlite3.Row) -> DecisionEvent:
+    keys = r.keys()
+    return DecisionEvent(id=r["id"], patch_id=r["patch_id"], at=r["at"], actor=DecidedBy(r["actor"]),
+                         old_status=Status(r["old_status"]) if r["old_status"] else None,
+                         new_status=Status(r["new_status"]), reason=r["reason"],
+                         annotator=r["annotator"] if "annotator" in keys else None,
+                         queue=r["queue"] if "queue" in keys else None)

@@ -96,7 +96,7 @@ class TripletTable(ManifestBase):
             for m in result.patches:
                 key = (m.x, m.y, m.size)
                 seen.add(key)
-                status, reason = auto_status(m.misalignment_px, m.measurable, result.threshold_px)
+                status, reason = auto_status(m.misalignment_px, m.measurable, result.threshold_px, m.cause)
                 values = (m.dx, m.dy, m.ncc, m.misalignment_px, m.misalignment_p95, int(m.measurable))
                 old = existing.get(key)
                 if old is None:
