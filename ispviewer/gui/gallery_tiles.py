@@ -101,6 +101,11 @@ class TileSource(QObject):
         self.session = session
         self.forget()
 
+    def detach(self) -> None:
+        """No dataset any more: drop the session with every tile of it."""
+        self.session = None
+        self.forget()
+
     def forget(self) -> None:
         self._tiles.clear()
         self._records.clear()
