@@ -14,10 +14,12 @@ from PySide6.QtWidgets import (
 from ispviewer.dataset.records import AlignState, TripletRecord
 from ispviewer.gui.state import WindowState
 
-COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "light", "split", "tags", "error")
+#: the error column fits the default dock width; light, split and tags follow (scroll or widen the dock)
+COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "error", "light", "split", "tags")
 COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "rejected patches", "flagged patches",
-               "mean misalignment of the measured patches (px)", "illumination class of the phone capture (EV100)",
-               "train / val / test (ispviewer split)", "tags (ispviewer tag)", "alignment or loading error")
+               "mean misalignment of the measured patches (px)", "alignment or loading error",
+               "illumination class of the phone capture (EV100)", "train / val / test (ispviewer split)",
+               "tags (ispviewer tag)")
 MEAN_COL, ERROR_COL = COLUMNS.index("mean px"), COLUMNS.index("error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PHONE_COLUMN_WIDTH = 96
@@ -121,8 +123,8 @@ class TripletTableModel(QAbstractTableModel):
         counts = r.patch_counts
         light = (r.metadata.illumination if r.metadata else None) or ""
         values = (r.name, r.phone_model or "?", counts.get("accepted", 0), counts.get("rejected", 0),
-                  counts.get("flagged", 0), r.mean_misalignment, light, r.split or "",
-                  " ".join(self.tags.get(r.name, ())), self.error_of(r))
+                  counts.get("flagged", 0), r.mean_misalignment, self.error_of(r), light, r.split or "",
+                  " ".join(self.tags.get(r.name, ())))
         value = values[col]
         if role == Qt.ItemDataRole.DisplayRole:
             if col == MEAN_COL:
@@ -255,7 +257,8 @@ class TripletBrowser(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # long phone names are elided
         header.resizeSection(1, PHONE_COLUMN_WIDTH)
         header.setMinimumSectionSize(24)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # error: the rest
+        header.setSectionResizeMode(ERROR_COL, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(ERROR_COL, 72)  # a word; the whole message is its tooltip
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
 
         filters = QHBoxLayout()
