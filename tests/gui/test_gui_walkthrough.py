@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from ispviewer.gui.sources import PHONE
+from ispviewer.gui.triplet_browser import COLUMNS
 
 
 def message_area(w) -> np.ndarray:
@@ -235,11 +236,12 @@ def test_browser_columns_are_readable_at_the_default_width(window):
     table = window.browser.table
     header = table.horizontalHeader()
     width = table.viewport().width()
-    for col, name in enumerate(("name", "phone", "acc", "rej", "flag", "mean px", "error")):
+    for name in ("name", "phone", "acc", "rej", "flag", "mean px", "error"):
+        col = COLUMNS.index(name)
         assert header.sectionViewportPosition(col) + header.sectionSize(col) <= width + 1, name
         if name != "phone":  # the phone name may be elided; its tooltip has it whole
             assert header.sectionSize(col) >= header.fontMetrics().horizontalAdvance(name) + 8, name
-    assert header.sectionSize(6) >= 40  # the error column has room for a word
+    assert header.sectionSize(COLUMNS.index("error")) >= 40  # the error column has room for a word
 
 
 def test_pane_titles_are_elided_not_clipped_when_narrow(make_window, dataset):
@@ -261,7 +263,7 @@ def test_triplets_with_missing_files_are_marked_in_the_browser(make_window, data
     row = [r.name for r in model.records].index("t03")
     assert model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole) == "missing: target.jpg"
     assert model.data(model.index(row, 0), Qt.ItemDataRole.DecorationRole) is not None
-    assert "missing: target.jpg" in model.data(model.index(row, 6))
+    assert "missing: target.jpg" in model.data(model.index(row, COLUMNS.index("error")))
     assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # t01 is whole
     w.browser.status_box.setCurrentText("with errors")
     assert w.browser.visible_names() == ["t03"]
