@@ -9,6 +9,7 @@ poster's Figure 4b) over the dataset's, on the same bins and the same count axis
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -23,6 +24,34 @@ BINS = 60
 OVERLAYS = ("no overlay", "illumination", "phone", "tag", "split")
 #: group colours (Okabe-Ito, readable on the dark plot)
 GROUP_COLOURS = ("#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#ffffff")
+
+
+@dataclass(frozen=True)
+class HistogramSummary:
+    """What the dock shows of the misalignment table (no Qt: computed off the GUI thread)."""
+
+    rows: list  # the table (the overlay groups it by triplet)
+    measured: np.ndarray  # every measured patch's misalignment (the histogram)
+    auto: np.ndarray  # measured, auto-decided patches (what a threshold changes)
+    auto_rejected: int  # of those, rejected now
+    user: int  # patches a person decided
+
+
+def summarise(rows) -> HistogramSummary:
+    """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by)."""
+    measured, auto, auto_rejected, user = [], [], 0, 0
+    for r in rows:
+        m = r["misalignment_px"]
+        if r["decided_by"] == "user":
+            user += 1
+        if m is None or not r["measurable"]:
+            continue
+        measured.append(m)
+        if r["decided_by"] == "auto":
+            auto.append(m)
+            auto_rejected += r["status"] == "rejected"
+    return HistogramSummary(list(rows), np.asarray(measured, np.float64), np.asarray(auto, np.float64),
+                            auto_rejected, user)
 
 
 class ThresholdHistogram(QWidget):
@@ -114,26 +143,19 @@ class ThresholdHistogram(QWidget):
         self._axis_chosen = False
 
     def set_data(self, rows, threshold_px: float) -> None:
-        """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by).
+        """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by)."""
+        self.show_summary(summarise(rows), threshold_px)
+
+    def show_summary(self, summary: HistogramSummary, threshold_px: float) -> None:
+        """Show ``summary`` (see :func:`summarise`, which a worker thread may compute).
 
         The x-axis is kept across refreshes of one dataset (it only grows when a value or the
         threshold needs more room), so applying a threshold does not make the bars jump."""
-        measured, auto, auto_rejected, user = [], [], 0, 0
-        for r in rows:
-            m = r["misalignment_px"]
-            if r["decided_by"] == "user":
-                user += 1
-            if m is None or not r["measurable"]:
-                continue
-            measured.append(m)
-            if r["decided_by"] == "auto":
-                auto.append(m)
-                auto_rejected += r["status"] == "rejected"
-        self._rows = list(rows)
-        self._measured = np.asarray(measured, np.float64)
-        self._auto = np.asarray(auto, np.float64)
-        self._auto_rejected_now = auto_rejected
-        self._user = user
+        self._rows = summary.rows
+        self._measured = summary.measured
+        self._auto = summary.auto
+        self._auto_rejected_now = summary.auto_rejected
+        self._user = summary.user
         self.threshold_px = float(threshold_px)
         top = float(np.percentile(self._measured, 99.5)) if self._measured.size else 0.0
         wanted = max(3.0 * self.threshold_px, top, 0.5)

@@ -23,6 +23,7 @@ from ispviewer.gui import settings as keys
 from ispviewer.gui.actions import build_actions, decorate_undo
 from ispviewer.gui.decisions import ThresholdCommand
 from ispviewer.gui.histogram_dock import ThresholdHistogram
+from ispviewer.gui.histogram_refresh import HistogramRefresher
 from ispviewer.gui.inference_tools import InferenceTools
 from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
@@ -107,6 +108,8 @@ class MainWindow(QMainWindow):
         # network output, flicker/difference, re-alignment
         self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
         self.tools.realigned.connect(lambda name: self.show_triplet(name, keep_view=True))
+        self.histogram_refresher = HistogramRefresher(self.histogram, self._histogram_shown,
+                                                      lambda text: self.statusBar().showMessage(text, 5000))
         self.refresh_histogram_soon = qdebounced(self._refresh_histogram, timeout=HISTOGRAM_SETTLE_MS, parent=self)
         self.write_status.all_saved.connect(self.refresh_histogram_soon)
 
@@ -296,6 +299,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{len(left)} decision(s) could not be saved: "
                                          + "; ".join(j.description for j in left))
         self.session_keeper.detach()  # remembers where the person was
+        self.histogram_refresher.forget()
         self.undo_stack.clear()
         self.write_status.detach()
         self.navigator.detach()
@@ -404,10 +408,13 @@ class MainWindow(QMainWindow):
     # ----------------------------------------------------------------- threshold
 
     def _refresh_histogram(self) -> None:
+        if self.session is not None:  # the table is read in the background: see _histogram_shown
+            self.histogram_refresher.refresh(self.session)
+
+    def _histogram_shown(self) -> None:
         if self.session is not None:
-            self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
             self.histogram.set_audit(self.review.audit_lines())
-            self.state.overlays.heatmap_vmax = 2 * self.session.threshold_px  # the colour bar marks it
+            self.state.overlays.heatmap_vmax = 2 * self.histogram.threshold_px  # the colour bar marks it
 
     def _apply_threshold(self, threshold_px: float) -> None:
         if self.session is None or self.session.readonly:
@@ -470,6 +477,7 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.close_dataset(timeout=1.0)
         self.loader.shutdown()
+        self.histogram_refresher.shutdown()
         self.review.shutdown()
         self.tools.shutdown()
         super().closeEvent(event)

@@ -104,6 +104,23 @@ class TripletTableModel(QAbstractTableModel):
             parts.append(self.load_errors[record.name])
         return "; ".join(parts)
 
+    def _value(self, r: TripletRecord, col: int):
+        if col == 0:
+            return r.name
+        if col == 1:
+            return r.phone_model or "?"
+        if 2 <= col <= 4:
+            return r.patch_counts.get(("accepted", "rejected", "flagged")[col - 2], 0)
+        if col == MEAN_COL:
+            return r.mean_misalignment
+        if col == ERROR_COL:
+            return self.error_of(r)
+        if col == COLUMNS.index("light"):
+            return (r.metadata.illumination if r.metadata else None) or ""
+        if col == COLUMNS.index("split"):
+            return r.split or ""
+        return " ".join(self.tags.get(r.name, ()))
+
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: N802
         return 0 if parent.isValid() else len(self.records)
 
@@ -122,12 +139,7 @@ class TripletTableModel(QAbstractTableModel):
             return None
         r = self.records[index.row()]
         col = index.column()
-        counts = r.patch_counts
-        light = (r.metadata.illumination if r.metadata else None) or ""
-        values = (r.name, r.phone_model or "?", counts.get("accepted", 0), counts.get("rejected", 0),
-                  counts.get("flagged", 0), r.mean_misalignment, self.error_of(r), light, r.split or "",
-                  " ".join(self.tags.get(r.name, ())))
-        value = values[col]
+        value = self._value(r, col)  # only the column asked for: sorting asks for thousands of cells
         if role == Qt.ItemDataRole.DisplayRole:
             if col == MEAN_COL:
                 return "—" if value is None else f"{value:.2f}"

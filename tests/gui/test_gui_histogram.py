@@ -79,3 +79,26 @@ def test_threshold_line_can_be_dragged(window):
     assert hist.candidate == pytest.approx(2.0, abs=0.05)
     assert hist.spin.value() == pytest.approx(hist.candidate, abs=0.01)
     assert f"<b>{hist.preview(hist.candidate)['rejected']}</b>" in hist.preview_label.text()
+
+
+def test_a_decision_updates_the_counts_read_off_the_gui_thread(qtbot, window, monkeypatch):
+    """After a decision is saved the dock's counts follow it; the table is read by a worker thread."""
+    import threading
+
+    hist = window.histogram
+    readers = []
+    table = window.session.misalignment_table
+
+    def recording_table():
+        readers.append(threading.current_thread())
+        return table()
+    monkeypatch.setattr(window.session, "misalignment_table", recording_table)
+    user, auto = hist.user_decisions, hist.auto_decided
+    press_keys(window, "N")
+    patch = window.triage.selected
+    press_keys(window, "R")
+    qtbot.waitUntil(lambda: window.session.pending == 0 and hist.user_decisions == user + 1, timeout=5000)
+    measured = patch is not None and patch.measurable and patch.misalignment_px is not None
+    assert hist.auto_decided == auto - (1 if measured else 0)
+    assert readers and threading.main_thread() not in readers
+    assert f"{user + 1} user decision(s)" in hist.preview_label.text()
