@@ -12,7 +12,15 @@ from collections.abc import Callable
 from concurrent.futures import Future
 
 from ispviewer.gui.background import Generation, Offload
-from ispviewer.gui.histogram_dock import ThresholdHistogram, summarise
+from ispviewer.dataset.manifest import Manifest
+from ispviewer.gui.histogram_dock import HistogramSummary, ThresholdHistogram, summarise
+
+
+def _read(root) -> tuple[HistogramSummary, float]:
+    """The summary and threshold, through a connection of its own: the session's stays free for
+    the GUI thread's reads while this one runs (SQLite's WAL lets both read at once)."""
+    with Manifest.open(root, readonly=True) as manifest:
+        return summarise(manifest.misalignment_table()), manifest.threshold_px
 
 
 class HistogramRefresher:
@@ -32,8 +40,7 @@ class HistogramRefresher:
         self._session = session
         generation = self._generation.next()
         self.pending = True
-        self._offload.submit(lambda: (summarise(session.misalignment_table()), session.threshold_px),
-                             on_done=lambda f: self._shown(f, session, generation))
+        self._offload.submit(_read, session.root, on_done=lambda f: self._shown(f, session, generation))
 
     def forget(self) -> None:
         """The dataset closed: an answer still on its way is dropped."""

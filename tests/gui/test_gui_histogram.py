@@ -87,12 +87,12 @@ def test_a_decision_updates_the_counts_read_off_the_gui_thread(qtbot, window, mo
 
     hist = window.histogram
     readers = []
-    table = window.session.misalignment_table
+    table = Manifest.misalignment_table
 
-    def recording_table():
+    def recording_table(self):
         readers.append(threading.current_thread())
-        return table()
-    monkeypatch.setattr(window.session, "misalignment_table", recording_table)
+        return table(self)
+    monkeypatch.setattr(Manifest, "misalignment_table", recording_table)
     user, auto = hist.user_decisions, hist.auto_decided
     press_keys(window, "N")
     patch = window.triage.selected
