@@ -23,6 +23,7 @@ COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "reje
 MEAN_COL, ERROR_COL = COLUMNS.index("mean px"), COLUMNS.index("error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PHONE_COLUMN_WIDTH = 96
+RESIZE_PRECISION_ROWS = 100  # rows a column's width is measured on
 
 STATUS_FILTERS = {
     "all triplets": lambda r, err: True,
@@ -268,6 +269,9 @@ class TripletBrowser(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # "flag", "mean px" whole
+        # widths from the rows in view (and a few more), not every row: thousands of triplets would
+        # make each reset and each selection measure every cell
+        header.setResizeContentsPrecision(RESIZE_PRECISION_ROWS)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # long phone names are elided
         header.resizeSection(1, PHONE_COLUMN_WIDTH)
         header.setMinimumSectionSize(24)
