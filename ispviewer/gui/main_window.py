@@ -478,6 +478,7 @@ class MainWindow(QMainWindow):
         self.close_dataset(timeout=1.0)
         self.loader.shutdown()
         self.histogram_refresher.shutdown()
+        self.browser.shutdown()
         self.review.shutdown()
         self.tools.shutdown()
         super().closeEvent(event)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
 )
 
 from ispviewer.dataset.records import AlignState, TripletRecord
+from ispviewer.gui.background import Generation, Offload
 from ispviewer.gui.state import WindowState
 
 #: the error column fits the default dock width; light, split and tags follow (scroll or widen the dock)
@@ -78,6 +79,14 @@ class TripletTableModel(QAbstractTableModel):
         if tags is not None:
             self.tags = dict(tags)
         self.endResetModel()
+
+    def set_missing(self, missing: dict[str, str]) -> None:
+        """Name -> "missing: …" for the triplets whose files are gone; only changed rows repaint."""
+        changed = {n for n in set(missing) | set(self.missing) if missing.get(n) != self.missing.get(n)}
+        self.missing = dict(missing)
+        for row, r in enumerate(self.records):
+            if r.name in changed:
+                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def update_record(self, record: TripletRecord) -> None:
         for row, old in enumerate(self.records):
@@ -245,6 +254,9 @@ class TripletBrowser(QWidget):
         self.model = TripletTableModel(self)
         self.proxy = TripletFilter(self)
         self.proxy.setSourceModel(self.model)
+        self._file_checker = Offload("browser-files")  # are the capture files there? (stat calls)
+        self._file_checks = Generation()
+        self.checking_files = False  # a check runs whose marks are not shown yet
 
         self.status_box = QComboBox()
         self.status_box.addItems(list(STATUS_FILTERS))
@@ -301,15 +313,33 @@ class TripletBrowser(QWidget):
 
     # ----------------------------------------------------------------- data
 
+    def _files_checked(self, future, generation: int) -> None:
+        if not self._file_checks.is_current(generation):
+            return  # another set of triplets came meanwhile; its own check follows
+        self.checking_files = False
+        if not future.cancelled() and future.exception() is None:
+            self.model.set_missing(future.result())
+
+    def shutdown(self) -> None:
+        """No file check is applied any more (the window closes)."""
+        self._file_checker.shutdown()
+
     def set_triplets(self, records: list[TripletRecord], resolve=None,
                      tags: dict[str, tuple[str, ...]] | None = None) -> None:
         """Show ``records``; with ``resolve`` (manifest path -> file) triplets whose files are gone
         are marked; ``tags`` (name -> tags) fills the tags column and the tag filter."""
         current = self.current_name()
-        missing = {}
-        if resolve is not None:
-            missing = {r.name: m for r in records if (m := missing_files(r, resolve))}
-        self.model.set_records(records, missing, tags)
+        names_now = {r.name for r in records}
+        known = {n: m for n, m in self.model.missing.items() if n in names_now}  # until checked again
+        self.model.set_records(records, known, tags)
+        generation = self._file_checks.next()
+        if resolve is None:
+            self.model.set_missing({})
+            self.checking_files = False
+        else:  # thousands of stat calls: a worker looks, the marks follow when it is done
+            self.checking_files = True
+            self._file_checker.submit(lambda: {r.name: m for r in records if (m := missing_files(r, resolve))},
+                                      on_done=lambda f: self._files_checked(f, generation))
         names = sorted({t for ts in self.model.tags.values() for t in ts})
         chosen_tag = self.tag_box.currentText()
         self.tag_box.blockSignals(True)

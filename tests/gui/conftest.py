@@ -54,7 +54,8 @@ def make_window(qtbot):
         qtbot.waitExposed(w)
         if dataset is not None:
             assert w.open_dataset(dataset)
-            qtbot.waitUntil(lambda: not w.state.loading and not w.histogram_refresher.pending, timeout=10000)
+            qtbot.waitUntil(lambda: not w.state.loading and not w.histogram_refresher.pending
+                            and not w.browser.checking_files, timeout=10000)
         windows.append(w)
         return w
 
