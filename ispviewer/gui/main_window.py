@@ -110,6 +110,9 @@ class MainWindow(QMainWindow):
         self.tools.realigned.connect(lambda name: self.show_triplet(name, keep_view=True))
         self.histogram_refresher = HistogramRefresher(self.histogram, self._histogram_shown,
                                                       lambda text: self.statusBar().showMessage(text, 5000))
+        self._histogram_deferred = False
+        self.state.events.shown.connect(self._refresh_deferred_histogram)
+        self.state.events.loading.connect(self._refresh_deferred_histogram)
         self.refresh_histogram_soon = qdebounced(self._refresh_histogram, timeout=HISTOGRAM_SETTLE_MS, parent=self)
         self.write_status.all_saved.connect(self.refresh_histogram_soon)
 
@@ -277,7 +280,7 @@ class MainWindow(QMainWindow):
                               "disabled (viewing only)." if session.readonly else None)
         self._reload_triplets()
         self.histogram.reset_axis()
-        self._refresh_histogram()
+        self._histogram_deferred = True  # read once the first triplet is on screen: it goes first
         add_recent(self.settings, session.root)
         self.session_keeper.attach(session.root)
         remembered = self.session_keeper.restore()  # filters now; view and selection once it is shown
@@ -288,6 +291,7 @@ class MainWindow(QMainWindow):
             self.show_triplet(names[0], keep_view=False)
         else:
             self.viewer.clear(f"{session.root} has no triplets yet (ispviewer import SRC {session.root})")
+        self._refresh_deferred_histogram()
         self._update_title()
         return True
 
@@ -410,6 +414,11 @@ class MainWindow(QMainWindow):
     def _refresh_histogram(self) -> None:
         if self.session is not None:  # the table is read in the background: see _histogram_shown
             self.histogram_refresher.refresh(self.session)
+
+    def _refresh_deferred_histogram(self, *_args) -> None:
+        if self._histogram_deferred and (self.state.shown is not None or not self.state.loading):
+            self._histogram_deferred = False
+            self._refresh_histogram()
 
     def _histogram_shown(self) -> None:
         if self.session is not None:
