@@ -65,6 +65,7 @@ class TripletNavigator(QObject):
             request = self.request_for(record)
         except ManifestError as exc:  # an unsafe path in the manifest
             self.viewer.clear(str(exc))
+            self.state.selected = None
             self.state.patches.replace(None, [])
             self.browser.model.set_load_error(name, str(exc))
             return False
