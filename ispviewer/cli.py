@@ -18,14 +18,21 @@ examples:
   ispviewer align DATASET --workers 2      align every triplet, reject misaligned patches
   ispviewer stats DATASET --png fig4.png   misalignment distribution (the poster's Figure 4)
   ispviewer export DATASET --format jsonl  one record per patch, for training pipelines
+  ispviewer split DATASET --val 0.1 --test 0.1   store a train/val/test split of whole captures
+  ispviewer export-patches DATASET --layout zrr --out DIR   training-ready patch pairs (ZRR)
+  ispviewer queue DATASET --kind audit --limit 200 --seed 1   what to review next, as JSONL
+  ispviewer merge DATASET OTHER_COPY       bring in the decisions people made in another copy
   ispviewer open DATASET                   browse, compare and triage in the desktop app
 """
 
 #: modules that contribute subcommands; a missing optional area is skipped.
 COMMAND_MODULES = (
     "ispviewer.dataset.commands",
+    "ispviewer.dataset.review.commands",
     "ispviewer.workflows.commands",
+    "ispviewer.dataset.product_commands",
     "ispviewer.align.commands",
+    "ispviewer.workflows.patch_export_commands",
     "ispviewer.model.commands",
     "ispviewer.gui.commands",
 )

@@ -42,7 +42,7 @@ DEFAULT_NORMALIZATION = {
     "output_range": [0.0, 1.0],
 }
 
-PROVENANCE_KEYS = ("dataset", "patch_count", "epochs", "git_revision", "created")
+PROVENANCE_KEYS = ("dataset", "patch_count", "epochs", "git_revision", "created", "cameras")
 
 
 class CheckpointError(Exception):

@@ -30,6 +30,7 @@ class TripletPairs:
     target: np.ndarray  # (n, s, s, 3) float32 in [0, 1]
     phone: np.ndarray  # (n, s, s, 3) float32: the phone ISP JPEG on the same grid (for evaluation)
     wb_gains: tuple[float, float, float] = (1.0, 1.0, 1.0)  # the raw's as-shot white balance
+    camera: str = ""  # the phone camera ("Make Model") the raw comes from, as the manifest records it
 
 
 def accepted_patches(manifest: Manifest) -> dict[str, list[PatchRecord]]:
@@ -52,6 +53,16 @@ def split_by_triplet(names: list[str], val_fraction: float, seed: int) -> tuple[
     return sorted(shuffled[n_val:]), sorted(shuffled[:n_val])
 
 
+def stored_splits(dataset: str | Path) -> dict[str, list[str]]:
+    """The train/val/test triplet names stored by ``ispviewer split`` ({} when none is stored)."""
+    with Manifest.open(dataset, readonly=True) as manifest:
+        out: dict[str, list[str]] = {}
+        for t in manifest.triplets():
+            if t.split:
+                out.setdefault(t.split, []).append(t.name)
+        return {k: sorted(v) for k, v in out.items()}
+
+
 def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]) -> TripletPairs:
     """Decode the triplet once and cut every patch's raw, target and phone crops."""
     from ispviewer.align.warp import warp_target_to_phone
@@ -60,7 +71,7 @@ def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]
     t = manifest.triplet(name)
     if t.homography is None:
         raise EmptyTrainingSet(f"triplet {name} has no alignment")
-    packed = load_packed_raw(manifest.resolve(t.files.raw))
+    packed = load_packed_raw(manifest.resolve(t.files.raw), t.raw)  # in the triplet's phone frame
     target_rgb = load_rgb(manifest.resolve(t.files.target))
     phone_rgb = load_rgb(manifest.resolve(t.files.phone))
     H = np.asarray(t.homography, dtype=np.float64)
@@ -82,7 +93,7 @@ def load_triplet_pairs(manifest: Manifest, name: str, patches: list[PatchRecord]
         raise EmptyTrainingSet(f"triplet {name}: no usable accepted patch")
     return TripletPairs(name, np.stack(raws).astype(np.float32),
                         np.stack(targets).astype(np.float32) / 255.0,
-                        np.stack(phones).astype(np.float32) / 255.0, tuple(packed.wb_gains))
+                        np.stack(phones).astype(np.float32) / 255.0, tuple(packed.wb_gains), t.phone_model)
 
 
 def load_pairs(dataset: str | Path, names: list[str] | None = None, log=None) -> dict[str, TripletPairs]:

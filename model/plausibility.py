@@ -107,11 +107,11 @@ def plausibility(model, path: str | os.PathLike, region: tuple[int, int, int, in
                  threads: int | None = None) -> Plausibility:
     """Render ``region`` (phone-frame x, y, w, h; default the whole frame) of the raw at ``path``
     with ``model`` and compare it with LibRaw's render of the same pixels."""
-    from ispviewer.dataset.images import load_packed_raw
+    from ispviewer.dataset.images import load_packed_raw, raw_frames
 
     from .inference import render_region
 
-    packed = load_packed_raw(path)
+    packed = load_packed_raw(path, raw_frames(path)[-1])  # the whole visible area, as LibRaw renders it
     reference = libraw_render(path)
     h = min(reference.shape[0], packed.info.height)
     w = min(reference.shape[1], packed.info.width)

@@ -15,7 +15,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .distributed import init_from_env
 from .losses import ISPLoss, psnr_np, ssim_np
 from .normalization import apply_gains, input_gains
-from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet
+from .patch_source import EmptyTrainingSet, TripletPairs, load_pairs, split_by_triplet, stored_splits
 from .registry import build_model, model_name
 
 
@@ -31,6 +31,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "cpu"
     threads: int | None = None
+    shards: str | None = None  # train on these webdataset shards (each rank its own) instead of the dataset
 
 
 @dataclass
@@ -88,6 +89,15 @@ def validate(model: torch.nn.Module, pairs: list[TripletPairs], device: torch.de
     return {k: float(np.mean(v)) if v else float("nan") for k, v in scores.items()}
 
 
+def training_cameras(pairs: list[TripletPairs]) -> dict[str, int]:
+    """Training patches per phone camera ("unknown" where the manifest names none)."""
+    counts: dict[str, int] = {}
+    for tp in pairs:
+        name = tp.camera or "unknown"
+        counts[name] = counts.get(name, 0) + len(tp.packed)
+    return dict(sorted(counts.items()))
+
+
 def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: str | Path | None = None,
           log=print) -> TrainReport:
     """Train and write a checkpoint (best validation PSNR, or last epoch without validation)."""
@@ -98,11 +108,11 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
     log = dist_ctx.main_only(log)
     if config.threads:
         torch.set_num_threads(config.threads)
-    log(f"reading accepted patches of {dataset}")
-    all_pairs = load_pairs(dataset, log=log)
-    train_names, val_names = split_by_triplet(list(all_pairs), config.val_fraction, config.seed)
-    train_pairs = [all_pairs[n] for n in train_names]
-    val_pairs = [all_pairs[n] for n in val_names] if dist_ctx.is_main else []  # rank 0 validates
+    if config.shards:
+        train_pairs, val_pairs, train_names, val_names, n_total = _shard_training_set(dataset, config, dist_ctx, log)
+    else:
+        train_pairs, val_pairs, train_names, val_names = _dataset_training_set(dataset, config, dist_ctx, log)
+        n_total = sum(len(p.packed) for p in train_pairs)
     n_train = sum(len(p.packed) for p in train_pairs)
     if n_train == 0:
         raise EmptyTrainingSet(f"{dataset}: no accepted patch left for training")
@@ -110,7 +120,7 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
     smallest = min(p.packed.shape[1] for p in train_pairs)
     if half > smallest:
         raise ValueError(f"--patch {config.patch} is larger than the dataset's patches ({2 * smallest} px)")
-    start_epoch, meta_extra = 0, {}
+    start_epoch = 0
     if resume:
         model, meta = load_checkpoint(resume)
         start_epoch = int((meta.get("provenance") or {}).get("epochs") or 0)
@@ -120,7 +130,49 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
     model.to(device)
     net = dist_ctx.wrap(model, device)  # the training steps call this: gradients averaged across ranks
     optim = torch.optim.Adam(model.parameters(), lr=config.lr)
-    steps = config.steps_per_epoch or dist_ctx.steps_per_epoch(n_train, config.batch)
+    steps = config.steps_per_epoch or dist_ctx.steps_per_epoch(n_total, config.batch)
+    return _fit(dataset, out, config, dist_ctx, device, model, net, optim, steps, start_epoch,
+                train_pairs, val_pairs, train_names, val_names, n_total, rng, log)
+
+
+def _shard_training_set(dataset, config: TrainConfig, dist_ctx, log):
+    """This rank's shards for training; the dataset's val split (rank 0) for validation."""
+    from .shard_source import load_shard_pairs, shard_index
+
+    log(f"reading training shards {config.shards} ({dist_ctx.world_size} rank(s), each its own shards)")
+    train_pairs = load_shard_pairs(config.shards, "train", dist_ctx.rank, dist_ctx.world_size, log=log)
+    index = shard_index(config.shards, "train")  # every rank steps the same number of times
+    if index is None:  # no index next to the shards: count what every rank holds
+        n_total = int(round(dist_ctx.mean(sum(len(p.packed) for p in train_pairs)) * dist_ctx.world_size))
+        train_names = [p.triplet for p in train_pairs]
+    else:
+        n_total, train_names = len(index), sorted({row["triplet"] for row in index})
+    val_names = stored_splits(dataset).get("val", [])
+    val_pairs = list(load_pairs(dataset, val_names).values()) if val_names and dist_ctx.is_main else []
+    return train_pairs, val_pairs, train_names, val_names, n_total
+
+
+def _dataset_training_set(dataset, config: TrainConfig, dist_ctx, log):
+    log(f"reading accepted patches of {dataset}")
+    all_pairs = load_pairs(dataset, log=log)
+    splits = stored_splits(dataset)
+    if splits:  # the dataset's own split (ispviewer split); its test triplets are never seen here
+        train_names = [n for n in splits.get("train", []) if n in all_pairs]
+        val_names = [n for n in splits.get("val", []) if n in all_pairs]
+        log(f"using the stored split: {len(train_names)} train, {len(val_names)} val triplet(s) with accepted "
+            f"patches ({len(splits.get('test', []))} test triplet(s) held out)")
+        if not train_names:
+            raise EmptyTrainingSet(f"{dataset}: no triplet of the stored train split has accepted patches")
+    else:
+        train_names, val_names = split_by_triplet(list(all_pairs), config.val_fraction, config.seed)
+    train_pairs = [all_pairs[n] for n in train_names]
+    val_pairs = [all_pairs[n] for n in val_names] if dist_ctx.is_main else []  # rank 0 validates
+    return train_pairs, val_pairs, train_names, val_names
+
+
+def _fit(dataset, out, config, dist_ctx, device, model, net, optim, steps, start_epoch, train_pairs, val_pairs,
+         train_names, val_names, n_train, rng, log) -> TrainReport:
+    half = config.patch // 2
     total_steps = steps * config.epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=config.lr, total_steps=total_steps)
     loss_fn = ISPLoss()
@@ -158,7 +210,8 @@ def train(dataset: str | Path, out: str | Path, config: TrainConfig, *, resume: 
                   "config": {k: v for k, v in vars(config).items()}}
     if dist_ctx.is_main:
         save_checkpoint(out, model, {"provenance": {"dataset": str(Path(dataset).resolve().name),
-                                                    "patch_count": n_train, "epochs": report.epochs},
+                                                    "patch_count": n_train, "epochs": report.epochs,
+                                                    "cameras": training_cameras(train_pairs)},
                                      "training": meta_extra}, half=True)
     log(f"wrote {out}")
     dist_ctx.close()
@@ -170,6 +223,10 @@ def evaluate(dataset: str | Path, weights: list[str | Path], triplets: list[str]
     """PSNR/SSIM of each checkpoint, and of the phone ISP, vs the aligned target on held-out triplets."""
     models = [(Path(w), *load_checkpoint(w)) for w in weights]
     if triplets is None:
+        triplets = stored_splits(dataset).get("test", [])
+        if triplets:
+            log(f"evaluating on the stored test split ({len(triplets)} triplet(s))")
+    if not triplets:
         triplets = list(((models[0][2].get("training") or {}).get("val_triplets")) or [])
         if not triplets:
             raise EmptyTrainingSet(f"{weights[0]}: no held-out triplets recorded; pass --triplets")

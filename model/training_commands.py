@@ -10,10 +10,13 @@ def register(sub) -> None:
     p = sub.add_parser("train", help="train the ISP network on the accepted patches of a dataset",
                        description="Reads only ACCEPTED patches (a person's rejections change what the model "
                                    "learns): raw crop from the phone DNG, target crop from the aligned target "
-                                   "at the matched offset. Validation triplets are held out whole.",
+                                   "at the matched offset. Validation triplets are held out whole: the stored "
+                                   "split (ispviewer split) when there is one — train and val, never test — "
+                                   "else --val-fraction.",
                        epilog="examples:\n  ispviewer train DS --out weights.pt --epochs 30\n"
                               "  ispviewer train DS --out plain.pt --model plain\n"
-                              "  ispviewer train DS --out more.pt --resume weights.pt --epochs 10")
+                              "  ispviewer train DS --out more.pt --resume weights.pt --epochs 10\n"
+                              "  torchrun --nproc-per-node 4 -m ispviewer train DS --shards ~/shards --out w.pt")
     p.add_argument("dataset", type=Path)
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--model", default="kpn", help="registered network name: kpn (default) or plain")
@@ -26,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, or auto")
     p.add_argument("--resume", type=Path, default=None, help="continue from this checkpoint")
+    p.add_argument("--shards", default=None, metavar="DIR",
+                   help="train on the train shards of `export-patches --layout webdataset` in DIR (each torchrun "
+                        "rank reads its own shards); validation still uses the dataset's val split")
     p.set_defaults(func=run_train)
 
     p = sub.add_parser("evaluate", help="PSNR/SSIM on held-out triplets vs the phone ISP",
@@ -33,7 +39,8 @@ def register(sub) -> None:
     p.add_argument("dataset", type=Path)
     p.add_argument("--weights", type=Path, nargs="+", required=True)
     p.add_argument("--triplets", nargs="*", default=None,
-                   help="triplets to evaluate on (default: the held-out ones recorded in the first checkpoint)")
+                   help="triplets to evaluate on (default: the stored test split, else the held-out ones "
+                        "recorded in the first checkpoint)")
     p.set_defaults(func=run_evaluate)
 
 
@@ -52,7 +59,8 @@ def run_train(args) -> int:
         return 2
     config = TrainConfig(model=args.model, epochs=args.epochs, batch=args.batch, patch=args.patch,
                          steps_per_epoch=args.steps, lr=args.lr, val_fraction=args.val_fraction,
-                         seed=args.seed, device=args.device)
+                         seed=args.seed, device=args.device,
+                         shards=str(args.shards) if args.shards else None)
     try:
         train(args.dataset, args.out, config, resume=args.resume)
     except (EmptyTrainingSet, CheckpointError, ValueError) as exc:

@@ -5,7 +5,9 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-REAL_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+#: ../shared/data/real next to the repository; $ISPVIEWER_REAL_DATA names it for a checkout elsewhere
+REAL_DATA = Path(os.environ.get("ISPVIEWER_REAL_DATA")
+                 or Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real")
 
 
 @pytest.fixture

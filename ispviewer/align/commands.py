@@ -31,8 +31,11 @@ def register(sub) -> None:
     p.set_defaults(func=run_align)
 
     p = sub.add_parser("stats", help="misalignment distribution (the poster's Figure 4)",
-                       epilog="example: ispviewer stats DS --png figure4.png")
+                       epilog="examples:\n  ispviewer stats DS --png figure4.png\n"
+                              "  ispviewer stats DS --by illumination --png figure4b.png")
     p.add_argument("dataset", type=Path)
+    p.add_argument("--by", choices=("illumination", "phone", "tag", "split"), default=None,
+                   help="per-group distribution (Figure 4b); --png then overlays one histogram per group")
     p.add_argument("--png", type=Path, help="also draw the histogram to this PNG")
     p.set_defaults(func=run_stats)
 
@@ -82,6 +85,16 @@ def run_stats(args) -> int:
     from ispviewer.align.stats import collect, format_report, render_png
     from ispviewer.dataset.manifest import Manifest
 
+    if getattr(args, "by", None):
+        from ispviewer.align.group_stats import collect_groups, render_groups_png
+
+        with Manifest.open(args.dataset, readonly=True) as manifest:
+            groups = collect_groups(manifest, args.by)
+        print(groups.report())
+        if args.png:
+            render_groups_png(groups, args.png)
+            print(f"wrote {args.png}")
+        return 0
     with Manifest.open(args.dataset, readonly=True) as manifest:
         stats = collect(manifest)
     print(format_report(stats))

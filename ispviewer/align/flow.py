@@ -51,7 +51,7 @@ class DISFlowEstimator:
     PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
 
     def __init__(self, preset: str = "medium", *, finest_scale: int | None = 1,
-                 patch_size: int | None = 8, patch_stride: int | None = 4,
+                 patch_size: int | None = 8, patch_stride: int | None = 6,
                  gradient_iterations: int | None = 16, variational_iterations: int | None = 5,
                  alpha: float | None = None, gamma: float | None = None, delta: float | None = None,
                  passes: int = 2, refine_finest_scale: int | None = 0,

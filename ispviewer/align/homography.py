@@ -233,6 +233,28 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
     return H, used
 
 
+def refit_to_flow(H: np.ndarray, flow: np.ndarray, weight: np.ndarray, scale: float, *, min_weight: float = 0.9,
+                  max_points: int = 4000, fit_px: tuple[float, ...] = (0.1, 0.2)) -> np.ndarray | None:
+    """A homography re-fitted to the dense flow between the phone image and the target aligned by ``H``.
+
+    ``flow`` (h, w, 2) and ``weight`` (h, w) are sampled at ``scale`` of the phone frame, the flow
+    in phone px (``phone(p) ~ aligned(p + flow(p))``, so ``p`` sees target point ``H^-1(p + flow(p))``).
+    Up to ``max_points`` trusted pixels (weight >= ``min_weight``) on a regular lattice are fitted
+    robustly at the tightest tolerance of ``fit_px`` that keeps enough of them: thousands of
+    correspondences spread over the frame, where the template refinement has a few hundred; what
+    moved (parallax, local motion) falls outside the tolerance.  None when too few points agree.
+    """
+    rows, cols = np.nonzero((weight >= min_weight) & np.isfinite(flow).all(axis=2))
+    if len(rows) < 64:
+        return None
+    keep = np.linspace(0, len(rows) - 1, min(max_points, len(rows))).astype(np.intp)
+    rows, cols = rows[keep], cols[keep]
+    p = np.stack([(cols + 0.5) / scale - 0.5, (rows + 0.5) / scale - 0.5], axis=1)
+    src = apply_homography(np.linalg.inv(H), p + flow[rows, cols].astype(np.float64))
+    fit = _robust_fit(src, p, fit_px, min_share=0.4)
+    return None if fit is None else fit[0]
+
+
 # --------------------------------------------------------------------------- plausibility
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
@@ -60,6 +62,106 @@ def _vertex(a: float, b: float, c: float) -> float:
     return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
 
 
+@dataclass(frozen=True)
+class PatchMatches:
+    """Every patch's best NCC match: offsets (N, 2) float32 (dx, dy), peak NCC (N,) float32,
+    ``at_edge`` (N,) bool — the best score lay on the border of the final search range, so the
+    true match may lie beyond it — and ``widened`` (N,) bool — found by the wide search."""
+
+    offsets: np.ndarray
+    ncc: np.ndarray
+    at_edge: np.ndarray
+    widened: np.ndarray
+
+
+def _window(aligned: np.ndarray, origin: tuple[int, int], x: int, y: int, size: int, radius: int) -> np.ndarray:
+    wy, wx = y - radius - origin[1], x - radius - origin[0]
+    win = aligned[wy:wy + size + 2 * radius, wx:wx + size + 2 * radius]
+    if wy < 0 or wx < 0 or win.shape[:2] != (size + 2 * radius,) * 2:
+        raise ValueError(f"search window of patch ({x}, {y}) leaves the rendered aligned target")
+    return win
+
+
+def _peak(score: np.ndarray) -> tuple[float, float, float, bool]:
+    """(x, y, value, on the border) of a score map's sub-pixel maximum."""
+    sx, sy, best = subpixel_peak(score)
+    h, w = score.shape
+    edge = not (0 < round(sx) < w - 1 and 0 < round(sy) < h - 1)
+    return sx, sy, best if np.isfinite(best) else 0.0, edge
+
+
+def _shrink(image: np.ndarray, f: int) -> np.ndarray:
+    return cv2.resize(image, (image.shape[1] // f, image.shape[0] // f), interpolation=cv2.INTER_AREA)
+
+
+class _Levels:
+    """The phone image and the aligned target, area-downscaled by powers of two on demand."""
+
+    def __init__(self, phone: np.ndarray, aligned: np.ndarray, origin: tuple[int, int]):
+        self.origin = origin
+        self.images = {1: (phone, aligned)}
+
+    def at(self, f: int) -> tuple[np.ndarray, np.ndarray]:
+        if f not in self.images:
+            half = self.at(f // 2)
+            self.images[f] = (_shrink(half[0], 2), _shrink(half[1], 2))
+        return self.images[f]
+
+    def full(self, x: int, y: int, size: int, dx: int, dy: int, radius: int):
+        """Full-resolution search of the patch at (x, y) within +-radius of the offset (dx, dy):
+        (offset x, offset y, NCC, peak on the border)."""
+        phone, aligned = self.images[1]
+        win = _window(aligned, self.origin, x + dx, y + dy, size, radius)
+        sx, sy, best, edge = _peak(cv2.matchTemplate(win, phone[y:y + size, x:x + size], cv2.TM_CCOEFF_NORMED))
+        return sx - radius + dx, sy - radius + dy, best, edge
+
+    def coarse(self, x: int, y: int, size: int, radius: int, f: int) -> tuple[int, int, bool]:
+        """Search within +-radius px on the images downscaled ``f`` times: (offset x, y rounded to
+        whole phone px, peak on the border)."""
+        phone, aligned = self.at(f)
+        # coarse px c covers phone px c * f ... (c + 1) * f - 1 in either image; the two grids'
+        # blocks start (ox, oy) phone px apart
+        ox, oy = (o - o // f * f for o in self.origin)
+        cx, cy, c_size, c_radius = x // f, y // f, size // f, -(-radius // f)
+        win = _window(aligned, (self.origin[0] // f, self.origin[1] // f), cx, cy, c_size, c_radius)
+        gx, gy, _, edge = _peak(cv2.matchTemplate(win, phone[cy:cy + c_size, cx:cx + c_size], cv2.TM_CCOEFF_NORMED))
+        return int(round((gx - c_radius) * f + ox)), int(round((gy - c_radius) * f + oy)), edge
+
+
+def search_patches(phone: np.ndarray, aligned: np.ndarray, origin: tuple[int, int], positions: np.ndarray,
+                   patch_size: int, radius: int, wide_radius: int = 0) -> PatchMatches:
+    """Best NCC offset of every phone patch in the aligned target.
+
+    Every patch is searched within +-``radius`` px at full resolution (the common case: the
+    homography predicts the match to a few px).  A patch whose best score lies on the border
+    of that range — a near object displaced by parallax, a moved thing — is searched again within
+    +-``wide_radius`` px on the images downscaled 4x, then at full resolution within +-4 px; the
+    wide result replaces the first when its NCC is higher.  ``aligned`` is the aligned target
+    rendered over phone-frame pixels starting at ``origin`` (x, y), a multiple of 4, at least
+    ``max(radius, wide_radius + 4)`` + 4 px beyond every searched patch.
+    """
+    levels = _Levels(phone, aligned, origin)
+    if wide_radius > radius and patch_size // 4 < 8:
+        wide_radius = 0  # too few coarse pixels to match
+    n = len(positions)
+    offsets = np.zeros((n, 2), np.float32)
+    ncc = np.zeros(n, np.float32)
+    at_edge = np.zeros(n, bool)
+    widened = np.zeros(n, bool)
+    for k in range(n):  # one full-resolution search (OpenCV's FFT correlation: cheaper than two levels)
+        x, y = int(positions[k, 0]), int(positions[k, 1])
+        dx, dy, best, edge = levels.full(x, y, patch_size, 0, 0, radius)
+        offsets[k], ncc[k], at_edge[k] = (dx, dy), best, edge
+    for k in (np.flatnonzero(at_edge) if wide_radius > radius else []):
+        x, y = int(positions[k, 0]), int(positions[k, 1])
+        ix, iy, coarse_edge = levels.coarse(x, y, patch_size, wide_radius, 4)
+        dx, dy, best, edge = levels.full(x, y, patch_size, ix, iy, 4)
+        if best > ncc[k]:
+            offsets[k], ncc[k], widened[k] = (dx, dy), best, True
+            at_edge[k] = coarse_edge or edge or max(abs(dx), abs(dy)) > wide_radius
+    return PatchMatches(offsets, ncc, at_edge, widened)
+
+
 def match_patches(phone: np.ndarray, aligned: np.ndarray, origin: tuple[int, int], positions: np.ndarray,
                   patch_size: int, radius: int) -> tuple[np.ndarray, np.ndarray]:
     """Best NCC offset of every phone patch in the aligned target, within +-``radius`` px.
@@ -67,25 +169,7 @@ def match_patches(phone: np.ndarray, aligned: np.ndarray, origin: tuple[int, int
     ``aligned`` is the aligned target rendered over phone-frame pixels starting at ``origin``
     (x, y) — typically (-m, -m) with m > radius, so that border patches can be searched.  Returns
     offsets (N, 2) float32 (dx, dy) — the match is the square at (x + dx, y + dy) — and the peak
-    NCC (N,) float32.
+    NCC (N,) float32.  (:func:`search_patches` also widens the search where needed.)
     """
-    ox, oy = origin
-    n = len(positions)
-    offsets = np.zeros((n, 2), np.float32)
-    ncc = np.zeros(n, np.float32)
-
-    def one(k: int) -> None:
-        x, y = int(positions[k, 0]), int(positions[k, 1])
-        tpl = phone[y:y + patch_size, x:x + patch_size]
-        wy, wx = y - radius - oy, x - radius - ox
-        win = aligned[wy:wy + patch_size + 2 * radius, wx:wx + patch_size + 2 * radius]
-        if win.shape[:2] != (patch_size + 2 * radius,) * 2:
-            raise ValueError(f"search window of patch ({x}, {y}) leaves the rendered aligned target")
-        score = cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED)
-        sx, sy, best = subpixel_peak(score)
-        offsets[k] = (sx - radius, sy - radius)
-        ncc[k] = best if np.isfinite(best) else 0.0
-
-    for k in range(n):
-        one(k)
-    return offsets, ncc
+    found = search_patches(phone, aligned, origin, positions, patch_size, radius)
+    return found.offsets, found.ncc

@@ -16,8 +16,15 @@ import numpy as np
 
 from ispviewer.align.errors import AlignmentError
 from ispviewer.align.flow import FlowEstimator, make_flow_estimator
-from ispviewer.align.geometry import target_footprint
-from ispviewer.align.homography import Plausibility, SiftParams, check_homography, refine_homography, sift_homography
+from ispviewer.align.geometry import apply_homography, target_footprint
+from ispviewer.align.homography import (
+    Plausibility,
+    SiftParams,
+    check_homography,
+    refine_homography,
+    refit_to_flow,
+    sift_homography,
+)
 from ispviewer.align.misalignment import (
     Lattice,
     downscale_heatmap,
@@ -26,8 +33,9 @@ from ispviewer.align.misalignment import (
     patch_texture,
     smooth_flow,
 )
-from ispviewer.align.patches import match_patches, patch_grid
+from ispviewer.align.patches import patch_grid, search_patches
 from ispviewer.align.photometric import gradient_energy, match_tone, normalize_luminance, structure_tensor, trust
+from ispviewer.align.trust import EDGE_OF_SEARCH, combine, flow_inconsistency, patch_causes
 from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
@@ -44,6 +52,7 @@ class AlignParams:
 
     patch_size: int = 128  # px, even
     search_radius: int = 8  # px, NCC search range around the homography's prediction
+    wide_radius: int = 32  # px, coarse-to-fine search range of patches whose match hit that range's edge
     threshold_px: float = DEFAULT_THRESHOLD_PX  # auto status: rejected above
     flow: str | FlowEstimator = "dis"  # registered name or an estimator instance
     flow_scale: float = 0.5  # flow runs at this fraction of the phone resolution
@@ -54,6 +63,10 @@ class AlignParams:
     #                                                   flow untrusted below the first, trusted above the second
     min_texture: float = 0.4  # grey levels / phone px (structure tensor's smaller eigenvalue)
     min_trusted_share: float = 0.25  # of a patch's area with trusted flow; below: not measurable
+    max_residual: float = 1.2  # normalized luminance: phone vs flow-compensated target; above: flow not consistent
+    max_flow_step_px: float = 0.4  # phone px per phone px of flow change (an occlusion / motion boundary)
+    max_inconsistent_share: float = 0.04  # of a patch's area with inconsistent flow; above: not measurable
+    max_clipped_share: float = 0.5  # of a patch's area clipped (<= 2 or >= 253) in either image
     heatmap_scale: float = 0.25  # of the phone frame
     refine: bool = True  # refine the SIFT homography at full resolution
     sift: SiftParams = field(default_factory=SiftParams)
@@ -65,6 +78,8 @@ class AlignParams:
             raise ValueError(f"patch_size must be even and >= 8, got {self.patch_size}")
         if self.search_radius < 1:
             raise ValueError(f"search_radius must be >= 1, got {self.search_radius}")
+        if self.wide_radius < 0:
+            raise ValueError(f"wide_radius must be >= 0, got {self.wide_radius}")
         for name in ("flow_scale", "stats_scale"):
             value = getattr(self, name)
             if not 0 < value <= 1 or abs(1 / value - round(1 / value)) > 1e-9 or (self.patch_size * value) % 1:
@@ -108,7 +123,7 @@ class TripletAlignment:
 
 def auto_status(measurement: PatchMeasurement, threshold_px: float = DEFAULT_THRESHOLD_PX) -> tuple[Status, str | None]:
     """The aligner's decision for a patch: rejected above the threshold, flagged if unmeasurable."""
-    return _rule(measurement.misalignment_px, measurement.measurable, threshold_px)
+    return _rule(measurement.misalignment_px, measurement.measurable, threshold_px, measurement.cause)
 
 
 def luminance(image: np.ndarray) -> np.ndarray:
@@ -172,27 +187,30 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
         coverage = check_homography(H, phone_size, target_size, params.limits)
 
     with _stage(timings, "warp"):
-        margin = params.search_radius + 2  # the aligned target is rendered beyond the frame by this
+        inside = params.search_radius + 2  # patches' search windows lie inside the target by this
         align = int(np.lcm.reduce([2, round(1 / params.flow_scale), round(1 / params.stats_scale)]))
-        positions = patch_grid(phone_size, params.patch_size, target_footprint(H, target_size), margin, align)
+        positions = patch_grid(phone_size, params.patch_size, target_footprint(H, target_size), inside, align)
         if len(positions) == 0:
             raise AlignmentError(f"no {params.patch_size} px patch lies fully inside the part of the phone "
                                  f"frame that the target covers ({coverage:.0%} of it)")
+        # the aligned target is rendered beyond the frame by this (a multiple of the coarse search's 4)
+        margin = -(-(max(params.search_radius, params.wide_radius + 4) + 6) // 4) * 4
         region = (-margin, -margin, phone_size[0] + 2 * margin, phone_size[1] + 2 * margin)
         aligned = warp_prefiltered(pre, H, region, border_mode=cv2.BORDER_REPLICATE)
         del pre
 
     with _stage(timings, "patches"):
-        offsets, ncc = match_patches(phone, aligned, (-margin, -margin), positions, params.patch_size,
-                                     params.search_radius)
+        found = search_patches(phone, aligned, (-margin, -margin), positions, params.patch_size,
+                               params.search_radius, params.wide_radius)
 
     with _stage(timings, "flow"):
         inner = aligned[margin:margin + phone_size[1], margin:margin + phone_size[0]]
-        flow, p_tensor, t_tensor = _flow(phone, inner, estimator, params)
+        flow, p_tensor, t_tensor, consistent, clipped = _flow(phone, inner, estimator, params)
         del aligned, inner
 
     with _stage(timings, "stats"):
-        patches, heatmap = _measure(flow, p_tensor, t_tensor, positions, offsets, ncc, phone_size, params)
+        H, patches, heatmap = _measure(H, flow, p_tensor, t_tensor, consistent, clipped, positions, found,
+                                       phone_size, target_size, params)
     timings["total"] = time.perf_counter() - t_start
     return TripletAlignment(homography=H, patches=patches, heatmap=heatmap, heatmap_scale=params.heatmap_scale,
                             phone_size=phone_size, target_size=target_size, coverage=coverage,
@@ -218,24 +236,63 @@ def _flow(phone: np.ndarray, aligned: np.ndarray, estimator: FlowEstimator, para
     window = params.normalize_sigma_px * s
     p_norm = normalize_luminance(match_tone(p_small, t_small), window_sigma=window)
     t_norm = normalize_luminance(t_small, window_sigma=window)
-    flow = np.asarray(estimator.estimate(p_norm, t_norm), np.float32) * np.float32(1.0 / s)
-    return flow, p_tensor, t_tensor
+    flow = np.asarray(estimator.estimate(p_norm, t_norm), np.float32)
+    stats_size = _scaled_size(phone_size, q)
+    consistent = flow_inconsistency(p_norm, t_norm, flow, params.max_residual, params.max_flow_step_px, stats_size)
+    clipped = cv2.resize(((p_small <= 2) | (p_small >= 253) | (t_small <= 2) | (t_small >= 253)).astype(np.float32),
+                         stats_size, interpolation=cv2.INTER_AREA)
+    flow *= np.float32(1.0 / s)
+    return flow, p_tensor, t_tensor, consistent, clipped
 
 
-def _measure(flow: np.ndarray, p_tensor, t_tensor, positions: np.ndarray, offsets: np.ndarray, ncc: np.ndarray,
-             phone_size: tuple[int, int], params: AlignParams) -> tuple[list[PatchMeasurement], np.ndarray]:
-    """Per-patch measurements and the heatmap, at stats_scale (the smoothed flow has no finer detail)."""
+def _refit(H: np.ndarray, flow: np.ndarray, weight: np.ndarray, positions: np.ndarray, offsets: np.ndarray,
+           phone_size: tuple[int, int], target_size: tuple[int, int],
+           params: AlignParams) -> tuple[np.ndarray, np.ndarray]:
+    """H re-fitted to the dense flow, and the patch offsets re-expressed for it (each patch still
+    claims the same target point at its centre), when the re-fit is plausible and close to H."""
+    H_new = refit_to_flow(H, flow, weight, params.stats_scale)
+    if H_new is None:
+        return H, offsets
+    C = H_new @ np.linalg.inv(H)  # aligned-frame px (old H) -> aligned-frame px (new H)
+    w, h = phone_size
+    corners = np.array([[0, 0], [w - 1, 0], [w - 1, h - 1], [0, h - 1]], float)
+    if np.abs(apply_homography(C, corners) - corners).max() > 2 * params.search_radius:
+        return H, offsets  # not a correction of H but something else: keep H
+    try:
+        check_homography(H_new, phone_size, target_size, params.limits)
+    except AlignmentError:
+        return H, offsets
+    centres = positions + (params.patch_size - 1) / 2
+    moved = apply_homography(C, centres + offsets)
+    return H_new, (moved - centres).astype(np.float32)
+
+
+def _measure(H: np.ndarray, flow: np.ndarray, p_tensor, t_tensor, consistent: tuple, clipped: np.ndarray,
+             positions: np.ndarray, found, phone_size: tuple[int, int], target_size: tuple[int, int],
+             params: AlignParams) -> tuple[np.ndarray, list[PatchMeasurement], np.ndarray]:
+    """H (re-fitted to the flow), per-patch measurements and the heatmap, at stats_scale (the
+    smoothed flow has no finer detail)."""
     q, size = params.stats_scale, params.patch_size
+    offsets, ncc = found.offsets, found.ncc
     if q < params.flow_scale:
         flow = cv2.resize(flow, _scaled_size(phone_size, q), interpolation=cv2.INTER_AREA)
     energy_sigma = params.normalize_sigma_px * q / 4
-    weight = trust(gradient_energy(*p_tensor[:2], energy_sigma), gradient_energy(*t_tensor[:2], energy_sigma),
-                   *params.structure_px)
+    structure = trust(gradient_energy(*p_tensor[:2], energy_sigma), gradient_energy(*t_tensor[:2], energy_sigma),
+                      *params.structure_px)
+    consistent = combine(*consistent, structure)
+    weight = structure * consistent
     flow = smooth_flow(flow, params.flow_smooth_px * q, weight)
     stats = patch_flow_stats(flow, q, positions, size, offsets, weight)
+    if params.refine:  # the residuals stay: only how (H, offsets) express each patch's match changes
+        H, offsets = _refit(H, flow, weight, positions, offsets, phone_size, target_size, params)
     texture = np.minimum(patch_texture(p_tensor, q, positions, size), patch_texture(t_tensor, q, positions, size))
-    trusted_share = patch_means(weight, q, positions, size)
-    measurable = (texture >= params.min_texture) & (trusted_share >= params.min_trusted_share)
+    trusted_share = patch_means(structure, q, positions, size)
+    inconsistent = 1 - patch_means(consistent, q, positions, size)
+    clipped_share = patch_means(clipped, q, positions, size)
+    causes = patch_causes(texture >= params.min_texture, trusted_share >= params.min_trusted_share,
+                          clipped_share > params.max_clipped_share, inconsistent > params.max_inconsistent_share,
+                          found.at_edge)
+    measurable = np.array([c is None or c == EDGE_OF_SEARCH for c in causes])
     magnitude = stats.magnitude
     if not measurable.all():
         lat = Lattice.of(positions, size, q)
@@ -248,6 +305,6 @@ def _measure(flow: np.ndarray, p_tensor, t_tensor, positions: np.ndarray, offset
                          dx=float(offsets[k, 0]), dy=float(offsets[k, 1]), ncc=float(ncc[k]),
                          misalignment_px=float(stats.mean[k]) if measurable[k] else None,
                          misalignment_p95=float(stats.p95[k]) if measurable[k] else None,
-                         measurable=bool(measurable[k]))
+                         measurable=bool(measurable[k]), cause=causes[k])
         for k in range(len(positions))]
-    return patches, heatmap
+    return H, patches, heatmap

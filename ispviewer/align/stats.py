@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ispviewer.dataset.manifest import Manifest
+from ispviewer.dataset.review.audit import report_lines
 
 
 @dataclass
@@ -18,6 +19,7 @@ class MisalignmentStats:
     by_phone: dict[str, np.ndarray] = field(default_factory=dict)
     failed_triplets: list[tuple[str, str]] = field(default_factory=list)
     unmeasurable: int = 0
+    review: list[str] = field(default_factory=list)  # decisions per person, audit estimates
 
     @property
     def share_under(self) -> float:
@@ -44,6 +46,7 @@ def collect(manifest: Manifest) -> MisalignmentStats:
     stats.values = np.asarray(values, dtype=np.float64)
     stats.by_phone = {k: np.asarray(v) for k, v in sorted(phones.items())}
     stats.failed_triplets = [(t.name, t.align_error or "") for t in manifest.triplets() if t.align_error]
+    stats.review = report_lines(manifest)
     return stats
 
 
@@ -71,6 +74,7 @@ def format_report(stats: MisalignmentStats) -> str:
             lines.append(f"  {lo:4.1f}-{hi:4.1f} {c:7d} {'#' * int(round(40 * c / peak))}{mark}")
     for name, error in stats.failed_triplets:
         lines.append(f"failed triplet {name}: {error}")
+    lines.extend(stats.review)
     return "\n".join(lines)
 
 

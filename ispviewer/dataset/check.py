@@ -28,8 +28,16 @@ from pathlib import Path
 
 from ispviewer.dataset.alignment_files import KINDS, owner_of
 from ispviewer.dataset.heatmap_file import HeatmapError, load_heatmap
-from ispviewer.dataset.images import ImageReadError, load_packed_raw, load_rgb, verify_jpeg
+from ispviewer.dataset.images import (
+    ImageReadError,
+    load_packed_raw,
+    load_rgb,
+    orientation_of,
+    verify_image,
+    verify_jpeg,
+)
 from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError
+from ispviewer.dataset.orientation import NAMES, oriented_size
 from ispviewer.dataset.records import AlignState, DecidedBy, PatchRecord, TripletRecord
 
 #: Temporary files of interrupted writes; --repair removes those older than this (seconds).
@@ -156,15 +164,23 @@ def _file_problem(path: Path) -> str | None:
     return None
 
 
-def _raw_header_size(path: Path) -> tuple[int, int]:
-    """(width, height) of a raw from its header (LibRaw without unpacking the pixels)."""
+def _raw_header_frame(path: Path, t: TripletRecord) -> tuple[tuple[int, int], int]:
+    """The phone-frame (width, height) the raw's header gives under the manifest's crop and
+    orientation, and the orientation the file itself is tagged with (LibRaw, no unpacking)."""
     import rawpy
 
     try:
         with rawpy.imread(str(path)) as raw:
-            return int(raw.sizes.width), int(raw.sizes.height)
+            size, tagged = (int(raw.sizes.width), int(raw.sizes.height)), orientation_of(raw)
     except (rawpy.LibRawError, OSError, ValueError) as exc:
         raise ImageReadError(path, f"not a raw LibRaw can read ({type(exc).__name__})") from None
+    if t.raw.crop is not None:
+        x, y, w, h = t.raw.crop
+        if x + w > size[0] or y + h > size[1]:
+            raise ImageReadError(path, f"the manifest's crop {t.raw.crop} lies outside the raw's "
+                                       f"{size[0]}x{size[1]} visible area")
+        size = (w, h)
+    return oriented_size(size, t.raw.orientation), tagged
 
 
 def _check_captures(manifest: Manifest, t: TripletRecord, report: CheckReport, deep: bool) -> None:
@@ -180,11 +196,16 @@ def _check_captures(manifest: Manifest, t: TripletRecord, report: CheckReport, d
             continue
         try:
             if role == "raw":
-                size = _raw_header_size(path)
+                size, tagged = _raw_header_frame(path, t)
+                if tagged != t.raw.orientation:
+                    report.add(path, f"raw is tagged orientation {tagged} ({NAMES[tagged]}) but the dataset reads it "
+                                     f"with orientation {t.raw.orientation}: the network input and the phone image "
+                                     "show the scene different ways up (imported before orientation tags were "
+                                     "read?); re-import the capture", t.name)
                 if deep:
-                    load_packed_raw(path)
+                    load_packed_raw(path, t.raw)
             else:
-                size = verify_jpeg(path)  # header, pixel limit, end-of-image marker
+                size = verify_image(path)  # header, pixel limit, end-of-image marker (JPEG or HEIF)
                 if deep:
                     load_rgb(path, reduce=8 if role == "target" else 1)
         except ImageReadError as exc:

@@ -15,11 +15,13 @@ def register(sub) -> None:
     p.add_argument("dataset", type=Path)
     p.set_defaults(func=run_import)
 
-    p = sub.add_parser("export", help="export patches (or triplets) as jsonl or csv",
+    p = sub.add_parser("export", help="export patches (or triplets) as jsonl, csv or parquet",
                        epilog="examples:\n  ispviewer export DS --format jsonl --status accepted > patches.jsonl\n"
-                              "  ispviewer export DS --format csv --triplets --out triplets.csv")
+                              "  ispviewer export DS --format csv --triplets --out triplets.csv\n"
+                              "  ispviewer export DS --format parquet --out patches.parquet")
     p.add_argument("dataset", type=Path)
-    p.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
+    p.add_argument("--format", choices=("jsonl", "csv", "parquet"), default="jsonl",
+                   help="parquet needs --out")
     p.add_argument("--status", choices=("accepted", "rejected", "flagged"))
     p.add_argument("--triplets", action="store_true", help="one record per triplet instead of per patch")
     p.add_argument("--out", type=Path, help="output file (default: stdout)")
@@ -48,7 +50,15 @@ def run_export(args) -> int:
             rows, fields = triplet_rows(manifest), TRIPLET_FIELDS
         else:
             rows, fields = patch_rows(manifest, args.status), PATCH_FIELDS
-        if args.out:
+        if args.format == "parquet":
+            from ispviewer.dataset.parquet_export import write_parquet
+
+            if not args.out:
+                print("ispviewer export: error: --format parquet needs --out FILE", file=sys.stderr)
+                return 2
+            n = write_parquet(rows, fields, args.out)
+            print(f"wrote {n} record(s) to {args.out}", file=sys.stderr)
+        elif args.out:
             with open(args.out, "w", newline="") as fh:
                 n = write_records(rows, fields, args.format, fh)
             print(f"wrote {n} record(s) to {args.out}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Export the manifest as JSON Lines or CSV (the contract of DESIGN.md §3)."""
+"""Export the manifest as JSON Lines or CSV (the contract of DESIGN.md §3); Parquet in
+:mod:`ispviewer.dataset.parquet_export`."""
 
 from __future__ import annotations
 
@@ -8,30 +9,43 @@ from collections.abc import Iterable
 from typing import IO
 
 from ispviewer.dataset.manifest import Manifest
-from ispviewer.dataset.records import Status
+from ispviewer.dataset.records import PatchRecord, Status
 
 PATCH_FIELDS = ("triplet", "x", "y", "size", "dx", "dy", "ncc", "misalignment_px", "misalignment_p95",
-                "measurable", "status", "decided_by", "reason")
+                "measurable", "status", "decided_by", "reason", "annotator")
 TRIPLET_FIELDS = ("triplet", "phone_model", "width", "height", "target_width", "target_height",
-                  "cfa_pattern", "black_level", "white_level", "align_state", "align_error", "homography")
+                  "cfa_pattern", "black_level", "white_level", "align_state", "align_error", "homography",
+                  "split", "illumination", "ev100", "exposure_time", "iso", "f_number", "focal_length",
+                  "captured_at", "target_exposure_time", "target_iso", "target_f_number", "target_captured_at",
+                  "capture_gap_s", "tags")
+_CAPTURE_FIELDS = ("illumination", "ev100", "exposure_time", "iso", "f_number", "focal_length", "captured_at",
+                   "target_exposure_time", "target_iso", "target_f_number", "target_captured_at", "capture_gap_s")
 
 
 def patch_rows(manifest: Manifest, status: Status | None = None) -> Iterable[dict]:
     for p in manifest.patches(status=status):
-        yield {"triplet": p.triplet, "x": p.x, "y": p.y, "size": p.size, "dx": p.dx, "dy": p.dy,
-               "ncc": p.ncc, "misalignment_px": p.misalignment_px, "misalignment_p95": p.misalignment_p95,
-               "measurable": p.measurable, "status": p.status.value, "decided_by": p.decided_by.value,
-               "reason": p.reason}
+        yield patch_record(p)
+
+
+def patch_record(p: PatchRecord) -> dict:
+    """One patch as the export writes it (``annotator``: the person whose decision it is, None for auto)."""
+    return {"triplet": p.triplet, "x": p.x, "y": p.y, "size": p.size, "dx": p.dx, "dy": p.dy,
+            "ncc": p.ncc, "misalignment_px": p.misalignment_px, "misalignment_p95": p.misalignment_p95,
+            "measurable": p.measurable, "status": p.status.value, "decided_by": p.decided_by.value,
+            "reason": p.reason, "annotator": p.annotator}
 
 
 def triplet_rows(manifest: Manifest) -> Iterable[dict]:
+    tags = manifest.tags()
     for t in manifest.triplets():
+        capture = {k: getattr(t.metadata, k) if t.metadata else None for k in _CAPTURE_FIELDS}
         yield {"triplet": t.name, "phone_model": t.phone_model, "width": t.raw.width, "height": t.raw.height,
                "target_width": t.target_width, "target_height": t.target_height,
                "cfa_pattern": t.raw.cfa_pattern, "black_level": t.raw.black_level,
                "white_level": t.raw.white_level, "align_state": t.align_state.value,
                "align_error": t.align_error,
-               "homography": [list(r) for r in t.homography] if t.homography else None}
+               "homography": [list(r) for r in t.homography] if t.homography else None,
+               "split": t.split, **capture, "tags": list(tags.get(t.name, ()))}
 
 
 def write_records(rows: Iterable[dict], fields: tuple[str, ...], fmt: str, out: IO[str]) -> int:
@@ -44,9 +58,14 @@ def write_records(rows: Iterable[dict], fields: tuple[str, ...], fmt: str, out: 
         writer = csv.DictWriter(out, fieldnames=fields, lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({k: (json.dumps(v) if isinstance(v, list) else ("" if v is None else v))
+            writer.writerow({k: (_csv_list(k, v) if isinstance(v, list) else ("" if v is None else v))
                              for k, v in row.items()})
             count += 1
     else:
         raise ValueError(f"unknown export format {fmt!r} (jsonl or csv)")
     return count
+
+
+def _csv_list(key: str, value: list) -> str:
+    """Tags as one ';'-separated cell (tags cannot contain ';'), other lists as JSON."""
+    return ";".join(value) if key == "tags" else json.dumps(value)

@@ -15,6 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ispviewer.dataset.orientation import FLIP_TO_ORIENTATION, check_code, orient, oriented_size
 from ispviewer.dataset.records import RawInfo
 
 #: Largest image (pixels) any loader decodes; checked from the header, before decoding.
@@ -25,6 +26,9 @@ RAW_EXTENSIONS = frozenset(
     ".mos .mef .mrw .erf .kdc .dcr .k25 .raw .rwl .gpr".split()
 )
 JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg"})
+HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
+#: What a phone image may be: JPEG, or HEIC/HEIF as iPhones write by default.
+PHONE_IMAGE_EXTENSIONS = JPEG_EXTENSIONS | HEIF_EXTENSIONS
 
 
 class ImageReadError(Exception):
@@ -86,8 +90,8 @@ def _open_raw(path: Path):
     return raw
 
 
-def _bayer_pattern(path: Path, raw) -> str:
-    """The 2x2 CFA as a 4-letter string, or an error for anything that is not a Bayer mosaic."""
+def _bayer_pattern(path: Path, raw) -> None:
+    """Refuse anything that is not a 2x2 R/G/G/B Bayer mosaic."""
     import rawpy
 
     if raw.raw_type != rawpy.RawType.Flat:
@@ -100,14 +104,35 @@ def _bayer_pattern(path: Path, raw) -> str:
         shape = "none" if pattern is None else f"{pattern.shape[0]}x{pattern.shape[1]}"
         raise ImageReadError(path, f"unsupported colour filter array ({shape}, e.g. X-Trans); "
                                    "only 2x2 Bayer is supported")
-    desc = raw.color_desc.decode("ascii", "replace")
-    letters = "".join(desc[int(i)] for i in pattern.flatten())
+    letters = _letters(raw, pattern)
     if sorted(letters) != ["B", "G", "G", "R"]:
         raise ImageReadError(path, f"unsupported colour filter array {letters!r}; only R/G/G/B Bayer is supported")
-    return letters
 
 
-def _raw_info(path: Path, raw) -> RawInfo:
+def _letters(raw, colors: np.ndarray) -> str:
+    desc = raw.color_desc.decode("ascii", "replace")
+    return "".join(desc[int(i)] for i in np.asarray(colors)[:2, :2].flatten())
+
+
+def _file_crop(raw, visible: tuple[int, int]) -> tuple[int, int, int, int] | None:
+    """The file's default crop (DNG DefaultCropOrigin/Size, as LibRaw reports it in ``sizes.crop_*``)
+    in visible-area pixels (x, y, w, h); None when it has none or it covers the whole visible area."""
+    s = raw.sizes
+    cw, ch = int(getattr(s, "crop_width", 0) or 0), int(getattr(s, "crop_height", 0) or 0)
+    if cw <= 0 or ch <= 0:
+        return None
+    x, y = int(s.crop_left_margin) - int(s.left_margin), int(s.crop_top_margin) - int(s.top_margin)
+    w, h = visible
+    if x < 0 or y < 0 or x + cw > w or y + ch > h or (x, y, cw, ch) == (0, 0, w, h) or cw < 2 or ch < 2:
+        return None
+    return (x, y, cw, ch)
+
+
+#: ``crop`` argument of :func:`read_raw_info`: the file's own default crop (if any).
+FILE_CROP = "file"
+
+
+def _raw_info(path: Path, raw, crop=FILE_CROP, orientation: int | None = None) -> RawInfo:
     import rawpy
 
     sizes = raw.sizes  # the header only: refuse a gigantic claim before LibRaw allocates and unpacks
@@ -115,21 +140,53 @@ def _raw_info(path: Path, raw) -> RawInfo:
         raise ImageReadError(path, f"raw header claims {sizes.raw_width}x{sizes.raw_height}, above the "
                                    f"{MAX_PIXELS:,}-pixel limit")
     try:  # the pixel data is unpacked from here on: truncated or corrupt data fails here
-        pattern = _bayer_pattern(path, raw)
+        _bayer_pattern(path, raw)
         h, w = raw.raw_image_visible.shape
+        colors = raw.raw_colors_visible
     except rawpy.LibRawError as exc:
         raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({type(exc).__name__})") from None
     if h * w > MAX_PIXELS:
         raise ImageReadError(path, f"raw is {w}x{h}, above the {MAX_PIXELS:,}-pixel limit")
     if h < 2 or w < 2:
         raise ImageReadError(path, f"raw is {w}x{h}, too small")
+    if crop == FILE_CROP:
+        crop = _file_crop(raw, (w, h))
+    elif crop is not None:
+        crop = tuple(int(v) for v in crop)
+        cx, cy, cw, ch = crop
+        if cx < 0 or cy < 0 or cw < 2 or ch < 2 or cx + cw > w or cy + ch > h:
+            raise ImageReadError(path, f"crop {crop} lies outside the raw's {w}x{h} visible area")
+        if crop == (0, 0, w, h):
+            crop = None
+    orientation = orientation_of(raw) if orientation is None else check_code(orientation)
+    if crop is not None:
+        cx, cy, w, h = crop
+        colors = colors[cy:cy + 2, cx:cx + 2]
+    pattern = _letters(raw, _tile_after(colors, (w, h), orientation))
     make, model = _raw_make_model(path)
     black = float(np.mean(raw.black_level_per_channel))
     white = float(raw.white_level)
     if white <= black:
         raise ImageReadError(path, f"white level {white:g} is not above black level {black:g}")
-    return RawInfo(width=w, height=h, make=make, model=model, cfa_pattern=pattern,
-                   black_level=black, white_level=white)
+    fw, fh = oriented_size((w, h), orientation)
+    return RawInfo(width=fw, height=fh, make=make, model=model, cfa_pattern=pattern,
+                   black_level=black, white_level=white, orientation=orientation, crop=crop)
+
+
+def _tile_after(colors: np.ndarray, size: tuple[int, int], o: int) -> np.ndarray:
+    """The top-left 2x2 colours of a (w, h) mosaic whose first 2x2 colours are ``colors`` after
+    orientation ``o``: the Bayer tile repeats, so a tile of the right parity stands for the mosaic."""
+    w, h = size
+    tile = np.asarray(colors)[:2, :2]
+    full = np.tile(tile, (2, 2))
+    # a stand-in mosaic of the same parities: the corner that becomes the top-left keeps its colours
+    sub = full[: 2 + h % 2, : 2 + w % 2]
+    return orient(sub, o)[:2, :2]
+
+
+def orientation_of(raw) -> int:
+    """The raw's orientation as an EXIF code (from LibRaw's ``sizes.flip``; unknown values: 1)."""
+    return FLIP_TO_ORIENTATION.get(int(raw.sizes.flip), 1)
 
 
 def _raw_make_model(path: Path) -> tuple[str, str]:
@@ -171,23 +228,58 @@ def _tiff_make_model(buf: bytes) -> tuple[str, str]:
     return make, model
 
 
-def read_raw_info(path: str | os.PathLike) -> RawInfo:
-    """Size, make/model, CFA pattern and levels of a raw, without unpacking the pixels."""
+def read_raw_info(path: str | os.PathLike, crop=FILE_CROP) -> RawInfo:
+    """Phone-frame size, make/model, CFA pattern, levels, orientation and crop of a raw.
+
+    ``crop``: :data:`FILE_CROP` (the file's own default crop, if it has one), None (the whole
+    visible area) or (x, y, w, h) in visible-area pixels.  The orientation is always the file's.
+    """
     path = Path(path)
     with _open_raw(path) as raw:
-        return _raw_info(path, raw)
+        return _raw_info(path, raw, crop)
 
 
-def load_packed_raw(path: str | os.PathLike) -> PackedRaw:
-    """Load a Bayer raw as float32 RGGB planes (H/2, W/2, 4) normalized to [0, 1]."""
+def raw_frames(path: str | os.PathLike) -> list[RawInfo]:
+    """The phone frames a raw offers: its default crop (if any) first, then its whole visible area."""
     path = Path(path)
     with _open_raw(path) as raw:
-        info = _raw_info(path, raw)
+        first = _raw_info(path, raw, FILE_CROP)
+        return [first] if first.crop is None else [first, _raw_info(path, raw, None)]
+
+
+def load_packed_raw(path: str | os.PathLike, frame: RawInfo | tuple[int, int] | None = None) -> PackedRaw:
+    """Load a Bayer raw in its phone frame as float32 RGGB planes (H/2, W/2, 4) in [0, 1].
+
+    The phone frame is the raw's visible area, cropped, then turned by its orientation (what
+    LibRaw's ``postprocess`` shows).  ``frame`` chooses the crop: a :class:`RawInfo` from the
+    manifest (its ``crop`` and ``orientation`` are used), a (width, height) that one of
+    :func:`raw_frames` has (any other size is an :class:`ImageReadError`), or None for the file's
+    default crop.  Each sample keeps its colour:
+    the CFA pattern is read on the turned mosaic, and packing starts on an R sample.
+    """
+    path = Path(path)
+    with _open_raw(path) as raw:
+        if isinstance(frame, RawInfo):
+            info = _raw_info(path, raw, frame.crop, frame.orientation)
+        else:
+            info = _raw_info(path, raw, FILE_CROP)
+            if frame is not None and (info.width, info.height) != tuple(frame):
+                offered = [info] if info.crop is None else [info, _raw_info(path, raw, None)]
+                match = [f for f in offered if (f.width, f.height) == tuple(frame)]
+                if not match:  # never hand out another frame than the one asked for
+                    sizes = " or ".join(f"{f.width}x{f.height}" for f in offered)
+                    raise ImageReadError(path, f"the raw has no {frame[0]}x{frame[1]} phone frame (it offers {sizes})")
+                info = match[0]
         try:
-            mosaic = raw.raw_image_visible.astype(np.float32)
+            mosaic = raw.raw_image_visible
+            colors = raw.raw_colors_visible
         except Exception as exc:  # noqa: BLE001 - LibRaw's unpack errors (truncated data) have no common base
             raise ImageReadError(path, f"raw pixel data is truncated or corrupt ({exc})") from None
-        colors = raw.raw_colors_visible[:2, :2]
+        if info.crop is not None:
+            cx, cy, cw, ch = info.crop
+            mosaic, colors = mosaic[cy:cy + ch, cx:cx + cw], colors[cy:cy + ch, cx:cx + cw]
+        mosaic = orient(mosaic, info.orientation).astype(np.float32)
+        colors = np.ascontiguousarray(orient(colors, info.orientation)[:2, :2])
         black_per_colour = np.asarray(raw.black_level_per_channel, dtype=np.float32)
         wb_gains = _as_shot_gains(raw)
     h, w = mosaic.shape
@@ -322,9 +414,14 @@ def load_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
     """Decode a JPEG to a C-contiguous uint8 RGB array (H, W, 3), EXIF orientation applied.
 
     ``reduce`` in {1, 2, 4, 8} decodes at 1/reduce size using the JPEG's own DCT scaling (fast).
+    HEIC/HEIF files (by content, whatever their name) are decoded by :mod:`.heif`, oriented too.
     """
     path = Path(path)
     _check_file(path)
+    if is_heif(path):
+        from ispviewer.dataset.heif import load_heif_rgb
+
+        return load_heif_rgb(path, reduce)
     with open(path, "rb") as fh:
         data = fh.read()
     width, height = _jpeg_header_size(path, data[: 1 << 20])
@@ -340,3 +437,37 @@ def load_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
         raise ImageReadError(path, "JPEG data is corrupt and could not be decoded")
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(rgb)
+
+
+# --------------------------------------------------------------------------- any phone image
+
+
+def is_heif(path: str | os.PathLike) -> bool:
+    """True when the file is an ISO-BMFF HEIF/HEIC/AVIF image (``ftyp`` box first)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+    except OSError:
+        return False
+    return len(head) == 12 and head[4:8] == b"ftyp"
+
+
+def verify_image(path: str | os.PathLike) -> tuple[int, int]:
+    """Displayed (width, height) of a phone or target image (JPEG or HEIC/HEIF), after checking it."""
+    path = Path(path)
+    _check_file(path)
+    if is_heif(path):
+        from ispviewer.dataset.heif import verify_heif
+
+        return verify_heif(path)
+    return verify_jpeg(path)
+
+
+def image_orientation(path: str | os.PathLike) -> int:
+    """The orientation a phone or target image is stored with (EXIF code; HEIF: its EXIF copy)."""
+    path = Path(path)
+    if is_heif(path):
+        from ispviewer.dataset.heif import heif_exif_orientation
+
+        return heif_exif_orientation(path)
+    return _exif_orientation(path)

@@ -47,6 +47,44 @@ class RawInfo:
     cfa_pattern: str  # e.g. "RGGB", "GRBG": colours of the 2x2 tile, row-major, top-left first
     black_level: float
     white_level: float
+    #: How the sensor mosaic becomes the phone frame: the crop (x, y, w, h) of LibRaw's visible
+    #: area (None: all of it), then the EXIF orientation code (1..8).  ``width``, ``height`` and
+    #: ``cfa_pattern`` describe the phone frame, i.e. after both.
+    orientation: int = 1
+    crop: tuple[int, int, int, int] | None = None
+
+
+@dataclass(frozen=True)
+class CaptureFormat:
+    """How a capture's images were stored (the raw's geometry is in :class:`RawInfo`) and what the
+    import could not verify about them."""
+
+    phone_format: str = "jpeg"  # "jpeg" or "heif"
+    phone_orientation: int = 1  # EXIF orientation the phone image is stored with (applied on load)
+    target_orientation: int = 1
+    note: str | None = None  # e.g. the orientation guard's "not verifiable: flat scene"
+
+
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class CaptureInfo:
+    """A triplet's stored capture metadata (None: the files do not say)."""
+
+    exposure_time: float | None = None  # phone capture, seconds
+    iso: float | None = None
+    f_number: float | None = None
+    focal_length: float | None = None  # mm
+    captured_at: str | None = None  # ISO 8601
+    target_exposure_time: float | None = None
+    target_iso: float | None = None
+    target_f_number: float | None = None
+    target_focal_length: float | None = None
+    target_captured_at: str | None = None
+    ev100: float | None = None  # scene brightness of the phone capture
+    illumination: str | None = None  # class of ev100 (night, low light, indoor, daylight)
+    capture_gap_s: float | None = None  # seconds from the phone capture to the target capture
 
 
 @dataclass(frozen=True)
@@ -66,6 +104,9 @@ class TripletRecord:
     mean_misalignment: float | None = None
     patch_counts: dict[str, int] = field(default_factory=dict)  # status -> count
     aligned_target: str | None = None  # the aligned target JPEG (display cache), relative to the root
+    capture: CaptureFormat = field(default_factory=CaptureFormat)
+    metadata: CaptureInfo | None = None  # capture metadata; None: not read yet (or a dataset older than schema 4)
+    split: str | None = None  # train / val / test, None: not assigned
 
     @property
     def phone_model(self) -> str:
@@ -84,7 +125,8 @@ class PatchMeasurement:
     ncc: float
     misalignment_px: float | None  # mean flow magnitude; None when not measurable
     misalignment_p95: float | None
-    measurable: bool = True  # False: too little texture to measure
+    measurable: bool = True  # False: not measurable (``cause`` says why)
+    cause: str | None = None  # why not measurable, or a caveat on the measurement (e.g. match at the search's edge)
 
 
 @dataclass(frozen=True)
@@ -118,6 +160,7 @@ class PatchRecord:
     status: Status
     decided_by: DecidedBy
     reason: str | None
+    annotator: str | None = None  # the person whose decision this is; None: the aligner's
 
 
 @dataclass(frozen=True)
@@ -131,3 +174,5 @@ class DecisionEvent:
     old_status: Status | None
     new_status: Status
     reason: str | None
+    annotator: str | None = None  # the person behind the event; None: the aligner
+    queue: str | None = None  # the review queue it was made from (e.g. "audit"), if any

@@ -7,6 +7,25 @@ inside one transaction.
 
 Version 2 adds ``triplets.aligned_path``: the aligned target JPEG the aligner writes as a display
 cache (NULL: none, the viewer warps the Nikon target itself).
+
+Version 3 records each capture's geometry, i.e. how its files become the phone frame:
+``raw_orientation`` (EXIF code 1..8 the raw mosaic is turned by) and ``raw_crop`` (JSON
+[x, y, w, h] of LibRaw's visible area, NULL: all of it), the phone image's format and stored
+orientation, the target's stored orientation, and ``capture_note`` (what the import's orientation
+guard could not verify).  Datasets from before keep orientation 1 and no crop — exactly how they
+were read until then; ``ispviewer check`` reports those whose raw carries another orientation.
+
+Version 4 adds the dataset-as-a-product columns: the capture metadata of each triplet (phone
+capture: exposure time, ISO, f-number, focal length, capture time; the same for the target; EV100,
+illumination class, seconds between the two captures; ``metadata_read`` once the files were
+read), its ``split`` (train/val/test, NULL: not assigned yet) and the ``triplet_tags`` table.
+
+Version 5 records who decided and supports dataset-wide review: ``patches.annotator`` (the
+person whose decision the patch holds, NULL for the aligner's), ``decisions.annotator`` and
+``decisions.queue`` (the person behind each history event and the review queue it was made
+from, e.g. ``audit``), ``review_positions`` (where each person stands in each queue) and
+``merge_conflicts`` (decisions another copy of the dataset made differently, kept beside the
+local ones).
 """
 
 from __future__ import annotations
@@ -14,7 +33,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 5
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -90,8 +109,74 @@ _V2 = """
 ALTER TABLE triplets ADD COLUMN aligned_path TEXT;   -- aligned target JPEG (display cache), relative
 """
 
+_V3 = """
+ALTER TABLE triplets ADD COLUMN raw_orientation INTEGER NOT NULL DEFAULT 1;   -- EXIF code the mosaic is turned by
+ALTER TABLE triplets ADD COLUMN raw_crop TEXT;                                -- JSON [x, y, w, h]; NULL: all
+ALTER TABLE triplets ADD COLUMN phone_format TEXT NOT NULL DEFAULT 'jpeg';    -- 'jpeg' or 'heif'
+ALTER TABLE triplets ADD COLUMN phone_orientation INTEGER NOT NULL DEFAULT 1; -- as stored in the phone image
+ALTER TABLE triplets ADD COLUMN target_orientation INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE triplets ADD COLUMN capture_note TEXT;                            -- the orientation guard's note
+"""
+
+_V4 = """
+ALTER TABLE triplets ADD COLUMN exposure_time REAL;          -- phone capture, seconds
+ALTER TABLE triplets ADD COLUMN iso REAL;
+ALTER TABLE triplets ADD COLUMN f_number REAL;
+ALTER TABLE triplets ADD COLUMN focal_length REAL;           -- mm
+ALTER TABLE triplets ADD COLUMN captured_at TEXT;            -- ISO 8601
+ALTER TABLE triplets ADD COLUMN target_exposure_time REAL;
+ALTER TABLE triplets ADD COLUMN target_iso REAL;
+ALTER TABLE triplets ADD COLUMN target_f_number REAL;
+ALTER TABLE triplets ADD COLUMN target_focal_length REAL;
+ALTER TABLE triplets ADD COLUMN target_captured_at TEXT;
+ALTER TABLE triplets ADD COLUMN ev100 REAL;                  -- log2(N^2/t) - log2(ISO/100), phone capture
+ALTER TABLE triplets ADD COLUMN illumination TEXT;
+ALTER TABLE triplets ADD COLUMN capture_gap_s REAL;          -- target capture time - phone capture time
+ALTER TABLE triplets ADD COLUMN metadata_read INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE triplets ADD COLUMN split TEXT CHECK (split IS NULL OR split IN ('train', 'val', 'test'));
+
+CREATE TABLE triplet_tags (
+    triplet_id  INTEGER NOT NULL REFERENCES triplets(id) ON DELETE CASCADE,
+    tag         TEXT NOT NULL,
+    PRIMARY KEY (triplet_id, tag)
+);
+CREATE INDEX triplet_tags_by_tag ON triplet_tags(tag);
+"""
+
+_V5 = """
+ALTER TABLE patches ADD COLUMN annotator TEXT;      -- the person whose decision this is; NULL: the aligner
+ALTER TABLE decisions ADD COLUMN annotator TEXT;    -- the person behind the event; NULL: the aligner
+ALTER TABLE decisions ADD COLUMN queue TEXT;        -- the review queue the event was made from, if any
+
+CREATE TABLE review_positions (
+    annotator   TEXT NOT NULL,
+    queue_key   TEXT NOT NULL,                      -- canonical JSON of the queue's kind, options, filters
+    patch_id    INTEGER,                            -- the patch the person was at (NULL: the start)
+    updated_at  TEXT NOT NULL,
+    PRIMARY KEY (annotator, queue_key)
+);
+
+CREATE TABLE merge_conflicts (
+    id              INTEGER PRIMARY KEY,
+    patch_id        INTEGER NOT NULL REFERENCES patches(id) ON DELETE CASCADE,
+    merged_at       TEXT NOT NULL,
+    source          TEXT NOT NULL,                  -- the other copy, as given to `ispviewer merge`
+    local_status    TEXT NOT NULL,
+    local_annotator TEXT,
+    other_status    TEXT NOT NULL,
+    other_reason    TEXT,
+    other_annotator TEXT,
+    other_at        TEXT NOT NULL,
+    UNIQUE (patch_id, other_at, other_status)
+);
+
+CREATE INDEX patches_by_misalignment ON patches(misalignment_px);
+CREATE INDEX decisions_by_queue ON decisions(queue) WHERE queue IS NOT NULL;
+CREATE INDEX decisions_by_person ON decisions(patch_id, id) WHERE actor = 'user';
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

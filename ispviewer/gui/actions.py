@@ -22,15 +22,18 @@ class ActionSpec:
 
 SPECS = (
     ActionSpec("open", "&Open dataset…", ("Ctrl+O",), "mdi6.folder-open", "Open a dataset folder"),
+    ActionSpec("find", "&Filter triplets…", ("Ctrl+F",), "mdi6.magnify",
+               "Type in the triplet filter; Enter opens the first match, Esc goes back to the images"),
     ActionSpec("quit", "&Quit", ("Ctrl+Q",), "mdi6.exit-to-app", "Quit ispviewer"),
     ActionSpec("next_triplet", "&Next triplet", ("PgDown",), "mdi6.skip-next",
                "Next triplet in the browser's order (keeps the view)"),
     ActionSpec("prev_triplet", "&Previous triplet", ("PgUp",), "mdi6.skip-previous",
                "Previous triplet in the browser's order (keeps the view)"),
-    ActionSpec("next_patch", "Next &worst patch", ("N",), "mdi6.chevron-double-down",
-               "Select and centre the next patch by misalignment, worst first"),
-    ActionSpec("prev_patch", "Previous w&orst patch", ("Shift+N",), "mdi6.chevron-double-up",
-               "Select and centre the previous patch by misalignment"),
+    ActionSpec("next_patch", "Next &queued patch", ("N",), "mdi6.chevron-double-down",
+               "Select and centre the next open patch of the review queue in this triplet, then in the "
+               "next triplet that has some"),
+    ActionSpec("prev_patch", "Previous q&ueued patch", ("Shift+N",), "mdi6.chevron-double-up",
+               "Select and centre the previous open patch of the review queue"),
     ActionSpec("accept", "&Accept patch", ("A",), "mdi6.check-bold", "Accept the selected patch"),
     ActionSpec("reject", "&Reject patch", ("R",), "mdi6.close-thick", "Reject the selected patch"),
     ActionSpec("flag", "&Flag patch", ("F",), "mdi6.flag", "Flag the selected patch for a second look"),
@@ -51,8 +54,9 @@ SPECS = (
                checkable=True),
     ActionSpec("grid", "Patch &grid", ("G",), "mdi6.grid", "Show the patch grid coloured by status",
                checkable=True),
-    ActionSpec("flicker", "&Cycle sources (flicker)", ("C",), "mdi6.swap-horizontal",
-               "Show one pane; each press brings the next source (phone ISP → target → output) at the same view"),
+    ActionSpec("flicker", "A/B &flicker", ("C",), "mdi6.swap-horizontal",
+               "One pane alternating between two sources (View ▸ Flicker pair; phone ISP ↔ target by "
+               "default) at the same view, overlays hidden; C again stops", checkable=True),
     ActionSpec("side_by_side", "&Side by side", ("Shift+C",), "mdi6.view-column-outline",
                "Show the three panes side by side again"),
     ActionSpec("difference", "&Difference view", ("D",), "mdi6.contrast-box",
@@ -68,6 +72,18 @@ SPECS = (
     ActionSpec("realign", "Re-&align triplet…", ("Ctrl+L",), "mdi6.vector-square",
                "Align the current triplet again (choose the patch size; current threshold) in the "
                "background; your decisions are kept"),
+    ActionSpec("gallery", "Patch &gallery", ("V",), "mdi6.view-grid-outline",
+               "Pages of the review queue's patches, phone and target side by side at 1:1 (V again: back)",
+               checkable=True),
+    ActionSpec("queue_worst", "Queue: &worst", (), "mdi6.sort-descending",
+               "Review queue: measurable patches, largest misalignment first", checkable=True),
+    ActionSpec("queue_near-threshold", "Queue: &near the threshold", (), "mdi6.target",
+               "Review queue: misalignment within 0.3 px of the threshold, closest first", checkable=True),
+    ActionSpec("queue_flagged", "Queue: &flagged", (), "mdi6.flag-outline",
+               "Review queue: unmeasurable and flagged patches, in reading order", checkable=True),
+    ActionSpec("queue_audit", "Queue: &audit sample", (), "mdi6.dice-multiple-outline",
+               "Review queue: a random sample of the accepted patches (their share of bad ones is estimated)",
+               checkable=True),
     ActionSpec("help", "&Keyboard shortcuts", ("F1",), "mdi6.help-circle-outline", "Show the shortcuts"),
 )
 
@@ -110,7 +126,7 @@ def decorate_undo(undo: QAction, redo: QAction) -> None:
 
 def shortcut_table() -> list[tuple[str, str]]:
     """(keys, what they do) for the help dialog and the README."""
-    rows = [(" / ".join(s.keys), s.text.replace("&", "").rstrip("…")) for s in SPECS]
+    rows = [(" / ".join(s.keys), s.text.replace("&", "").rstrip("…")) for s in SPECS if s.keys]
     rows.insert(12, (" / ".join(UNDO_KEYS["undo"]), "Undo the last decision or threshold change"))
     rows.insert(13, (" / ".join(UNDO_KEYS["redo"]), "Redo"))
     rows += [("mouse drag / wheel", "Pan / zoom all panes together"), ("click", "Select the patch under the mouse")]

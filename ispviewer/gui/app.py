@@ -57,6 +57,20 @@ def create_window(dataset: str | os.PathLike | None = None, readonly: bool = Fal
     return window
 
 
+def wait_for_tiles(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
+    """Process events until every tile of the gallery's page is painted."""
+    gallery = window.review.gallery
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        app.processEvents()
+        if all(gallery.tiles.tile(p.id) is not None for p in gallery.page_patches):
+            for _ in range(5):
+                app.processEvents()
+            return True
+        time.sleep(0.01)
+    return False
+
+
 def wait_until_shown(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool:
     """Process events until the current triplet is on screen (or there is nothing to load),
     including the network output when weights are available."""
@@ -73,11 +87,12 @@ def wait_until_shown(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bo
 
 
 def run_app(dataset: str | os.PathLike | None = None, screenshot: str | os.PathLike | None = None,
-            readonly: bool = False) -> int:
+            readonly: bool = False, gallery: bool = False) -> int:
     """Run the viewer on ``dataset`` (None: the last dataset, if it still exists).
 
     With ``screenshot``, render the window offscreen, save it as PNG and exit (status 0 when saved).
-    ``readonly`` opens the dataset for viewing only (decisions disabled).
+    ``readonly`` opens the dataset for viewing only (decisions disabled); ``gallery`` starts in the
+    patch gallery.
     """
     if screenshot is not None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # before the QApplication exists
@@ -95,10 +110,12 @@ def run_app(dataset: str | os.PathLike | None = None, screenshot: str | os.PathL
     window.show()
     if dataset is not None:
         window.open_dataset(dataset, readonly=readonly)
+        if gallery and window.actions_["gallery"].isEnabled():
+            window.actions_["gallery"].setChecked(True)
     if screenshot is None:
         status = app.exec()
         return int(status)
-    ready = wait_until_shown(window, app)
+    ready = wait_until_shown(window, app) and (not gallery or wait_for_tiles(window, app))
     if not ready:
         print(f"ispviewer: the triplet did not load within {SCREENSHOT_TIMEOUT_S:.0f} s", file=sys.stderr)
     saved = window.grab().save(str(screenshot), "PNG")

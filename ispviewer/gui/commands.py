@@ -27,6 +27,9 @@ def register(sub) -> None:
     size = "x".join(map(str, DEFAULT_SIZE))
     p.add_argument("--size", default=size, help=f"phone frame WIDTHxHEIGHT (default {size})")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--hard", action="store_true",
+                   help="the harder variant: randomised camera looks, lens distortion, near objects with rig parallax "
+                        "(default folder: demo-hard beside the demo)")
     p.add_argument("--force", action="store_true", help="rebuild even if the dataset exists")
     p.add_argument("--no-gui", action="store_true", help="build only; print where the dataset is")
     p.add_argument("--screenshot", type=Path, help="render the window offscreen to this PNG and exit")
@@ -46,6 +49,8 @@ def register(sub) -> None:
                    help="render the window offscreen, save it as PNG to FILE, and exit")
     p.add_argument("--read-only", action="store_true", dest="readonly",
                    help="view only: open the manifest read-only (decisions disabled)")
+    p.add_argument("--gallery", action="store_true",
+                   help="start in the patch gallery (the worst queue's patches, phone and target at 1:1)")
     p.set_defaults(func=run_open)
 
 
@@ -57,7 +62,8 @@ def run_demo(args) -> int:
     except ValueError as exc:
         print(f"ispviewer demo: error: {exc}", file=sys.stderr)
         return 2
-    out, problems = ensure_demo_dataset(args.out, force=args.force, count=args.count, size=size, seed=args.seed)
+    out, problems = ensure_demo_dataset(args.out, force=args.force, count=args.count, size=size, seed=args.seed,
+                                         hard=args.hard)
     print(f"demo dataset: {out}")
     if args.no_gui and not args.screenshot:
         return 1 if problems else 0
@@ -105,4 +111,4 @@ def run_open(args) -> int:
         return 2
     from ispviewer.gui.app import run_app
 
-    return run_app(args.dataset, screenshot=args.screenshot, readonly=args.readonly)
+    return run_app(args.dataset, screenshot=args.screenshot, readonly=args.readonly, gallery=args.gallery)

@@ -1,11 +1,14 @@
-"""Comparing the three sources at one view: flicker (one pane, cycling) and difference images.
+"""Comparing the sources at one view: an A/B flicker (one pane alternating) and difference images.
 
-Flicker: the row shows one pane at a time; each press of the key brings the next source (phone
-ISP → aligned target → network output) into the same place, at the same centre and zoom.  Moving
-back and forth between two sources at one spot is the quickest way to see small differences.
+A/B flicker: the row shows one pane, which alternates every ``FLICKER_MS`` between the two sources
+of the chosen pair (phone ISP ↔ aligned target by default) at the same centre and zoom, with every
+overlay hidden meanwhile.  Two images swapping in place are the quickest way to see that edges do
+not line up: they jump.
 
 Difference view: the phone pane shows |phone ISP − target| and the output pane |output − target|
-(mean over RGB, on a black-red-yellow-white scale up to ``DIFF_VMAX``), computed for the visible
+after matching each source's local tone to the target's (so colour and tone differences vanish and
+edges that do not line up stand out; :mod:`ispviewer.align.difference`), as the mean over RGB on a
+black-red-yellow-white scale up to ``DIFF_VMAX``, computed for the visible
 region at the resolution it is drawn with, so its cost is bounded by the screen, not the image. While it is
 on, the misalignment heatmap stays off in those two panes (it remains in the target pane).
 """
@@ -17,9 +20,10 @@ import math
 import cv2
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRectF, Signal
+from PySide6.QtCore import QObject, QRectF, QTimer, Signal
 from superqt.utils import qdebounced
 
+from ispviewer.align.difference import plain_difference, tone_matched_difference
 from ispviewer.gui.image_pane import LevelImageItem
 from ispviewer.gui.output_canvas import Rect, grow, pixel_rect
 from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
@@ -31,6 +35,10 @@ DIFF_VMAX = 0.25
 DIFF_COLORMAP = "CET-L3"
 DIFF_Z = 5  # above the images, below the grid (and the heatmap, hidden in these panes meanwhile)
 SETTLE_MS = 40
+#: how long each source of the A/B flicker stays on screen
+FLICKER_MS = 500
+#: the pairs the flicker can alternate, as offered in the View menu
+FLICKER_PAIRS = ((PHONE, TARGET), (OUTPUT, TARGET), (PHONE, OUTPUT))
 MARGIN = 32
 
 _LUT: np.ndarray | None = None
@@ -45,17 +53,19 @@ def diff_lut() -> np.ndarray:
     return _LUT
 
 
-def difference_rgba(a: np.ndarray, b: np.ndarray, vmax: float = DIFF_VMAX) -> np.ndarray:
+def difference_rgba(a: np.ndarray, b: np.ndarray, vmax: float = DIFF_VMAX, tone_matched: bool = True) -> np.ndarray:
     """|a − b| of two RGB(A) uint8 images of one size, colour-mapped; transparent where either
-    image has alpha 0."""
-    d = np.abs(a[..., :3].astype(np.int16) - b[..., :3].astype(np.int16)).mean(axis=2)
-    index = np.clip(d * (1.0 / (255.0 * vmax)) * 255.0 + 0.5, 0, 255).astype(np.uint8)
-    out = np.empty(a.shape[:2] + (4,), np.uint8)
-    out[..., :3] = diff_lut()[index]
+    image has alpha 0.  ``tone_matched``: ``a`` is first given ``b``'s local mean and contrast per
+    channel (:func:`ispviewer.align.difference.match_local_tone`), so only structure that does not
+    line up stays bright."""
     alpha = np.full(a.shape[:2], 255, np.uint8)
     for img in (a, b):
         if img.shape[2] == 4:
             alpha = np.minimum(alpha, img[..., 3])
+    d = tone_matched_difference(a, b, alpha) if tone_matched else plain_difference(a, b)
+    index = np.clip(d * (255.0 / vmax) + 0.5, 0, 255).astype(np.uint8)
+    out = np.empty(a.shape[:2] + (4,), np.uint8)
+    out[..., :3] = diff_lut()[index]
     out[..., 3] = np.where(alpha > 0, 255, 0)
     return out
 
@@ -95,6 +105,10 @@ class CompareController(QObject):
         state.view.changed.connect(self._schedule)
         state.compare.events.single.connect(self._show_single)
         state.compare.events.difference.connect(self._show_difference)
+        state.compare.events.flickering.connect(self._on_flickering)
+        state.compare.events.flicker_pair.connect(self._on_pair)
+        self._flicker_timer = QTimer(self, interval=FLICKER_MS)
+        self._flicker_timer.timeout.connect(self._flip)
         output.updated.connect(self._schedule)
 
     @property
@@ -108,11 +122,31 @@ class CompareController(QObject):
 
     # ----------------------------------------------------------------- flicker
 
-    def cycle(self) -> str:
-        """Show the next source alone (the phone ISP first); returns its key."""
-        nxt = PHONE if self.single is None else SOURCES[(SOURCES.index(self.single) + 1) % len(SOURCES)]
-        self.show_single(nxt)
-        return nxt
+    def toggle_flicker(self) -> None:
+        """Start the A/B flicker of the chosen pair (phone ISP ↔ target unless chosen otherwise),
+        or stop it and show the panes side by side again."""
+        self.state.compare.flickering = not self.state.compare.flickering
+
+    def set_pair(self, pair: tuple[str, str]) -> None:
+        self.state.compare.flicker_pair = tuple(pair)
+
+    def _on_flickering(self, on: bool) -> None:
+        self.state.overlays.suspended = on  # the images alone: no heatmap, grid or selection on top
+        if on:
+            self.show_single(self.state.compare.flicker_pair[0])
+            self._flicker_timer.start()
+        else:
+            self._flicker_timer.stop()
+            self.show_single(None)
+
+    def _on_pair(self, pair: tuple[str, str]) -> None:
+        if self.state.compare.flickering:
+            self.show_single(pair[0])
+
+    def _flip(self) -> None:
+        """The other source of the pair, at the same centre and zoom."""
+        a, b = self.state.compare.flicker_pair
+        self.show_single(b if self.single == a else a)
 
     def show_single(self, key: str | None) -> None:
         """Show only ``key``'s pane (None: all three side by side); centre and zoom are kept."""
@@ -129,6 +163,8 @@ class CompareController(QObject):
         self.changed.emit()
 
     def side_by_side(self) -> None:
+        if self.state.compare.flickering:
+            self.state.compare.flickering = False
         self.show_single(None)
 
     # ----------------------------------------------------------------- difference
@@ -158,8 +194,8 @@ class CompareController(QObject):
         phone, output = self.viewer.panes[PHONE].title, self.viewer.panes[OUTPUT].title
         self.output.title_locked = self.difference
         if self.difference:
-            phone.setText(f"|phone ISP − target|  ({pct})")
-            output.setText(f"|network output − target|  ({pct})")
+            phone.setText(f"|phone ISP − target|, tone-matched  ({pct})")
+            output.setText(f"|network output − target|, tone-matched  ({pct})")
         else:
             phone.setText(self._phone_title)
             output.setText(self.output.title)

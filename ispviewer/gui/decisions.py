@@ -45,6 +45,7 @@ class Decision:
     status: Status
     decided_by: DecidedBy
     reason: str | None = None
+    annotator: str | None = None  # whose decision it is (None: the person deciding now, or the aligner)
 
 
 @dataclass(frozen=True)
@@ -61,11 +62,13 @@ class WriteJob:
     origin: UndoStep | None = field(default=None, compare=False)
 
 
-def decide_job(patch_id: int, decision: Decision, description: str, origin: UndoStep | None = None) -> WriteJob:
+def decide_job(patch_id: int, decision: Decision, description: str, origin: UndoStep | None = None,
+               person: str | None = None, queue: str | None = None) -> WriteJob:
+    """A person's decision (``person``: who is deciding; ``queue``: the review queue it is made from)."""
     def run(m: Manifest):
         # a person always acts here (even an undo); decided_by may hand the patch back to the aligner
         return m.decide(patch_id, decision.status, decision.reason, actor=DecidedBy.USER,
-                        decided_by=decision.decided_by)
+                        decided_by=decision.decided_by, annotator=decision.annotator or person, queue=queue)
     return WriteJob(description, run, patch_id, origin=origin)
 
 

@@ -31,6 +31,7 @@ class ThresholdHistogram(QWidget):
         self._auto_rejected_now = 0
         self._user = 0
         self._xmax = 3 * DEFAULT_THRESHOLD_PX
+        self._axis_chosen = False
 
         self.plot = pg.PlotWidget(background="#202124")
         self.plot.setMenuEnabled(False)
@@ -73,6 +74,10 @@ class ThresholdHistogram(QWidget):
         layout.addWidget(self.plot, 1)
         layout.addLayout(controls)
         layout.addWidget(self.preview_label)
+        self.audit_label = QLabel()  # the audit estimate, once audit patches are reviewed
+        self.audit_label.setObjectName("auditEstimate")
+        self.audit_label.setWordWrap(True)
+        layout.addWidget(self.audit_label)
 
         self.line.sigPositionChanged.connect(self._on_line_moved)
         self.spin.valueChanged.connect(self._on_spin)
@@ -82,8 +87,20 @@ class ThresholdHistogram(QWidget):
 
     # ----------------------------------------------------------------- data
 
+    def set_audit(self, lines: list[str]) -> None:
+        """The audit estimates to show under the histogram (none: hidden)."""
+        self.audit_label.setText("\n".join(lines))
+        self.audit_label.setVisible(bool(lines))
+
+    def reset_axis(self) -> None:
+        """The next :meth:`set_data` chooses the x-axis afresh (another dataset)."""
+        self._axis_chosen = False
+
     def set_data(self, rows, threshold_px: float) -> None:
-        """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by)."""
+        """``rows``: the manifest's misalignment table (misalignment_px, measurable, status, decided_by).
+
+        The x-axis is kept across refreshes of one dataset (it only grows when a value or the
+        threshold needs more room), so applying a threshold does not make the bars jump."""
         measured, auto, auto_rejected, user = [], [], 0, 0
         for r in rows:
             m = r["misalignment_px"]
@@ -101,7 +118,9 @@ class ThresholdHistogram(QWidget):
         self._user = user
         self.threshold_px = float(threshold_px)
         top = float(np.percentile(self._measured, 99.5)) if self._measured.size else 0.0
-        self._xmax = max(3.0 * self.threshold_px, top, 0.5)
+        wanted = max(3.0 * self.threshold_px, top, 0.5)
+        self._xmax = max(self._xmax, wanted) if self._axis_chosen else wanted
+        self._axis_chosen = True
         edges = np.linspace(0.0, self._xmax, BINS + 1)
         counts, _ = np.histogram(np.minimum(self._measured, self._xmax), bins=edges)
         self.curve.setData(edges, counts)
@@ -109,6 +128,7 @@ class ThresholdHistogram(QWidget):
         self.plot.setXRange(0.0, self._xmax, padding=0.02)
         self.plot.setYRange(0.0, max(1, int(counts.max()) if counts.size else 1) * 1.1, padding=0)
         self.set_candidate(self.threshold_px)
+        self._update_preview()  # the counts changed even where the line did not move
 
     @property
     def candidate(self) -> float:

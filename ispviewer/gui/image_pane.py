@@ -63,6 +63,25 @@ class LevelImageItem(pg.ImageItem):
         super().paint(painter, *args)
 
 
+class ElidedLabel(QLabel):
+    """A one-line label that shortens its text with "…" when narrow instead of clipping both ends
+    (``text()`` stays the whole text)."""
+
+    def minimumSizeHint(self):  # noqa: N802
+        hint = super().minimumSizeHint()
+        hint.setWidth(min(hint.width(), 40))
+        return hint
+
+    def shown_text(self) -> str:
+        """The text as drawn at the label's current width."""
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        painter = QPainter(self)
+        self.style().drawItemText(painter, self.contentsRect(), int(self.alignment()), self.palette(),
+                                  self.isEnabled(), self.shown_text(), self.foregroundRole())
+
+
 class ImagePane(QWidget):
     """A titled pane showing one source of the current triplet, or a message in its place."""
 
@@ -76,12 +95,12 @@ class ImagePane(QWidget):
         self.level: int | None = None
         self._value_reader: Callable[[int, int], str | None] | None = None
 
-        self.title = QLabel(title)
+        self.title = ElidedLabel(title)
         self.title.setObjectName("paneTitle")
         self.title.setAlignment(Qt.AlignmentFlag.AlignCenter)
 
         self.graphics = pg.GraphicsView(background="#202124")
-        self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.graphics.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # a click takes the keys from any box
         self.view_box = PaneViewBox(self)
         self.graphics.setCentralItem(self.view_box)
         self.image_item = LevelImageItem()
@@ -96,10 +115,18 @@ class ImagePane(QWidget):
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
         self.message.hide()
 
+        self.notice = QLabel()  # a one-line caveat along the pane's bottom edge (the image stays visible)
+        self.notice.setObjectName("paneNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.notice.setStyleSheet("background: rgba(32, 33, 36, 210); color: #fdd663; padding: 3px;")
+        self.notice.hide()
+
         stack = QGridLayout()
         stack.setContentsMargins(0, 0, 0, 0)
         stack.addWidget(self.graphics, 0, 0)
         stack.addWidget(self.message, 0, 0, Qt.AlignmentFlag.AlignCenter)
+        stack.addWidget(self.notice, 0, 0, Qt.AlignmentFlag.AlignBottom)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(2)
@@ -131,6 +158,12 @@ class ImagePane(QWidget):
         self.message.style().polish(self.message)
         self.message.setMaximumWidth(max(120, self.width() - 24))
         self.message.show()
+
+    def show_notice(self, text: str | None) -> None:
+        """A caveat about what the pane shows, along its bottom edge (None: none)."""
+        self.notice.setText(text or "")
+        self.notice.setToolTip(text or "")
+        self.notice.setVisible(bool(text))
 
     def pixel_at(self, x: int, y: int) -> tuple[int, ...] | None:
         return self.pyramid.pixel(x, y) if self.pyramid is not None else None

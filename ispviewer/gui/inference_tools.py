@@ -35,7 +35,7 @@ class InferenceTools(QObject):
         self._weights_due = False  # start() scheduled the shipped weights, not yet loading
         self.realigner = Realigner(status_bar, self)
         a, window = actions, viewer.window
-        a["flicker"].triggered.connect(self.compare.cycle)
+        bind_check(a["flicker"], state.compare, "flickering")
         a["side_by_side"].triggered.connect(self.compare.side_by_side)
         bind_check(a["difference"], state.compare, "difference")
         a["load_weights"].triggered.connect(lambda: self.output.ask_weights(window()))

@@ -93,14 +93,15 @@ class PackedCache:
         self._items: OrderedDict[str, object] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, path: Path):
+    def get(self, path: Path, frame: tuple[int, int] | None = None):
+        """The raw in its phone frame; ``frame`` (w, h) picks the crop the triplet uses."""
         from ispviewer.dataset.images import load_packed_raw
 
-        key = str(path)
+        key = (str(path), tuple(frame) if frame is not None else None)
         with self._lock:  # one load at a time: the second thread then finds it cached
             hit = self._items.get(key)
             if hit is None:
-                hit = load_packed_raw(path)
+                hit = load_packed_raw(path, frame)
                 self._items[key] = hit
                 while len(self._items) > self._size:
                     self._items.popitem(last=False)
@@ -262,7 +263,7 @@ class InferenceWorker(QObject):
             return report(self.view_ended.emit, g)
         try:
             self._threads()
-            packed = self.packed.get(job.source.raw_path)
+            packed = self.packed.get(job.source.raw_path, job.source.frame)
             model = job.source.weights.model
             steps: list[Rect | None] = list(job.regions)  # None stands for the preview
             if job.preview_factor is not None and job.canvas.preview is None:
@@ -290,7 +291,7 @@ class InferenceWorker(QObject):
         report = self._full_pool.on_gui
         try:
             self._threads()
-            packed = self.packed.get(job.source.raw_path)
+            packed = self.packed.get(job.source.raw_path, job.source.frame)
             model = job.source.weights.model
             blocks = full_blocks(job.source.frame)
             report(self.full_progress.emit, job, 0, len(blocks))

@@ -6,7 +6,7 @@ It follows the window state's selection and the selected patch's changes (a deci
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
-    QAbstractItemView, QFormLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QAbstractItemView, QGridLayout, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
     QWidget,
 )
 
@@ -22,25 +22,34 @@ class PatchInspector(QWidget):
     """Shows one patch (or a hint when none is selected)."""
 
     FIELDS = ("triplet", "position", "size", "offset", "ncc", "misalignment", "p95", "status", "decided by",
-              "reason")
+              "annotator", "reason")
 
     def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
         self.values: dict[str, QLabel] = {}
-        form = QFormLayout()
-        for name in self.FIELDS:
+        form = QGridLayout()  # two columns of fields: the decision history keeps the height
+        form.setHorizontalSpacing(8)
+        form.setVerticalSpacing(2)
+        half = (len(self.FIELDS) + 1) // 2
+        for i, name in enumerate(self.FIELDS):
             label = QLabel("—")
             label.setObjectName(f"inspector_{name.replace(' ', '_')}")
             label.setWordWrap(True)
             self.values[name] = label
-            form.addRow(name.capitalize() + ":", label)
+            row, col = i % half, 2 * (i // half)
+            form.addWidget(QLabel(name.capitalize() + ":"), row, col)
+            form.addWidget(label, row, col + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
         self.history = QTableWidget(0, 4)
         self.history.setHorizontalHeaderLabels(["when (UTC)", "who", "change", "reason"])
         self.history.verticalHeader().hide()
         self.history.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.history.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.history.horizontalHeader().setStretchLastSection(True)
+        self.history.verticalHeader().setDefaultSectionSize(20)
+        self.history.setMinimumHeight(self.history.horizontalHeader().sizeHint().height() + 6 * 20 + 4)
         self.hint = QLabel("Click a patch, or press N for the worst one.")
         self.hint.setWordWrap(True)
         layout = QVBoxLayout(self)
@@ -78,10 +87,13 @@ class PatchInspector(QWidget):
         v["p95"].setText(_fmt(patch.misalignment_p95, " px"))
         v["status"].setText(patch.status.value)
         v["decided by"].setText(patch.decided_by.value)
+        v["annotator"].setText(patch.annotator or "—")
         v["reason"].setText(patch.reason or "—")
         self.history.setRowCount(len(history))
         for row, event in enumerate(history):
             change = f"{event.old_status.value if event.old_status else '∅'} → {event.new_status.value}"
-            for col, text in enumerate((event.at.replace("T", " ")[:19], event.actor.value, change,
-                                        event.reason or "")):
+            who = event.annotator or event.actor.value
+            if event.queue:
+                who += f" ({event.queue})"
+            for col, text in enumerate((event.at.replace("T", " ")[:19], who, change, event.reason or "")):
                 self.history.setItem(row, col, QTableWidgetItem(text))

@@ -22,7 +22,8 @@ from superqt.utils import qdebounced
 from ispviewer.dataset.images import ImageReadError
 from ispviewer.dataset.records import PatchRecord
 from ispviewer.gui.background import Generation, Offload
-from ispviewer.gui.overlays import GridPaths, grid_paths, heatmap_lut, heatmap_rgba
+from ispviewer.gui.heatmap_style import heatmap_rgba
+from ispviewer.gui.overlays import GridPaths, grid_paths
 from ispviewer.gui.pyramid import Pyramid, build_pyramid
 from ispviewer.gui.sources import (
     PHONE, TARGET, Heatmap, LoadRequest, load_aligned_target, load_heatmap_file, load_patches, load_phone,
@@ -47,8 +48,8 @@ class LoadedTriplet:
     heatmap: Heatmap | None = None
     errors: dict[str, str] = field(default_factory=dict)  # pane (or "heatmap", "patches") -> message
     warnings: list[str] = field(default_factory=list)
-    heatmap_rgba: np.ndarray | None = None  # the heatmap coloured for ``heatmap_vmax``
-    heatmap_vmax: float | None = None
+    heatmap_rgba: np.ndarray | None = None  # the heatmap coloured for ``heatmap_style``
+    heatmap_style: tuple[float, float] | None = None  # (vmax, floor) it was coloured with
     patches: list[PatchRecord] | None = None  # None: not read here (the window reads them)
     grid: GridPaths | None = None  # the patch grid, prebuilt
     preview: bool = False  # decoded at reduced size; the full-resolution result follows
@@ -104,7 +105,7 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
 
     def heatmap_part():
         heatmap = load_heatmap_file(request.heatmap_path, request.phone_size)
-        return heatmap, heatmap_rgba(heatmap.values, request.heatmap_vmax)
+        return heatmap, heatmap_rgba(heatmap.values, request.heatmap_vmax, request.heatmap_floor)
 
     notes: list[str] = []
     tasks = {  # in order of submission: the two decodes are the critical path, so they start first
@@ -130,7 +131,7 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
         result.patches, result.grid = outcome["patches"].patches, outcome["patches"].grid
     if "heatmap" in outcome:
         result.heatmap, result.heatmap_rgba = outcome["heatmap"]
-        result.heatmap_vmax = request.heatmap_vmax
+        result.heatmap_style = (request.heatmap_vmax, request.heatmap_floor)
     if reduce == 1:
         result.warnings.extend(notes)
     if PHONE in result.pyramids and reduce == 1:
@@ -146,7 +147,7 @@ def _adopt_reads(result: LoadedTriplet, preview: LoadedTriplet) -> None:
     result.patches, result.grid = preview.patches, preview.grid
     if result.heatmap is None and "heatmap" not in result.errors:
         result.heatmap, result.heatmap_rgba = preview.heatmap, preview.heatmap_rgba
-        result.heatmap_vmax = preview.heatmap_vmax
+        result.heatmap_style = preview.heatmap_style
         if "heatmap" in preview.errors:
             result.errors["heatmap"] = preview.errors["heatmap"]
 
@@ -160,7 +161,6 @@ class TripletLoader(QObject):
 
     def __init__(self, cache_size: int = 3, preview: bool = True, parent: QObject | None = None):
         super().__init__(parent)
-        heatmap_lut()  # built here, on the GUI thread, before any worker colours a heatmap
         self.preview = preview
         self._jobs = Offload("load", workers=2)
         self._parts = ThreadPoolExecutor(max_workers=2, thread_name_prefix="ispviewer-part")

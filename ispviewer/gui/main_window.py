@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QUndoStack
+from PySide6.QtGui import QActionGroup, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QInputDialog, QLabel, QMainWindow, QMessageBox, QVBoxLayout, QWidget,
+    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from superqt.utils import qdebounced
@@ -28,15 +28,23 @@ from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
+from ispviewer.gui.review_controller import ReviewController
+from ispviewer.gui.panels import ZoomReadout
+from ispviewer.gui.dataset_memory import DatasetMemory, add_recent
+from ispviewer.gui.reason_dialog import ReasonDialog
 from ispviewer.gui.session import DatasetSession
+from ispviewer.gui.session_restore import SessionKeeper, recent_menu
+from ispviewer.gui.compare import FLICKER_PAIRS
+from ispviewer.gui.sources import PHONE
 from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
 from ispviewer.gui.triplet_browser import TripletBrowser
-from ispviewer.gui.viewer import ZOOM_STEP, TripletViewer
+from ispviewer.gui.viewer import PANE_TITLES, ZOOM_STEP, TripletViewer
 from ispviewer.gui.write_status import WriteStatus
 
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
 CLOSE_WAIT_S = 3.0  # closing with queued decisions waits this long before asking
+BROWSER_WIDTH = 470  # the triplet dock's default width: every column readable
 HISTOGRAM_SETTLE_MS = 120  # a burst of decisions redraws the histogram once
 
 
@@ -55,7 +63,16 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(4, 4, 4, 4)
         column.addWidget(self.banner)
         column.addWidget(self.viewer, 1)
-        self.setCentralWidget(central)
+        # the pixel readout has its own line under the panes: in the status bar it would take the
+        # whole width and hide every message shown there
+        self.readout = QLabel()
+        self.readout.setObjectName("pixelReadout")
+        self.readout.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.readout.setMinimumWidth(1)
+        column.addWidget(self.readout)
+        self.centre_stack = QStackedWidget()  # the panes, or the patch gallery (V)
+        self.centre_stack.addWidget(central)
+        self.setCentralWidget(self.centre_stack)
 
         self.actions_ = build_actions(self)
         self.undo_action = self.undo_stack.createUndoAction(self, "Undo")
@@ -69,6 +86,8 @@ class MainWindow(QMainWindow):
         self.overlay_controls = OverlayControls(self.state.overlays)
         self.loader = TripletLoader(cache_size=3, parent=self)
         self.navigator = TripletNavigator(self.state, self.loader, self.viewer, self.browser, self)
+        self.review = ReviewController(self.state, self.navigator, self.viewer, self)
+        self.centre_stack.addWidget(self.review.gallery)
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {
             "triplets": self._dock("Triplets", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
@@ -79,9 +98,9 @@ class MainWindow(QMainWindow):
         # the panes get the full width: the docks sit left and below, side by side
         self.splitDockWidget(self.docks["histogram"], self.docks["inspector"], Qt.Orientation.Horizontal)
         self.splitDockWidget(self.docks["inspector"], self.docks["overlays"], Qt.Orientation.Horizontal)
-        self.readout = QLabel()
-        self.readout.setObjectName("pixelReadout")
-        self.statusBar().addPermanentWidget(self.readout, 1)
+        self.zoom_readout = ZoomReadout(self.state.view)
+        self.statusBar().addPermanentWidget(self.zoom_readout)
+        self.statusBar().addPermanentWidget(self.review.label)
         self.write_status = WriteStatus(self.banner, self.statusBar(), self)
         # network output, flicker/difference, re-alignment
         self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
@@ -89,6 +108,7 @@ class MainWindow(QMainWindow):
         self.refresh_histogram_soon = qdebounced(self._refresh_histogram, timeout=HISTOGRAM_SETTLE_MS, parent=self)
         self.write_status.all_saved.connect(self.refresh_histogram_soon)
 
+        self.session_keeper = SessionKeeper(self.state, self.browser, settings, self)
         self._build_menus()
         self._connect()
         self._restore_settings()
@@ -111,8 +131,9 @@ class MainWindow(QMainWindow):
             "&File": ["open", "load_weights", "save_output", None, "quit"],
             "&Edit": [self.undo_action, self.redo_action, None, "accept", "reject", "flag", None,
                       "accept_reason", "reject_reason", "flag_reason"],
-            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch"],
-            "&View": ["zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
+            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch", None, "queue_worst",
+                          "queue_near-threshold", "queue_flagged", "queue_audit", None, "find"],
+            "&View": ["gallery", None, "zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
                       "flicker", "side_by_side", "difference"],
             "&Tools": ["render_full", "cancel_render", None, "realign"],
         }
@@ -123,7 +144,11 @@ class MainWindow(QMainWindow):
                     menu.addSeparator()
                 else:
                     menu.addAction(a[item] if isinstance(item, str) else item)
+            if title == "&File":
+                self.recent_menu = recent_menu(menu, self.settings, self.open_dataset)
+                menu.insertMenu(a["load_weights"], self.recent_menu)
             if title == "&View":
+                self._add_flicker_pairs(menu)
                 menu.addSeparator()
                 for dock in self.docks.values():
                     menu.addAction(dock.toggleViewAction())
@@ -146,6 +171,14 @@ class MainWindow(QMainWindow):
         a["prev_triplet"].triggered.connect(lambda: self.step_triplet(-1))
         a["next_patch"].triggered.connect(lambda: self.step_patch(+1))
         a["prev_patch"].triggered.connect(lambda: self.step_patch(-1))
+        queues = QActionGroup(self)
+        for kind in ("worst", "near-threshold", "flagged", "audit"):
+            queues.addAction(a[f"queue_{kind}"])
+            a[f"queue_{kind}"].triggered.connect(lambda _=False, k=kind: self.review.set_kind(k))
+        a["queue_worst"].setChecked(True)
+        a["gallery"].toggled.connect(self.review.show_gallery)
+        self.review.gallery_toggled.connect(self._show_gallery)
+        self.review.message.connect(self.statusBar().showMessage)
         for status, name in ((Status.ACCEPTED, "accept"), (Status.REJECTED, "reject"), (Status.FLAGGED, "flag")):
             a[name].triggered.connect(lambda _=False, s=status: self.decide(s))
             a[f"{name}_reason"].triggered.connect(lambda _=False, s=status: self.decide(s, ask_reason=True))
@@ -159,13 +192,42 @@ class MainWindow(QMainWindow):
         a["help"].triggered.connect(lambda: ShortcutDialog(self).open())
         self.state.overlays.events.heatmap_opacity.connect(
             lambda opacity: self.settings.setValue(keys.HEATMAP_OPACITY, opacity))
+        self.state.overlays.events.heatmap_floor.connect(
+            lambda floor: self.settings.setValue(keys.HEATMAP_FLOOR, floor))
         self.state.events.triplet.connect(self._update_title)
         self.navigator.message.connect(self.statusBar().showMessage)
         self.browser.activated.connect(lambda name: self.show_triplet(name))
+        self.browser.filter_done.connect(self.focus_views)
+        a["find"].triggered.connect(self._find)
         self.histogram.apply_requested.connect(self._apply_threshold)
         v.hovered.connect(lambda x, y: self.readout.setText(v.readout(x, y)))
         v.clicked.connect(self._on_clicked)
         self.undo_stack.indexChanged.connect(self._on_undo_index)
+
+    def _add_flicker_pairs(self, menu) -> None:
+        """View ▸ Flicker pair: which two sources the A/B flicker alternates."""
+        sub = menu.addMenu("Flicker &pair")
+        group = QActionGroup(self)
+        self.flicker_pair_actions = {}
+        for pair in FLICKER_PAIRS:
+            action = sub.addAction(" ↔ ".join(PANE_TITLES[k] for k in pair))
+            action.setCheckable(True)
+            action.setChecked(pair == self.state.compare.flicker_pair)
+            action.triggered.connect(lambda _=False, p=pair: setattr(self.state.compare, "flicker_pair", p))
+            group.addAction(action)
+            self.flicker_pair_actions[pair] = action
+        self.state.compare.events.flicker_pair.connect(
+            lambda p: self.flicker_pair_actions[tuple(p)].setChecked(True))
+
+    def _find(self) -> None:
+        self.docks["triplets"].show()
+        self.docks["triplets"].raise_()
+        self.browser.focus_filter()
+
+    def focus_views(self) -> None:
+        """Give the keys back to the images (after the filter box, Enter or Esc)."""
+        pane = next((p for p in self.viewer.panes.values() if p.isVisible()), self.viewer.panes[PHONE])
+        pane.graphics.setFocus(Qt.FocusReason.OtherFocusReason)
 
     # ----------------------------------------------------------------- dataset
 
@@ -181,16 +243,22 @@ class MainWindow(QMainWindow):
             self.open_dataset(path)
 
     def open_dataset(self, path: str | Path, readonly: bool = False) -> bool:
-        """Open a dataset folder; on failure the panes say why and the window stays usable."""
-        self.close_dataset()
+        """Open a dataset folder.  On failure the dataset open before stays open and usable (the
+        status bar says why); with none open, the panes say why."""
         try:
             session = DatasetSession.open(path, readonly=readonly, patches=self.state.patches)
         except (ManifestError, OSError) as exc:
-            self.viewer.clear(f"Could not open dataset:\n{exc}")
-            self.statusBar().showMessage(f"Could not open {path}: {exc}")
+            if self.session is None:
+                self.viewer.clear(f"Could not open dataset:\n{exc}")
+                self.statusBar().showMessage(f"Could not open {path}: {exc}")
+            else:
+                self.statusBar().showMessage(f"Could not open {path}: {exc} — still showing "
+                                             f"{self.session.root.name}")
             return False
+        self.close_dataset()
         self.state.dataset = session
         self.triage = Triage(session, self.undo_stack, self.state)
+        self.review.attach(session, self.triage, self.settings.value(keys.REVIEW_ANNOTATOR))
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
@@ -203,9 +271,15 @@ class MainWindow(QMainWindow):
         self.banner.show_text(f"Read-only dataset: {session.root} cannot be written, so decisions are "
                               "disabled (viewing only)." if session.readonly else None)
         self._reload_triplets()
+        self.histogram.reset_axis()
         self._refresh_histogram()
+        add_recent(self.settings, session.root)
+        self.session_keeper.attach(session.root)
+        remembered = self.session_keeper.restore()  # filters now; view and selection once it is shown
         names = self.browser.visible_names()
-        if names:
+        if remembered is not None:
+            self.show_triplet(remembered, keep_view=True)
+        elif names:
             self.show_triplet(names[0], keep_view=False)
         else:
             self.viewer.clear(f"{session.root} has no triplets yet (ispviewer import SRC {session.root})")
@@ -219,9 +293,11 @@ class MainWindow(QMainWindow):
         if left:
             self.statusBar().showMessage(f"{len(left)} decision(s) could not be saved: "
                                          + "; ".join(j.description for j in left))
+        self.session_keeper.detach()  # remembers where the person was
         self.undo_stack.clear()
         self.write_status.detach()
         self.navigator.detach()
+        self.review.detach()
         self.tools.detach()
         self.state.clear_triplet()
         self.state.dataset = None
@@ -230,7 +306,8 @@ class MainWindow(QMainWindow):
 
     def _set_dataset_enabled(self, enabled: bool) -> None:
         writable = enabled and self.session is not None and not self.session.readonly
-        for name in ("next_triplet", "prev_triplet", "next_patch", "prev_patch", "zoom_patch"):
+        for name in ("next_triplet", "prev_triplet", "next_patch", "prev_patch", "zoom_patch", "gallery",
+                     "queue_worst", "queue_near-threshold", "queue_flagged", "queue_audit"):
             self.actions_[name].setEnabled(enabled)
         for name in DECISION_ACTIONS + ("realign",):
             self.actions_[name].setEnabled(writable)
@@ -238,7 +315,7 @@ class MainWindow(QMainWindow):
 
     def _reload_triplets(self) -> None:
         if self.session is not None:
-            self.browser.set_triplets(self.session.triplets())
+            self.browser.set_triplets(self.session.triplets(), self.session.resolve)
             if self.state.triplet is not None:
                 self.browser.select(self.state.triplet.name)
 
@@ -270,11 +347,17 @@ class MainWindow(QMainWindow):
             self.triage.select_at(x, y)
 
     def step_patch(self, step: int) -> None:
-        if self.triage is None:
-            return
-        patch = self.triage.step_worst(step)
-        if patch is not None:
-            self.viewer.centre_on(patch)
+        """N / Shift+N: the review queue's next open patch (this triplet, then the next with some)."""
+        if self.triage is not None:
+            self.review.step(step)
+
+    def _show_gallery(self, visible: bool) -> None:
+        self.centre_stack.setCurrentIndex(1 if visible else 0)
+        a = self.actions_["gallery"]
+        if a.isChecked() != visible:
+            a.setChecked(visible)
+        if not visible:
+            self.viewer.setFocus()
 
     def _zoom_to_selected(self) -> None:
         patch = self.triage.selected if self.triage else None
@@ -287,12 +370,24 @@ class MainWindow(QMainWindow):
         if self.triage.selected is None:
             self.statusBar().showMessage("Select a patch first (click one, or press N)", 3000)
             return False
-        reason = None
         if ask_reason:
-            reason, ok = QInputDialog.getText(self, f"{status.value.capitalize()} with reason", "Reason:")
-            if not ok:
-                return False
-        return self.triage.decide(status, reason)
+            patch_id = self.triage.selected.id
+            dialog = ReasonDialog(status, DatasetMemory(self.settings, self.session.root), self)
+            dialog.chosen.connect(lambda reason: self._decide_with_reason(status, reason, patch_id))
+            dialog.finished.connect(self._after_dialog)
+            dialog.finished.connect(dialog.deleteLater)
+            dialog.open()  # window-modal; the decision follows its OK
+            return True
+        return self.triage.decide(status, None)
+
+    def _after_dialog(self, _result: int = 0) -> None:
+        """The keys back to the images once a dialog closes (the window active again)."""
+        self.activateWindow()
+        self.focus_views()
+
+    def _decide_with_reason(self, status: Status, reason: str, patch_id: int) -> None:
+        if self.triage is not None and self.triage.selected is not None and self.triage.selected.id == patch_id:
+            self.triage.decide(status, reason)
 
     def _on_undo_index(self, _index: int) -> None:
         self.statusBar().showMessage(self.undo_stack.undoText() and f"last: {self.undo_stack.undoText()}", 3000)
@@ -302,6 +397,8 @@ class MainWindow(QMainWindow):
     def _refresh_histogram(self) -> None:
         if self.session is not None:
             self.histogram.set_data(self.session.misalignment_table(), self.session.threshold_px)
+            self.histogram.set_audit(self.review.audit_lines())
+            self.state.overlays.heatmap_vmax = 2 * self.session.threshold_px  # the colour bar marks it
 
     def _apply_threshold(self, threshold_px: float) -> None:
         if self.session is None or self.session.readonly:
@@ -324,13 +421,14 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         else:
             d = self.docks
-            self.resizeDocks([d["triplets"]], [330], Qt.Orientation.Horizontal)
+            self.resizeDocks([d["triplets"]], [BROWSER_WIDTH], Qt.Orientation.Horizontal)
             self.resizeDocks([d["histogram"], d["inspector"], d["overlays"]], [640, 420, 300],
                              Qt.Orientation.Horizontal)
             self.resizeDocks([d["histogram"]], [290], Qt.Orientation.Vertical)
         overlays = self.state.overlays
         overlays.heatmap_opacity = min(1.0, max(0.0, keys.read_float(s, keys.HEATMAP_OPACITY,
                                                                      overlays.heatmap_opacity)))
+        overlays.heatmap_floor = max(0.0, keys.read_float(s, keys.HEATMAP_FLOOR, overlays.heatmap_floor))
         overlays.heatmap_visible = keys.read_bool(s, keys.HEATMAP_VISIBLE, True)
         overlays.grid_visible = keys.read_bool(s, keys.GRID_VISIBLE, True)
 
@@ -350,6 +448,7 @@ class MainWindow(QMainWindow):
         s.setValue(keys.STATE, self.saveState())
         overlays = self.state.overlays
         s.setValue(keys.HEATMAP_OPACITY, overlays.heatmap_opacity)
+        s.setValue(keys.HEATMAP_FLOOR, overlays.heatmap_floor)
         s.setValue(keys.HEATMAP_VISIBLE, overlays.heatmap_visible)
         s.setValue(keys.GRID_VISIBLE, overlays.grid_visible)
         s.sync()
@@ -362,5 +461,6 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.close_dataset(timeout=1.0)
         self.loader.shutdown()
+        self.review.shutdown()
         self.tools.shutdown()
         super().closeEvent(event)

@@ -87,7 +87,8 @@ class TripletNavigator(QObject):
 
     def request_for(self, record: TripletRecord) -> LoadRequest:
         """The load request the window would make for ``record``."""
-        return make_request(record, self.session.resolve, self.state.overlays.heatmap_vmax, self.session.root)
+        o = self.state.overlays
+        return make_request(record, self.session.resolve, o.heatmap_vmax, self.session.root, o.heatmap_floor)
 
     # ----------------------------------------------------------------- arriving
 

@@ -293,9 +293,16 @@ class OutputController(QObject):
         else:
             self.pane.show_message(message)
         title, tip = "network output", "the ISP network's rendering of the phone raw"
+        notice = None
         if self.weights.current is not None:
+            from ispviewer.model.provenance import camera_notice, describe
+
+            prov = self.weights.current.provenance
             title += f" — {self.weights.current.path.name}"
-            tip += f"\nweights: {self.weights.current.path}"
+            tip += f"\nweights: {self.weights.current.path}\n{describe(prov)}"
+            record = self.state.triplet
+            notice = camera_notice(prov, record.phone_model if record is not None else None)
+        self.pane.show_notice(notice)
         if canvas is not None and base is not None and canvas.full_pyramid is None:
             tip += (f"\nbelow 100%: a preview rendered from the raw reduced {canvas.preview.factor}x; "
                     "exact output at 100% and above, or after Tools ▸ Render whole image")

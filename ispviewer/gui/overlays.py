@@ -11,9 +11,10 @@ import pyqtgraph as pg
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
 
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
+from ispviewer.gui.heatmap_style import DEFAULT_FLOOR_PX, colour_table, rgba_table
 from ispviewer.gui.sources import Heatmap
 
 STATUS_COLOURS = {
@@ -21,39 +22,13 @@ STATUS_COLOURS = {
     Status.REJECTED: QColor("#ff453a"),
     Status.FLAGGED: QColor("#ffd60a"),
 }
-HEATMAP_COLORMAP = "plasma"
 HEATMAP_Z, GRID_Z, SELECTION_Z = 10, 20, 30
 
 
 def colormap() -> pg.ColorMap:
-    return pg.colormap.get(HEATMAP_COLORMAP)
-
-
-_LUT: np.ndarray | None = None
-
-
-def heatmap_lut() -> np.ndarray:
-    """The colour map as a (256, 4) uint8 table (built once, on first use)."""
-    global _LUT
-    if _LUT is None:
-        _LUT = np.ascontiguousarray(colormap().getLookupTable(0.0, 1.0, 256, alpha=True).astype(np.uint8))
-    return _LUT
-
-
-def heatmap_rgba(values: np.ndarray, vmax: float, lut: np.ndarray | None = None) -> np.ndarray:
-    """Map misalignment (px) to C-contiguous RGBA uint8 over [0, vmax]; NaN becomes transparent.
-
-    Plain numpy (safe in a worker thread once :func:`heatmap_lut` was built).
-    """
-    lut = heatmap_lut() if lut is None else lut
-    finite = np.isfinite(values)
-    index = np.where(finite, values, 0.0) * np.float32(255.0 / max(vmax, 1e-6))
-    np.clip(index, 0, 255, out=index)
-    index = (index + 0.5).astype(np.uint8)
-    rgba = lut[index]
-    # well-aligned areas stay see-through, misaligned ones glow: alpha ramps from 25% to 100%
-    rgba[..., 3] = np.where(finite, 64 + (index.astype(np.uint16) * 191) // 255, 0).astype(np.uint8)
-    return np.ascontiguousarray(rgba)
+    """The heatmap's colour scale (:mod:`ispviewer.gui.heatmap_style`) as a pyqtgraph map."""
+    table = colour_table()
+    return pg.ColorMap(np.linspace(0.0, 1.0, len(table)), table)
 
 
 def _pen(status: Status, decided_by: DecidedBy) -> QPen:
@@ -199,7 +174,8 @@ class SelectionItem(pg.GraphicsObject):
 
 
 class HeatmapItem(pg.ImageItem):
-    """The misalignment heatmap, drawn blocky (one cell per heatmap pixel) in phone-frame coordinates."""
+    """The misalignment heatmap in phone-frame coordinates, interpolated smoothly between its cells
+    (it is a coarse measurement: drawing each cell as a block would invent edges that are not there)."""
 
     def __init__(self):
         super().__init__()
@@ -215,7 +191,7 @@ class HeatmapItem(pg.ImageItem):
         self.setRect(QRectF(-0.5, -0.5, w * heatmap.scale, h * heatmap.scale))
 
     def paint(self, painter: QPainter, *args):
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
         super().paint(painter, *args)
 
 
@@ -231,15 +207,45 @@ class PaneOverlays:
 
 
 class ColorBar(pg.GraphicsLayoutWidget):
-    """A vertical colour bar for the heatmap, labelled in px."""
+    """A vertical colour bar for the heatmap, labelled in px: transparent below the floor (as the
+    heatmap is), with the threshold marked."""
 
     def __init__(self, vmax: float, parent=None):
         super().__init__(parent=parent)
         self.setBackground("#202124")
+        self.vmax, self.floor_px, self.threshold_px = vmax, DEFAULT_FLOOR_PX, vmax / 2.0
         self.bar = pg.ColorBarItem(values=(0.0, vmax), colorMap=colormap(), label="misalignment (px)",
                                    interactive=False, width=14, colorMapMenu=False)
         self.addItem(self.bar)
+        pen = pg.mkPen("#ffffff", width=2)
+        self.threshold_line = pg.InfiniteLine(angle=0, pen=pen, movable=False)
+        self.threshold_line.setZValue(10)
+        self.bar.addItem(self.threshold_line)
+        self.floor_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#9aa0a6", width=1, style=Qt.PenStyle.DashLine),
+                                          movable=False)
+        self.bar.addItem(self.floor_line)
         self.setFixedWidth(78)
+        self._redraw()
 
-    def set_range(self, vmax: float) -> None:
+    def set_range(self, vmax: float, threshold_px: float | None = None) -> None:
+        self.vmax = vmax
+        self.threshold_px = vmax / 2.0 if threshold_px is None else threshold_px
         self.bar.setLevels((0.0, vmax))
+        self._redraw()
+
+    def set_floor(self, floor_px: float) -> None:
+        self.floor_px = floor_px
+        self._redraw()
+
+    def mark_position(self, value_px: float) -> float:
+        """Where ``value_px`` sits on the bar, in its own coordinates (0 bottom, 256 top)."""
+        return 256.0 * min(max(value_px / max(self.vmax, 1e-6), 0.0), 1.0)
+
+    def _redraw(self) -> None:
+        table = rgba_table(self.vmax, self.floor_px, self.threshold_px)
+        column = np.ascontiguousarray(table[:, None, :])  # row 0 = 0 px, drawn at the bottom (y up)
+        image = QImage(column.data, 1, len(table), 4, QImage.Format.Format_RGBA8888).copy()
+        self.bar.bar.setPixmap(QPixmap.fromImage(image))
+        self.threshold_line.setPos(self.mark_position(self.threshold_px))
+        self.floor_line.setPos(self.mark_position(self.floor_px))
+        self.threshold_line.setToolTip(f"threshold {self.threshold_px:.2f} px")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
-    QCheckBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
+    QCheckBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QProgressBar,
     QSlider, QTableWidget, QTableWidgetItem, QToolButton, QVBoxLayout, QWidget,
 )
 
@@ -27,8 +27,25 @@ def bind_check(widget, model, name: str) -> None:
     getattr(model.events, name).connect(show)
 
 
+class ZoomReadout(QLabel):
+    """The shared view's zoom as a percentage (100% = one image pixel per screen pixel)."""
+
+    def __init__(self, view, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.view = view
+        self.setObjectName("zoomReadout")
+        self.setToolTip("zoom: 100% is one image pixel per screen pixel (1), fit (0)")
+        view.changed.connect(self._show)
+        self._show()
+
+    def _show(self) -> None:
+        pct = self.view.zoom * 100.0
+        self.setText(f"zoom {pct:.0f}%" if pct >= 10 else f"zoom {pct:.1f}%")
+
+
 class OverlayControls(QWidget):
-    """Heatmap and grid toggles, heatmap opacity, and the grid's legend (on the overlay state)."""
+    """Heatmap and grid toggles, heatmap opacity and transparency floor, and the legend (on the
+    overlay state)."""
 
     def __init__(self, overlays: OverlayState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -43,9 +60,20 @@ class OverlayControls(QWidget):
         self._show_opacity(overlays.heatmap_opacity)
         self.opacity.valueChanged.connect(self._on_slider)
         overlays.events.heatmap_opacity.connect(self._show_opacity)
+        self.floor = QDoubleSpinBox()
+        self.floor.setObjectName("heatmapFloor")
+        self.floor.setRange(0.0, 10.0)
+        self.floor.setDecimals(2)
+        self.floor.setSingleStep(0.1)
+        self.floor.setSuffix(" px")
+        self.floor.setToolTip("Misalignment below this is not coloured, so a well-aligned photo shows as it is")
+        self._show_floor(overlays.heatmap_floor)
+        self.floor.valueChanged.connect(self._on_floor)
+        overlays.events.heatmap_floor.connect(self._show_floor)
         form = QFormLayout()
         form.addRow(self.heatmap_box)
         form.addRow("Opacity:", self.opacity)
+        form.addRow("Transparent below:", self.floor)
         form.addRow(self.grid_box)
         legend = QLabel(self._legend_html())
         legend.setTextFormat(Qt.TextFormat.RichText)
@@ -55,6 +83,15 @@ class OverlayControls(QWidget):
         layout.addLayout(form)
         layout.addWidget(legend)
         layout.addStretch(1)
+
+    def _on_floor(self, value: float) -> None:
+        self.overlays.heatmap_floor = max(0.0, float(value))
+
+    def _show_floor(self, floor_px: float) -> None:
+        if abs(self.floor.value() - floor_px) < 1e-9:
+            return  # the box shows it already (and may be mid-typing: leave its text alone)
+        with QSignalBlocker(self.floor):
+            self.floor.setValue(floor_px)
 
     def _on_slider(self, value: int) -> None:
         self.overlays.heatmap_opacity = min(1.0, max(0.0, value / 100.0))
@@ -67,8 +104,10 @@ class OverlayControls(QWidget):
     def _legend_html() -> str:
         swatches = " ".join(f"<span style='color:{STATUS_COLOURS[s].name()}'>■</span> {s.value}"
                             for s in Status)
-        return (f"{swatches}<br>thin outline: decided by the aligner (auto)<br>"
-                "thick outline: decided by a person<br>white box: selected patch")
+        return (f"outlines: {swatches}<br>thin: decided by the aligner (auto), "
+                "thick: by a person<br>white box: selected patch<br>"
+                "fill: misalignment, blue → magenta → pale pink (opaque from the threshold, "
+                "the white mark on the colour bar)")
 
 
 class ShortcutDialog(QDialog):

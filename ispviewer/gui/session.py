@@ -13,8 +13,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
+from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import Manifest, ManifestError
-from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
+from ispviewer.dataset.records import DecidedBy, DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.gui.decisions import (
     Decision, DecisionWriter, UndoStep, WriteJob, alignment_job, decide_job, threshold_job,
 )
@@ -25,6 +26,7 @@ class DatasetSession(QObject):
     """One open dataset; owns the reading manifest and the writer."""
 
     triplet_changed = Signal(TripletRecord)  # with fresh counts
+    decision_shown = Signal(PatchRecord)  # a decision (or its undo) on any triplet, shown before it is written
     triplets_reloaded = Signal()
     write_failed = Signal(str)
     threshold_failed = Signal()  # a threshold was not applied: the manifest keeps the previous one
@@ -35,6 +37,10 @@ class DatasetSession(QObject):
         super().__init__(parent)
         self.manifest = manifest
         self.readonly = manifest.readonly
+        #: the person deciding in this window (the window sets it from ISPVIEWER_USER / its setting)
+        self.annotator = current_annotator()
+        #: the review queue decisions are made from now (e.g. "audit"; None: none)
+        self.queue_kind: str | None = None
         #: the current triplet's patches (the window state's, shared with every view)
         self.current = patches if patches is not None else PatchSet()
         self._own: dict[int, PatchRecord] = {}  # this window's latest decision per patch, any triplet
@@ -141,11 +147,13 @@ class DatasetSession(QObject):
             self.write_failed.emit(f"{self.root}: dataset is open read-only; decision not saved")
             return
         old = self.patch(patch_id)
+        person = (decision.annotator or self.annotator) if decision.decided_by == DecidedBy.USER else None
         new = dataclasses.replace(old, status=decision.status, decided_by=decision.decided_by,
-                                  reason=decision.reason)
+                                  reason=decision.reason, annotator=person)
         self._own[patch_id] = new
         self.current.update(new)
-        self._submit(decide_job(patch_id, decision, description, origin))
+        self.decision_shown.emit(new)
+        self._submit(decide_job(patch_id, decision, description, origin, self.annotator, self.queue_kind))
 
     def apply_threshold(self, threshold_px: float, origin: UndoStep | None = None) -> None:
         if self.writer is None:

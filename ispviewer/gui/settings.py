@@ -15,8 +15,10 @@ GEOMETRY = "window/geometry"
 STATE = "window/state"
 LAST_DATASET = "dataset/last"
 HEATMAP_OPACITY = "overlay/heatmap_opacity"
+HEATMAP_FLOOR = "overlay/heatmap_floor_px"
 HEATMAP_VISIBLE = "overlay/heatmap"
 GRID_VISIBLE = "overlay/grid"
+REVIEW_ANNOTATOR = "review/annotator"  # the person's name for decisions (ISPVIEWER_USER wins)
 
 
 def open_settings() -> QSettings:

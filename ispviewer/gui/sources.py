@@ -16,6 +16,7 @@ import numpy as np
 
 from ispviewer.dataset.images import ImageReadError, load_rgb
 from ispviewer.dataset.records import AlignState, PatchRecord, TripletRecord
+from ispviewer.gui.heatmap_style import DEFAULT_FLOOR_PX
 
 PHONE, TARGET, OUTPUT = "phone", "target", "output"
 OUTPUT_PLACEHOLDER = "network output: not rendered yet"
@@ -43,6 +44,7 @@ class LoadRequest:
     align_state: AlignState
     align_error: str | None
     heatmap_vmax: float = 2.4  # misalignment (px) at the top of the colour map
+    heatmap_floor: float = DEFAULT_FLOOR_PX  # misalignment (px) below which the heatmap is transparent
     root: Path | None = None  # the dataset, for reading the triplet's patches in the worker
     triplet_id: int | None = None
     aligned_path: Path | None = None  # the aligner's aligned target JPEG (display cache), if any
@@ -51,11 +53,11 @@ class LoadRequest:
     def key(self) -> tuple:
         """Cache key (name first): another dataset or a re-aligned triplet is a different request."""
         return (self.name, str(self.phone_path), self.homography, str(self.heatmap_path), self.heatmap_vmax,
-                str(self.aligned_path))
+                str(self.aligned_path))  # not the floor: the viewer re-colours a heatmap of another floor
 
 
 def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4,
-                 root: Path | None = None) -> LoadRequest:
+                 root: Path | None = None, heatmap_floor: float = DEFAULT_FLOOR_PX) -> LoadRequest:
     """Freeze a request for ``record``; ``resolve`` maps manifest-relative paths to files.
 
     With ``root`` the worker also reads the triplet's patches (through its own read-only manifest).
@@ -66,7 +68,7 @@ def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4,
         name=record.name, phone_path=resolve(record.files.phone), target_path=resolve(record.files.target),
         phone_size=(record.raw.width, record.raw.height), target_size=(record.target_width, record.target_height),
         homography=record.homography, heatmap_path=heatmap, align_state=record.align_state,
-        align_error=record.align_error, heatmap_vmax=heatmap_vmax, root=root, triplet_id=record.id,
+        align_error=record.align_error, heatmap_vmax=heatmap_vmax, heatmap_floor=heatmap_floor, root=root, triplet_id=record.id,
         aligned_path=aligned)
 
 

@@ -26,6 +26,8 @@ from psygnal import Signal, SignalGroupDescriptor
 
 from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
+from ispviewer.gui.review_state import ReviewState
+from ispviewer.gui.heatmap_style import DEFAULT_FLOOR_PX
 
 MIN_ZOOM = 1.0 / 256.0
 MAX_ZOOM = 128.0
@@ -167,18 +169,27 @@ class OverlayState:
     grid_visible: bool = True
     heatmap_opacity: float = 0.6
     heatmap_vmax: float = 2 * DEFAULT_THRESHOLD_PX
+    #: misalignment (px) below which the heatmap is transparent (a setting)
+    heatmap_floor: float = DEFAULT_FLOOR_PX
     #: panes that keep the heatmap off whatever H says (the difference view's panes)
     heatmap_hidden_in: frozenset[str] = frozenset()
+    #: every overlay off whatever H and G say (while the A/B flicker runs)
+    suspended: bool = False
 
 
 @dataclass
 class CompareState:
-    """Flicker (one source alone, ``None``: side by side) and the difference view."""
+    """Flicker (one source alone, ``None``: side by side) and the difference view.
+
+    The A/B flicker alternates ``single`` between the two sources of ``flicker_pair`` while
+    ``flickering``; the overlays stay hidden meanwhile (the images alone are compared)."""
 
     events: ClassVar[SignalGroupDescriptor] = SignalGroupDescriptor()
 
     single: str | None = None
     difference: bool = False
+    flickering: bool = False
+    flicker_pair: tuple[str, str] = ("phone", "target")
 
 
 @dataclass(eq=False)
@@ -202,6 +213,8 @@ class WindowState:
     view: ViewState = field(default_factory=ViewState)
     overlays: OverlayState = field(default_factory=OverlayState)
     compare: CompareState = field(default_factory=CompareState)
+    #: the active dataset-wide review queue and the position in it
+    review: ReviewState = field(default_factory=ReviewState)
 
     @property
     def selected_patch(self) -> PatchRecord | None:

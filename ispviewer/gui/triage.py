@@ -70,8 +70,15 @@ class Triage:
         patch = self.selected
         if patch is None or self.session.readonly:
             return False
-        new = Decision(Status(status), DecidedBy.USER, reason or None)
-        old = Decision(patch.status, patch.decided_by, patch.reason)
+        return self.decide_patch(patch, status, reason)
+
+    def decide_patch(self, patch: PatchRecord, status: Status, reason: str | None = None) -> bool:
+        """Decide any patch (of any triplet) as the session's person; the same status by another
+        decider (the aligner, another person) is a confirmation that makes the decision theirs."""
+        if self.session.readonly:
+            return False
+        new = Decision(Status(status), DecidedBy.USER, reason or None, self.session.annotator)
+        old = Decision(patch.status, patch.decided_by, patch.reason, patch.annotator)
         if new == old:
             return False
         verb = {Status.ACCEPTED: "accept", Status.REJECTED: "reject", Status.FLAGGED: "flag"}[new.status]

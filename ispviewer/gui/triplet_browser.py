@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import (
-    QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
+    QAbstractTableModel, QEvent, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt, Signal,
 )
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
@@ -17,6 +17,7 @@ COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "error")
 COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "rejected patches", "flagged patches",
                "mean misalignment of the measured patches (px)", "alignment or loading error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+PHONE_COLUMN_WIDTH = 96
 
 STATUS_FILTERS = {
     "all triplets": lambda r, err: True,
@@ -28,6 +29,31 @@ STATUS_FILTERS = {
 }
 
 
+def missing_files(record: TripletRecord, resolve) -> str | None:
+    """"missing: raw.dng, target.jpg" for the capture files of ``record`` not on disk (None: all there)."""
+    gone = []
+    for relative in (record.files.raw, record.files.phone, record.files.target):
+        try:
+            present = resolve(relative).is_file()
+        except Exception:  # noqa: BLE001 - an unsafe path counts as missing here (loading says why)
+            present = False
+        if not present:
+            gone.append(relative.rsplit("/", 1)[-1])
+    return f"missing: {', '.join(gone)}" if gone else None
+
+
+_MISSING_ICON = None
+
+
+def missing_icon():
+    global _MISSING_ICON
+    if _MISSING_ICON is None:
+        import qtawesome as qta
+
+        _MISSING_ICON = qta.icon("mdi6.file-alert-outline", color="#ff6b61")
+    return _MISSING_ICON
+
+
 class TripletTableModel(QAbstractTableModel):
     """One row per triplet; load errors found by the viewer are shown next to alignment errors."""
 
@@ -35,10 +61,12 @@ class TripletTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.records: list[TripletRecord] = []
         self.load_errors: dict[str, str] = {}
+        self.missing: dict[str, str] = {}  # name -> "missing: phone.jpg, …" (files not on disk)
 
-    def set_records(self, records: list[TripletRecord]) -> None:
+    def set_records(self, records: list[TripletRecord], missing: dict[str, str] | None = None) -> None:
         self.beginResetModel()
         self.records = list(records)
+        self.missing = dict(missing or {})
         self.endResetModel()
 
     def update_record(self, record: TripletRecord) -> None:
@@ -59,6 +87,8 @@ class TripletTableModel(QAbstractTableModel):
 
     def error_of(self, record: TripletRecord) -> str:
         parts = [record.align_error] if record.align_state == AlignState.FAILED and record.align_error else []
+        if record.name in self.missing:
+            parts.append(self.missing[record.name])
         if record.name in self.load_errors:
             parts.append(self.load_errors[record.name])
         return "; ".join(parts)
@@ -94,6 +124,15 @@ class TripletTableModel(QAbstractTableModel):
                 return float("inf") if value is None else float(value)
             return value
         if role == Qt.ItemDataRole.ToolTipRole and col == 6 and value:
+            return value
+        if r.name in self.missing and col == 0:
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QColor("#ff6b61")
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return self.missing[r.name]
+            if role == Qt.ItemDataRole.DecorationRole:
+                return missing_icon()
+        if role == Qt.ItemDataRole.ToolTipRole and col == 1:
             return value
         if role == Qt.ItemDataRole.ForegroundRole and col == 6 and value:
             return QColor("#ff6b61")
@@ -133,10 +172,35 @@ class TripletFilter(QSortFilterProxyModel):
         return STATUS_FILTERS[self.status](r, model.error_of(r))
 
 
+class FilterBox(QLineEdit):
+    """The name filter.  Enter emits ``submitted``, Esc ``left`` (and nothing else: the window's
+    Esc shortcut, cancel rendering, does not fire while typing here)."""
+
+    submitted = Signal()
+    left = Signal()
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape:
+            event.accept()  # Esc is ours here, not the window's shortcut
+            return True
+        return super().event(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.submitted.emit()
+            return
+        if event.key() == Qt.Key.Key_Escape:
+            self.left.emit()
+            return
+        super().keyPressEvent(event)
+
+
 class TripletBrowser(QWidget):
     """The dock's content: filters above a table.  Emits ``activated(name)`` on a user choice."""
 
     activated = Signal(str)
+    #: the person is done with the filter box (Enter or Esc): the keys go back to the views
+    filter_done = Signal()
     ANY_MODEL = "any phone model"
 
     def __init__(self, state: WindowState, parent: QWidget | None = None):
@@ -151,8 +215,9 @@ class TripletBrowser(QWidget):
         self.status_box.addItems(list(STATUS_FILTERS))
         self.phone_box = QComboBox()
         self.phone_box.addItem(self.ANY_MODEL)
-        self.search = QLineEdit()
-        self.search.setPlaceholderText("filter by name…")
+        self.search = FilterBox()
+        self.search.setObjectName("tripletFilter")
+        self.search.setPlaceholderText("filter by name… (Ctrl+F; Enter opens the first)")
         self.search.setClearButtonEnabled(True)
 
         self.table = QTableView()
@@ -165,8 +230,12 @@ class TripletBrowser(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # "flag", "mean px" whole
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # long phone names are elided
+        header.resizeSection(1, PHONE_COLUMN_WIDTH)
+        header.setMinimumSectionSize(24)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # error: the rest
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
 
         filters = QHBoxLayout()
         filters.addWidget(self.status_box)
@@ -181,14 +250,21 @@ class TripletBrowser(QWidget):
         self.phone_box.currentTextChanged.connect(
             lambda s: self.proxy.set_filters(phone_model="" if s == self.ANY_MODEL else s))
         self.search.textChanged.connect(lambda s: self.proxy.set_filters(text=s))
+        self.search.submitted.connect(self._open_first)
+        self.search.left.connect(self.filter_done)
         self.table.clicked.connect(self._on_clicked)
         self.table.activated.connect(self._on_clicked)
 
     # ----------------------------------------------------------------- data
 
-    def set_triplets(self, records: list[TripletRecord]) -> None:
+    def set_triplets(self, records: list[TripletRecord], resolve=None) -> None:
+        """Show ``records``; with ``resolve`` (manifest path -> file) triplets whose files are gone
+        are marked."""
         current = self.current_name()
-        self.model.set_records(records)
+        missing = {}
+        if resolve is not None:
+            missing = {r.name: m for r in records if (m := missing_files(r, resolve))}
+        self.model.set_records(records, missing)
         models = sorted({r.phone_model or "?" for r in records})
         chosen = self.phone_box.currentText()
         self.phone_box.blockSignals(True)
@@ -237,6 +313,17 @@ class TripletBrowser(QWidget):
         """The current triplet changed: its row is selected."""
         if record is not None:
             self.select(record.name)
+
+    def focus_filter(self) -> None:
+        """Put the keys into the filter box, its text selected (Ctrl+F)."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _open_first(self) -> None:
+        names = self.visible_names()
+        if names:
+            self.activated.emit(names[0])
+        self.filter_done.emit()
 
     def _on_clicked(self, index: QModelIndex | QPersistentModelIndex) -> None:
         name = self.proxy.index(index.row(), 0).data()

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 from ispviewer.dataset.records import PatchRecord
 from ispviewer.gui.image_pane import ImagePane, PaneRow
 from ispviewer.gui.loader import LoadedTriplet
-from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key, heatmap_rgba
+from ispviewer.gui.heatmap_style import heatmap_rgba
+from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key
 from ispviewer.gui.pyramid import Pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches
 from ispviewer.gui.state import WindowState
@@ -59,7 +60,9 @@ class TripletViewer(QWidget):
         events.grid_visible.connect(self._refresh_overlay_visibility)
         events.heatmap_hidden_in.connect(self._refresh_overlay_visibility)
         events.heatmap_opacity.connect(self._refresh_overlay_visibility)
+        events.suspended.connect(self._refresh_overlay_visibility)
         events.heatmap_vmax.connect(self._on_heatmap_range)
+        events.heatmap_floor.connect(self._on_heatmap_floor)
         self.set_output(None, OUTPUT_PLACEHOLDER)
         self.clear("No dataset open — File ▸ Open dataset… (Ctrl+O)")
 
@@ -91,7 +94,7 @@ class TripletViewer(QWidget):
             pane.show_message(error, error=True)
         heatmap = loaded.heatmap
         if heatmap is not None or self._heatmap_from_file:
-            rgba = loaded.heatmap_rgba if loaded.heatmap_vmax == self.state.overlays.heatmap_vmax else None
+            rgba = loaded.heatmap_rgba if loaded.heatmap_style == self.heatmap_style else None
             self._set_heatmap(heatmap, from_file=heatmap is not None, rgba=rgba)
         if not keep_view or first or not self._view_overlaps_image():
             self.fit()
@@ -136,19 +139,28 @@ class TripletViewer(QWidget):
         self._heatmap = heatmap
         self._heatmap_from_file = from_file
         if heatmap is not None and rgba is None:
-            rgba = heatmap_rgba(heatmap.values, self.state.overlays.heatmap_vmax)
+            rgba = heatmap_rgba(heatmap.values, *self.heatmap_style)
         for ov in self.overlays.values():
             ov.heatmap.set_rgba(rgba, heatmap)
+
+    @property
+    def heatmap_style(self) -> tuple[float, float]:
+        """(vmax, floor): what a heatmap's colours depend on (the threshold is vmax / 2)."""
+        return self.state.overlays.heatmap_vmax, self.state.overlays.heatmap_floor
 
     def _on_heatmap_range(self, vmax: float) -> None:
         self.colorbar.set_range(vmax)
         self._set_heatmap(self._heatmap, self._heatmap_from_file)
 
+    def _on_heatmap_floor(self, floor_px: float) -> None:
+        self.colorbar.set_floor(floor_px)
+        self._set_heatmap(self._heatmap, self._heatmap_from_file)
+
     def _refresh_overlay_visibility(self) -> None:
         o = self.state.overlays
-        self.colorbar.setVisible(o.heatmap_visible)
+        self.colorbar.setVisible(o.heatmap_visible and not o.suspended)
         for key, ov in self.overlays.items():
-            has_image = self.panes[key].pyramid is not None
+            has_image = self.panes[key].pyramid is not None and not o.suspended
             ov.heatmap.setVisible(o.heatmap_visible and has_image and key not in o.heatmap_hidden_in)
             ov.heatmap.setOpacity(o.heatmap_opacity)
             ov.grid.setVisible(o.grid_visible and has_image)

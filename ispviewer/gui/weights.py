@@ -35,6 +35,13 @@ class LoadedWeights:
     key: int
 
     @property
+    def provenance(self):
+        """What the checkpoint says about its training data (:mod:`ispviewer.model.provenance`)."""
+        from ispviewer.model.provenance import provenance
+
+        return provenance(self.meta)
+
+    @property
     def label(self) -> str:
         return f"{self.path.name} ({self.meta.get('model', '?')})"
 

@@ -7,7 +7,12 @@ aligner, ``align`` no network, none of them Qt).  What strings them together liv
              the result)
     repair   ``ispviewer check --repair``: re-align the triplets whose heatmap or aligned target is
              missing or damaged, remove leftovers and orphans
-    commands the CLI subcommands of these workflows (``check``)
+    capture_import / capture_guard / raw_relation / capture_check
+             ``ispviewer import`` with the capture guard: the raw, in its phone frame, is compared
+             with the phone image in all 8 orientations (wrong tags refused, unverifiable scenes
+             noted); a phone image at another geometry is refused with the measured relation;
+             ``check`` runs the same guard over existing datasets
+    commands the CLI subcommands of these workflows (``check``; ``import`` runs guarded)
 
 Layers, top to bottom (``ispviewer.cli`` > ``gui`` > ``workflows`` > ``model`` > ``align`` >
 ``dataset``; enforced by the import-linter contracts in ``pyproject.toml``): a module imports only

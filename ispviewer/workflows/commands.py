@@ -1,4 +1,5 @@
-"""CLI subcommands of the workflows: ``check`` (``--repair`` re-aligns, so it is not the dataset layer's)."""
+"""CLI subcommands of the workflows: ``check`` (``--repair`` re-aligns, so it is not the dataset layer's) and
+the guarded ``import`` (the dataset layer registers ``import``; its capture guard needs the aligner)."""
 
 from __future__ import annotations
 
@@ -21,12 +22,33 @@ def register(sub) -> None:
                         "older than 60 s); never deletes decisions")
     p.add_argument("--deep", action="store_true", help="decode every image fully (slow) instead of headers only")
     p.set_defaults(func=run_check)
+    if "import" in sub.choices:
+        sub.choices["import"].set_defaults(func=run_import)
+
+
+def run_import(args) -> int:
+    from ispviewer.workflows.capture_import import import_captures
+
+    def progress(i, n, name):
+        print(f"\r[{i + 1}/{n}] {name}".ljust(60), end="", file=sys.stderr, flush=True)
+
+    report = import_captures(args.src, args.dataset, progress=progress if sys.stderr.isatty() else None)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
 
 
 def run_check(args) -> int:
     from ispviewer.dataset.check import check_dataset
+    from ispviewer.workflows.capture_check import check_capture_orientation
     from ispviewer.workflows.repair import repair_dataset
 
+    captures = check_capture_orientation(args.dataset)
+    if captures.problems or captures.notes:  # before the file report, whose last line is its verdict
+        print(f"capture orientation: {len(captures.problems)} problem(s), {len(captures.notes)} note(s)")
+        for line in captures.lines():
+            print(f"  {line}")
     report = check_dataset(args.dataset, deep=args.deep)
     print(report.summary())
     if args.repair and (any(p.repairable for p in report.problems) or report.leftovers
@@ -36,4 +58,4 @@ def run_check(args) -> int:
         report = check_dataset(args.dataset, deep=args.deep)
         print("after repair:")
         print(report.summary())
-    return 0 if report.ok else 1
+    return 0 if report.ok and captures.ok else 1

@@ -38,17 +38,19 @@ def is_dataset(root: Path) -> bool:
 
 
 def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int,
-                       log: Callable[[str], object] = print) -> int:
-    """Sources -> import -> alignment.  Returns the number of problems (0 when all went well)."""
+                       log: Callable[[str], object] = print, hard: bool = False) -> int:
+    """Sources -> import -> alignment.  Returns the number of problems (0 when all went well).
+
+    ``hard``: the harder variant (randomised camera looks, lens distortion, rig parallax)."""
     from ispviewer.align.batch import align_dataset
     from ispviewer.dataset.demo import build_demo_sources
-    from ispviewer.dataset.importer import import_sources
+    from ispviewer.workflows.capture_import import import_captures
 
     sources = out / "sources"
     log(f"building {count} demo triplet(s) at {size[0]}x{size[1]} in {sources}")
-    build_demo_sources(sources, count=count, size=size, seed=seed,
+    build_demo_sources(sources, count=count, size=size, seed=seed, hard=hard,
                        progress=lambda i, n, stem: log(f"  [{i + 1}/{n}] {stem}"))
-    report = import_sources(sources, out)
+    report = import_captures(sources, out)  # as `ispviewer import` does: with the capture guard
     log(report.summary())
     gt = out / "groundtruth"
     gt.mkdir(exist_ok=True)
@@ -60,14 +62,15 @@ def build_demo_dataset(out: Path, count: int, size: tuple[int, int], seed: int,
 
 def ensure_demo_dataset(out: Path | None = None, *, force: bool = False, count: int = DEFAULT_COUNT,
                         size: tuple[int, int] = DEFAULT_SIZE, seed: int = DEFAULT_SEED,
-                        log: Callable[[str], object] = print) -> tuple[Path, int]:
+                        log: Callable[[str], object] = print, hard: bool = False) -> tuple[Path, int]:
     """The demo dataset at ``out`` (default :func:`default_demo_dir`), built when missing (or ``force``).
 
     Returns (its folder, problems while building; 0 when it existed already).
     """
-    out = (out or default_demo_dir()).expanduser().resolve()
+    default = default_demo_dir().with_name("demo-hard") if hard else default_demo_dir()
+    out = (out or default).expanduser().resolve()
     if not force and is_dataset(out):
         return out, 0
     if force and out.exists():
         shutil.rmtree(out)
-    return out, build_demo_dataset(out, count, size, seed, log=log)
+    return out, build_demo_dataset(out, count, size, seed, log=log, hard=hard)

@@ -29,8 +29,9 @@ def test_packing_puts_red_first_whatever_the_cfa(tmp_path, cfa):
 def test_real_dng(real_data):
     packed = load_packed_raw(real_data / "blackmagic_pocket4k.dng")
     assert packed.info.cfa_pattern == "RGGB" and packed.origin == (0, 0)
-    assert packed.info.black_level == 512 and (packed.info.width, packed.info.height) == (4128, 2176)
-    assert packed.data.shape == (1088, 2064, 4)
+    # the phone frame is the DNG's default crop (16, 8, 4096x2160) of its 4128x2176 visible area
+    assert packed.info.black_level == 512 and (packed.info.width, packed.info.height) == (4096, 2160)
+    assert packed.info.crop == (16, 8, 4096, 2160) and packed.data.shape == (1080, 2048, 4)
     mean = packed.data.reshape(-1, 4).mean(0)
     assert mean.min() > 0.01 and mean.max() < 0.9
     assert abs(mean[1] - mean[2]) < 0.02  # both greens agree: the planes are in the right order

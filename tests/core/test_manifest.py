@@ -261,8 +261,14 @@ def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
     with monkeypatch.context() as mp:
         mp.setattr(schema, "SCHEMA_VERSION", 1)
         with Manifest.open(root, create=True) as m:
-            tid, _ = m.add_triplet("a", FILES, RAW, (96, 72))
-        with sqlite3.connect(root / MANIFEST_NAME) as db:  # rows as version 1 stored them
+            pass  # the version 1 schema
+        with sqlite3.connect(root / MANIFEST_NAME) as db:  # rows as version 1 stored them (its columns only)
+            tid = db.execute(
+                "INSERT INTO triplets (name, raw_path, phone_path, target_path, width, height, target_width, "
+                "target_height, phone_make, phone_model, cfa_pattern, black_level, white_level, imported_at) "
+                "VALUES ('a', ?, ?, ?, ?, ?, 96, 72, ?, ?, ?, ?, ?, '2026-01-01')",
+                (FILES.raw, FILES.phone, FILES.target, RAW.width, RAW.height, RAW.make, RAW.model,
+                 RAW.cfa_pattern, RAW.black_level, RAW.white_level)).lastrowid
             db.execute("UPDATE triplets SET align_state = 'aligned', homography = ?, "
                        "heatmap_path = 'heatmaps/a.npz' WHERE id = ?", (json.dumps(IDENTITY), tid))
             for x in (0, 32):
@@ -272,7 +278,12 @@ def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
         db.close()
         with Manifest.open(root) as m:
             pid = m.patches(tid)[0].id
-            m.decide(pid, Status.REJECTED, "blurry")
+        with sqlite3.connect(root / MANIFEST_NAME) as db:  # as version 1 decided: no annotator column yet
+            db.execute("UPDATE patches SET status = 'rejected', decided_by = 'user', reason = 'blurry' "
+                       "WHERE id = ?", (pid,))
+            db.execute("INSERT INTO decisions (patch_id, at, actor, old_status, new_status, reason) "
+                       "VALUES (?, '2026-01-01T00:00:00.000+00:00', 'user', NULL, 'rejected', 'blurry')", (pid,))
+        db.close()
     conn = sqlite3.connect(root / "manifest.sqlite")
     columns = [r[1] for r in conn.execute("PRAGMA table_info(triplets)")]
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 1 and "aligned_path" not in columns
@@ -280,12 +291,14 @@ def _write_v1_manifest(root, monkeypatch) -> tuple[int, int]:
     return tid, pid
 
 
-def test_v1_manifest_migrates_to_v2_keeping_every_decision(tmp_path, monkeypatch):
+def test_v1_manifest_migrates_keeping_every_decision(tmp_path, monkeypatch):
     root = tmp_path / "ds"
     tid, pid = _write_v1_manifest(root, monkeypatch)
     with Manifest.open(root) as m:
         t = m.triplet("a")
         assert t.aligned_target is None and t.heatmap == "heatmaps/a.npz" and t.homography == IDENTITY
+        # capture geometry (v3): read exactly as before — sensor orientation, whole visible area, JPEG
+        assert (t.raw.orientation, t.raw.crop, t.capture.phone_format, t.capture.note) == (1, None, "jpeg", None)
         p = m.patch(pid)
         assert (p.status, p.decided_by, p.reason) == (Status.REJECTED, DecidedBy.USER, "blurry")
         assert [(h.actor, h.new_status) for h in m.history(pid)] == [(DecidedBy.USER, Status.REJECTED)]
@@ -294,7 +307,7 @@ def test_v1_manifest_migrates_to_v2_keeping_every_decision(tmp_path, monkeypatch
         assert m.triplet("a").aligned_target == "aligned/a.jpg"
         assert m.patch(pid).status == Status.REJECTED  # the user's decision survives re-alignment
     conn = sqlite3.connect(root / "manifest.sqlite")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
     conn.close()
     backup = sqlite3.connect(root / "manifest.sqlite.v1.bak")  # the v1 file as it was, before migrating
     assert backup.execute("PRAGMA user_version").fetchone()[0] == 1

@@ -21,32 +21,40 @@ def _shown(w) -> list[str]:
     return [k for k, p in w.viewer.panes.items() if not p.isHidden()]
 
 
-def test_flicker_cycles_all_three_sources_at_the_same_view(make_window, demo, tmp_path, qtbot):
+def test_ab_flicker_alternates_the_chosen_pair_at_one_view_with_overlays_hidden(make_window, demo, tmp_path, qtbot):
     w = make_window(demo)
     use_weights(w, qtbot, save_model(tmp_path / "w.pt"))
     w.viewer.view_state.set_view(201.0, 143.0, 2.0)
     out = w.tools.output
     qtbot.waitUntil(lambda: out.canvas() is not None and out.canvas().coverage() > 0, timeout=15000)
+    overlays = [item for ov in w.viewer.overlays.values() for item in (ov.heatmap, ov.grid)]
+    assert any(i.isVisible() for i in overlays)
+    press_keys(w, "C")
+    assert w.actions_["flicker"].isChecked()
     seen, rects = [], []
-    for _ in range(4):
-        press_keys(w, "C")
+    for _ in range(4):  # it alternates by itself, phone ISP <-> target by default
         (key,) = _shown(w)
         seen.append(key)
         rects.append(w.viewer.panes[key].visible_rect())
+        assert not any(i.isVisible() for i in overlays)  # the images alone
         assert w.viewer.view_state.centre == (201.0, 143.0) and w.viewer.view_state.zoom == 2.0
-    assert seen == [PHONE, TARGET, OUTPUT, PHONE]
+        qtbot.waitUntil(lambda k=key: _shown(w) != [k], timeout=3000)
+    assert seen == [PHONE, TARGET, PHONE, TARGET]
     for r in rects[1:]:
         assert r == pytest.approx(rects[0], abs=1e-6)  # the very same phone-frame rectangle
-    cx, cy = rects[0][0] + rects[0][2] / 2, rects[0][1] + rects[0][3] / 2
-    assert (cx, cy) == pytest.approx((201.0, 143.0), abs=1e-6)
-    # the lone output pane is wider than in the row: the output is rendered for what it shows
-    press_keys(w, "C")
-    press_keys(w, "C")
-    assert _shown(w) == [OUTPUT]
+    # another pair from the View menu: the output against the target
+    w.flicker_pair_actions[(OUTPUT, TARGET)].trigger()
+    qtbot.waitUntil(lambda: _shown(w) == [TARGET], timeout=3000)
+    qtbot.waitUntil(lambda: _shown(w) == [OUTPUT], timeout=3000)
     rect = out.visible_rect()
     qtbot.waitUntil(lambda: out.canvas().covered(rect), timeout=15000)
-    press_keys(w, "Shift+C")
+    press_keys(w, "C")  # stops: side by side again, overlays back as H and G say
+    assert not w.actions_["flicker"].isChecked()
     assert _shown(w) == [PHONE, TARGET, OUTPUT]
+    assert any(i.isVisible() for i in overlays) and w.actions_["heatmap"].isChecked()
+    press_keys(w, "C")
+    press_keys(w, "Shift+C")
+    assert _shown(w) == [PHONE, TARGET, OUTPUT] and not w.actions_["flicker"].isChecked()
 
 
 def test_difference_view_shows_both_differences_to_the_target(make_window, demo, tmp_path, qtbot):

@@ -3,7 +3,8 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from ispviewer.gui.overlays import heatmap_lut, heatmap_rgba, merged_runs
+from ispviewer.gui.heatmap_style import colour_table, heatmap_rgba, hue_distance
+from ispviewer.gui.overlays import merged_runs
 
 
 def edges(x0, y0, size):
@@ -48,15 +49,30 @@ def test_runs_cover_exactly_the_outlines(cells):
     assert pieces(h) == want_h and pieces(v) == want_v  # nothing missing, nothing extra
 
 
-def test_heatmap_colours_alpha_ramp_and_nan():
-    lut = heatmap_lut()
-    values = np.array([[0.0, 1.2, 2.4, 9.0, np.nan]], np.float32)
-    rgba = heatmap_rgba(values, vmax=2.4)
-    assert rgba.dtype == np.uint8 and rgba.flags.c_contiguous and rgba.shape == (1, 5, 4)
-    assert tuple(rgba[0, 0, :3]) == tuple(lut[0, :3]) and tuple(rgba[0, 2, :3]) == tuple(lut[255, :3])
-    assert tuple(rgba[0, 3]) == tuple(rgba[0, 2])  # clipped at vmax
-    assert rgba[0, 0, 3] < rgba[0, 1, 3] < rgba[0, 2, 3] == 255  # low misalignment stays see-through
-    assert rgba[0, 4, 3] == 0  # not measured: transparent
+def test_heatmap_colours_floor_ramp_and_nan():
+    lut = colour_table()
+    values = np.array([[0.0, 0.49, 0.5, 1.2, 2.4, 9.0, np.nan]], np.float32)
+    rgba = heatmap_rgba(values, vmax=2.4, floor_px=0.5)
+    assert rgba.dtype == np.uint8 and rgba.flags.c_contiguous and rgba.shape == (1, 7, 4)
+    assert tuple(rgba[0, 4, :3]) == tuple(lut[255])
+    assert tuple(rgba[0, 5]) == tuple(rgba[0, 4])  # clipped at vmax
+    # below the floor: nothing at all over the photo; above it the colour fades in, opaque at the threshold
+    assert rgba[0, 0, 3] == rgba[0, 1, 3] == 0
+    assert 0 < rgba[0, 2, 3] < rgba[0, 3, 3] == 255 == rgba[0, 4, 3]
+    assert rgba[0, 6, 3] == 0  # not measured: transparent
+    # a floor of 0 colours everything measured
+    assert heatmap_rgba(values, vmax=2.4, floor_px=0.0)[0, 0, 3] > 0
+
+
+def test_no_heatmap_colour_looks_like_an_outline_colour():
+    """Fills (misalignment) and outlines (status) never share a hue: a flagged patch's yellow, a
+    rejected one's red and an accepted one's green are not on the heatmap's scale."""
+    from ispviewer.gui.overlays import STATUS_COLOURS
+
+    for status, colour in STATUS_COLOURS.items():
+        rgb = (colour.red(), colour.green(), colour.blue())
+        closest = min(hue_distance(rgb, tuple(int(c) for c in entry)) for entry in colour_table())
+        assert closest > 40, (status, closest)
 
 
 def test_a_decision_rebuilds_only_the_groups_it_touches(qapp):

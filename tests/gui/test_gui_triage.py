@@ -14,11 +14,11 @@ def wait_saved(qtbot, window):
 
 
 def expected_worst_order(dataset, name="t01"):
+    """The worst queue's order within one triplet: measurable patches, largest misalignment first."""
     with Manifest.open(dataset, readonly=True) as m:
         patches = m.patches(m.triplet(name).id)
-    measured = sorted((p for p in patches if p.misalignment_px is not None), key=lambda p: -p.misalignment_px)
-    unmeasured = sorted((p for p in patches if p.misalignment_px is None), key=lambda p: (p.y, p.x))
-    return [p.id for p in measured + unmeasured]
+    measured = sorted((p for p in patches if p.misalignment_px is not None), key=lambda p: (-p.misalignment_px, p.id))
+    return [p.id for p in measured]
 
 
 def test_click_selects_the_patch_under_the_mouse(window):
@@ -30,18 +30,29 @@ def test_click_selects_the_patch_under_the_mouse(window):
     assert window.inspector.values["position"].text() == "x 64, y 32"
 
 
-def test_next_worst_patch_order_and_centring(window, dataset):
+def test_n_walks_the_worst_queue_in_this_triplet_then_the_next_triplet(qtbot, window, dataset):
     order = expected_worst_order(dataset)
+    first = window.state.triplet.name
+    assert first == "t01"
     seen = []
-    for _ in range(len(order) + 2):  # past the end it stays on the last one
+    for _ in range(len(order)):
         press_keys(window, "N")
-        seen.append(window.triage.selected.id)
         p = window.triage.selected
+        seen.append(p.id)
         assert window.viewer.view_state.centre == pytest.approx((p.x - 0.5 + p.size / 2, p.y - 0.5 + p.size / 2))
-    assert seen[:len(order)] == order
-    assert seen[-1] == order[-1]
+    assert seen == order
     press_keys(window, "Shift+N")
     assert window.triage.selected.id == order[-2]
+    press_keys(window, "N")
+    press_keys(window, "N")  # nothing left here: the next triplet that has open patches
+    qtbot.waitUntil(lambda: window.state.shown not in (None, first) and window.triage.selected is not None,
+                    timeout=10000)
+    p = window.triage.selected
+    assert p.triplet != first and window.state.triplet.name == p.triplet
+    assert window.viewer.view_state.centre == pytest.approx((p.x - 0.5 + p.size / 2, p.y - 0.5 + p.size / 2))
+    queue = window.state.review.queue
+    assert queue.position(p.id) == window.state.review.position  # the queue's position follows
+    assert "worst" in window.review.label.text()
 
 
 @pytest.mark.parametrize("key, status", [("A", Status.ACCEPTED), ("R", Status.REJECTED), ("F", Status.FLAGGED)])
@@ -85,17 +96,65 @@ def test_history_and_grid_follow_decisions(qtbot, window, dataset):
     assert db_row(dataset, patch.id)[:2] == ("rejected", "auto")
 
 
-def test_reject_with_reason(qtbot, window, dataset, monkeypatch):
-    from PySide6.QtWidgets import QInputDialog
+def _reason_dialog(window, qtbot):
+    from ispviewer.gui.reason_dialog import ReasonDialog
 
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("blurry target", True)))
+    def shown():
+        return [d for d in window.findChildren(ReasonDialog) if d.isVisible()]
+    qtbot.waitUntil(lambda: len(shown()) == 1, timeout=3000)
+    return shown()[0]
+
+
+def test_reject_with_reason_offers_presets_and_free_text_remembered_per_dataset(qtbot, window, dataset,
+                                                                                make_window):
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    from ispviewer.gui.reason_dialog import PRESET_REASONS
+
     press_keys(window, "N")
     press_keys(window, "Shift+N")  # still the worst one (clamped at the start)
     patch = window.triage.selected
     press_keys(window, "Shift+R")
+    dialog = _reason_dialog(window, qtbot)
+    assert [b.text().split(maxsplit=1)[1] for b in dialog.buttons.values()] == list(PRESET_REASONS)
+    assert set(PRESET_REASONS) == {"blur", "moving object", "exposure/clipping", "occlusion/parallax",
+                                   "noise", "other"}
+    qtbot.mouseClick(dialog.buttons["moving object"], Qt.MouseButton.LeftButton)
+    QTest.keyClicks(dialog.text, "car at left")
+    QTest.keyClick(dialog.text, Qt.Key.Key_Return)
     wait_saved(qtbot, window)
-    assert db_row(dataset, patch.id) == ("rejected", "user", "blurry target")
-    assert window.inspector.values["reason"].text() == "blurry target"
+    assert db_row(dataset, patch.id) == ("rejected", "user", "moving object: car at left")
+    assert window.inspector.values["reason"].text() == "moving object: car at left"
+    # a preset alone, picked with the keyboard (Alt+1 = blur)
+    press_keys(window, "N")
+    other = window.triage.selected
+    press_keys(window, "Shift+F")
+    dialog = _reason_dialog(window, qtbot)
+    assert dialog.preset == "moving object"  # the last preset of this dataset is preselected
+    QTest.keySequence(dialog, QKeySequence("Alt+1"))
+    assert dialog.preset == "blur"
+    QTest.keyClick(dialog.text, Qt.Key.Key_Return)
+    wait_saved(qtbot, window)
+    assert db_row(dataset, other.id) == ("flagged", "user", "blur")
+    # cancelling decides nothing
+    press_keys(window, "N")
+    third = window.triage.selected
+    before = db_row(dataset, third.id)
+    press_keys(window, "Shift+A")
+    QTest.keyClick(_reason_dialog(window, qtbot), Qt.Key.Key_Escape)
+    wait_saved(qtbot, window)
+    assert db_row(dataset, third.id) == before
+    # the free text is offered again for this dataset, in a new window too
+    window.close()
+    again = make_window(dataset)
+    press_keys(again, "N")
+    press_keys(again, "Shift+R")
+    dialog = _reason_dialog(again, qtbot)
+    assert dialog.text.completer() is not None
+    assert "car at left" in dialog.text.completer().model().stringList()
+    QTest.keyClick(dialog, Qt.Key.Key_Escape)
 
 
 def test_decision_without_selection_does_nothing(window, dataset):

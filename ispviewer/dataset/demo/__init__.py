@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
-    "build": ["build_demo_sources", "target_size_for"],
+    "build": ["build_demo_sources", "phone_image_path", "target_size_for"],
     "cameras": ["PHONE_MODELS", "PhoneModel"],
     "groundtruth": ["GroundTruth", "GroundTruthError", "load_groundtruth"],
     "local_motion": ["LocalMotion"],
@@ -21,6 +21,7 @@ __getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submod_attrs={
 
 if TYPE_CHECKING:
     from .build import build_demo_sources as build_demo_sources
+    from .build import phone_image_path as phone_image_path
     from .build import target_size_for as target_size_for
     from .cameras import PHONE_MODELS as PHONE_MODELS
     from .cameras import PhoneModel as PhoneModel

@@ -30,8 +30,15 @@ def _rational(values, max_denominator: int = 100000) -> list[list[int]]:
     return out
 
 
-def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) -> bytes:
-    """The DNG file content for a uint16 mosaic (DN, black level included)."""
+def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings, *, orientation: int = 1,
+              cfa: str | None = None, default_crop: tuple[int, int, int, int] | None = None,
+              extra_tags: list | None = None) -> bytes:
+    """The DNG file content for a uint16 mosaic (DN, black level included).
+
+    ``orientation`` is the DNG Orientation tag, ``cfa`` the mosaic's pattern when it is not the
+    phone's (a mosaic stored turned), ``default_crop`` (x, y, w, h) the DefaultCropOrigin/Size,
+    ``extra_tags`` further (pidng tag, value) pairs for IFD0, e.g. the capture's EXIF exposure tags.
+    """
     from pidng.core import RAW2DNG, DNGTags, Tag
     from pidng.defs import CalibrationIlluminant, PhotometricInterpretation
 
@@ -48,12 +55,16 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) 
     tags.set(Tag.ImageLength, h)
     tags.set(Tag.TileWidth, w)
     tags.set(Tag.TileLength, h)
-    tags.set(Tag.Orientation, 1)
+    tags.set(Tag.Orientation, int(orientation))
     tags.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
     tags.set(Tag.SamplesPerPixel, 1)
     tags.set(Tag.BitsPerSample, container)
     tags.set(Tag.CFARepeatPatternDim, [2, 2])
-    tags.set(Tag.CFAPattern, [_CFA_CODE[c] for c in phone.cfa])
+    tags.set(Tag.CFAPattern, [_CFA_CODE[c] for c in (cfa or phone.cfa)])
+    if default_crop is not None:
+        x, y, cw, ch = (int(v) for v in default_crop)
+        tags.set(Tag.DefaultCropOrigin, [x, y])
+        tags.set(Tag.DefaultCropSize, [cw, ch])
     tags.set(Tag.CFAPlaneColor, [0, 1, 2])
     tags.set(Tag.CFALayout, 1)
     tags.set(Tag.BlackLevelRepeatDim, [2, 2])
@@ -65,6 +76,8 @@ def dng_bytes(raw_dn: np.ndarray, phone: PhoneModel, settings: CaptureSettings) 
     tags.set(Tag.Make, phone.make)
     tags.set(Tag.Model, phone.model)
     tags.set(Tag.UniqueCameraModel, f"{phone.make} {phone.model}")
+    for tag, value in extra_tags or ():
+        tags.set(tag, value)
     # pidng adds NewSubfileType, Compression, Software and the DNG version tags itself.
     writer = RAW2DNG()
     writer.options(tags, path="", compress=False)

@@ -16,11 +16,14 @@ File ``groundtruth/<stem>.npz`` (keys):
                    ``disp_grid``, one row each (kind index, cx, cy, radius, amplitude,
                    angle) — see :class:`~ispviewer.dataset.demo.local_motion.LocalMotion`;
                    a description only, D is the grid
+``near_objects``   (N, 10) float64, optional (the hard variant): near objects whose
+                   shift is added to D inside their ellipse — see
+                   :mod:`~ispviewer.dataset.demo.parallax`
 =================  ===================================================================
 
 The scene point seen at phone pixel p is seen in the target at ``H^-1(p + D(p))``; D between grid
 samples is :func:`~ispviewer.dataset.demo.geometry.sample_displacement`, the very function used to
-render the target.
+render the target (plus, in the hard variant, the near objects' shift inside their ellipses).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import numpy as np
 
 from ispviewer.dataset.demo.geometry import apply_homography, sample_displacement
 from ispviewer.dataset.demo.local_motion import KINDS, LocalMotion
+from ispviewer.dataset.demo.parallax import ROW as _OBJECT_ROW
+from ispviewer.dataset.demo.parallax import NearObject, objects_of, occluded, parallax_displacement
 
 FORMAT_VERSION = 1
 _KEYS = ("format", "homography", "disp_grid", "disp_step", "phone_size", "target_size",
@@ -65,12 +70,25 @@ class GroundTruth:
     seed: int = 0
     index: int = 0
     local_motions: np.ndarray = field(default_factory=lambda: np.zeros((0, 6)))  # (N, 6), in disp_grid
+    near_objects: np.ndarray = field(default_factory=lambda: np.zeros((0, _OBJECT_ROW)))  # added to D
 
     # ------------------------------------------------------------------ queries
 
     def displacement_at(self, xs, ys) -> tuple[np.ndarray, np.ndarray]:
         """D = (dx, dy) at phone-frame points, float32 arrays shaped like ``xs``."""
-        return sample_displacement(self.disp_grid, self.disp_step, xs, ys)
+        dx, dy = sample_displacement(self.disp_grid, self.disp_step, xs, ys)
+        if len(self.near_objects):
+            ox, oy = parallax_displacement(self.near_objects, xs, ys)
+            dx, dy = dx + ox, dy + oy
+        return dx, dy
+
+    def near(self) -> list[NearObject]:
+        """The near objects (hard variant): their shift is part of D inside their ellipse."""
+        return objects_of(self.near_objects)
+
+    def occluded(self, xs, ys) -> np.ndarray:
+        """Phone points whose scene point a near object hides in the target (bool, like ``xs``)."""
+        return occluded(self.near_objects, self.disp_grid, self.disp_step, xs, ys)
 
     def displacement(self, height: int, width: int) -> np.ndarray:
         """D at every pixel of a (height, width) phone-frame grid: float32 (height, width, 2)."""
@@ -136,6 +154,7 @@ def _arrays(gt: GroundTruth) -> dict[str, np.ndarray]:
         "seed": np.int64(gt.seed),
         "index": np.int64(gt.index),
         "local_motions": np.asarray(gt.local_motions, dtype=np.float64).reshape(-1, 6),
+        "near_objects": np.asarray(gt.near_objects, dtype=np.float64).reshape(-1, _OBJECT_ROW),
     }
 
 
@@ -167,6 +186,7 @@ def load_groundtruth(path: str | os.PathLike) -> GroundTruth:
                 raise GroundTruthError(path, f"not a demo ground truth (missing {', '.join(missing)})")
             data = {k: npz[k] for k in _KEYS}
             motions = npz["local_motions"] if "local_motions" in npz.files else np.zeros((0, 6))
+            near = npz["near_objects"] if "near_objects" in npz.files else np.zeros((0, _OBJECT_ROW))
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise GroundTruthError(path, f"unreadable ground truth ({exc})") from None
     if int(data["format"]) != FORMAT_VERSION:
@@ -176,6 +196,8 @@ def load_groundtruth(path: str | os.PathLike) -> GroundTruth:
         raise GroundTruthError(path, "homography or displacement grid has the wrong shape")
     if motions.ndim != 2 or motions.shape[1] != 6 or not np.isin(motions[:, 0], range(len(KINDS))).all():
         raise GroundTruthError(path, "local motions have the wrong shape or an unknown kind")
+    if near.ndim != 2 or near.shape[1] != _OBJECT_ROW or not np.all(np.isfinite(near)):
+        raise GroundTruthError(path, "near objects have the wrong shape or are not finite")
     return GroundTruth(
         homography=hom.astype(np.float64), disp_grid=np.ascontiguousarray(grid, dtype=np.float32),
         disp_step=int(data["disp_step"]),
@@ -183,4 +205,5 @@ def load_groundtruth(path: str | os.PathLike) -> GroundTruth:
         target_size=tuple(int(v) for v in data["target_size"]),
         cfa_pattern=str(data["cfa_pattern"]), make=str(data["make"]), model=str(data["model"]),
         seed=int(data["seed"]), index=int(data["index"]), local_motions=motions.astype(np.float64),
+        near_objects=near.astype(np.float64),
     )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
+from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
-from ispviewer.dataset.manifest.rows import log_decision, patch_from_row
+from ispviewer.dataset.manifest.rows import event_from_row, log_decision, patch_from_row
 from ispviewer.dataset.records import DecidedBy, DecisionEvent, PatchRecord, Status
 from ispviewer.dataset.rules import auto_status
 
@@ -35,29 +36,35 @@ class PatchTable(ManifestBase):
         return patch_from_row(rows[0])
 
     def decide(self, patch_id: int, status: Status | str, reason: str | None = None,
-               actor: DecidedBy = DecidedBy.USER, decided_by: DecidedBy | None = None) -> PatchRecord:
+               actor: DecidedBy = DecidedBy.USER, decided_by: DecidedBy | None = None,
+               annotator: str | None = None, queue: str | None = None) -> PatchRecord:
         """Set a patch's status in one durable transaction and append it to the history.
 
         ``decided_by`` defaults to ``actor``; undo passes ``decided_by=AUTO`` to give a patch back
-        to the aligner while the history still records that a person did it.
+        to the aligner while the history still records that a person did it.  A person's decision
+        is recorded under ``annotator`` (default: :func:`current_annotator`), also when the status
+        stays the same: that is how a person confirms the aligner's decision.  ``queue`` names the
+        review queue the decision was made from (the audit estimate counts ``audit`` ones).
         """
         status = Status(status)
+        actor = DecidedBy(actor)
         decided_by = DecidedBy(decided_by or actor)
+        person = (annotator or current_annotator()) if actor == DecidedBy.USER else None
         with self._write() as db:
             row = db.execute("SELECT status FROM patches WHERE id = ?", (patch_id,)).fetchone()
             if row is None:
                 raise ManifestError(f"{self.root}: no patch {patch_id}")
-            db.execute("UPDATE patches SET status = ?, decided_by = ?, reason = ? WHERE id = ?",
-                       (status.value, decided_by.value, reason, patch_id))
-            log_decision(db, patch_id, utc_now(), DecidedBy(actor), Status(row["status"]), status, reason)
+            db.execute("UPDATE patches SET status = ?, decided_by = ?, reason = ?, annotator = ? WHERE id = ?",
+                       (status.value, decided_by.value, reason,
+                        person if decided_by == DecidedBy.USER else None, patch_id))
+            log_decision(db, patch_id, utc_now(), actor, Status(row["status"]), status, reason,
+                         annotator=person, queue=queue)
         return self.patch(patch_id)
 
     @decoded
     def history(self, patch_id: int) -> list[DecisionEvent]:
         rows = self._read("SELECT * FROM decisions WHERE patch_id = ? ORDER BY id", (patch_id,))
-        return [DecisionEvent(id=r["id"], patch_id=r["patch_id"], at=r["at"], actor=DecidedBy(r["actor"]),
-                              old_status=Status(r["old_status"]) if r["old_status"] else None,
-                              new_status=Status(r["new_status"]), reason=r["reason"]) for r in rows]
+        return [event_from_row(r) for r in rows]
 
     def threshold_preview(self, threshold_px: float) -> dict[str, int]:
         """How many auto-decided patches a new threshold would reject and accept (user ones untouched)."""

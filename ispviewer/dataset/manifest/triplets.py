@@ -8,7 +8,15 @@ import sqlite3
 from ispviewer.dataset.alignment_files import remove_replaced
 from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.manifest.rows import log_decision, triplet_from_row
-from ispviewer.dataset.records import AlignmentResult, CaptureFiles, DecidedBy, RawInfo, Status, TripletRecord
+from ispviewer.dataset.records import (
+    AlignmentResult,
+    CaptureFiles,
+    CaptureFormat,
+    DecidedBy,
+    RawInfo,
+    Status,
+    TripletRecord,
+)
 from ispviewer.dataset.rules import auto_status
 
 
@@ -16,8 +24,13 @@ class TripletTable(ManifestBase):
     """Registering captures, reading triplets, storing (or failing) their alignment."""
 
     def add_triplet(self, name: str, files: CaptureFiles, raw: RawInfo,
-                    target_size: tuple[int, int]) -> tuple[int, bool]:
-        """Register a capture; returns (id, created).  An existing name is left as it is."""
+                    target_size: tuple[int, int], capture: CaptureFormat | None = None) -> tuple[int, bool]:
+        """Register a capture; returns (id, created).  An existing name is left as it is.
+
+        ``raw`` describes the phone frame (its orientation and crop are stored with it),
+        ``capture`` the images' formats and the import's note, all in the same transaction.
+        """
+        capture = CaptureFormat() if capture is None else capture
         for rel in (files.raw, files.phone, files.target):
             self.resolve(rel)  # refuse unsafe paths before they reach the database
         with self._write() as db:
@@ -27,10 +40,13 @@ class TripletTable(ManifestBase):
             cur = db.execute(
                 "INSERT INTO triplets (name, raw_path, phone_path, target_path, width, height, "
                 "target_width, target_height, phone_make, phone_model, cfa_pattern, black_level, "
-                "white_level, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "white_level, imported_at, raw_orientation, raw_crop, phone_format, phone_orientation, "
+                "target_orientation, capture_note) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (name, files.raw, files.phone, files.target, raw.width, raw.height,
                  target_size[0], target_size[1], raw.make, raw.model, raw.cfa_pattern,
-                 raw.black_level, raw.white_level, utc_now()))
+                 raw.black_level, raw.white_level, utc_now(), int(raw.orientation),
+                 json.dumps(list(raw.crop)) if raw.crop is not None else None, capture.phone_format,
+                 int(capture.phone_orientation), int(capture.target_orientation), capture.note))
             return int(cur.lastrowid), True
 
     _TRIPLET_SQL = """
@@ -80,7 +96,7 @@ class TripletTable(ManifestBase):
             for m in result.patches:
                 key = (m.x, m.y, m.size)
                 seen.add(key)
-                status, reason = auto_status(m.misalignment_px, m.measurable, result.threshold_px)
+                status, reason = auto_status(m.misalignment_px, m.measurable, result.threshold_px, m.cause)
                 values = (m.dx, m.dy, m.ncc, m.misalignment_px, m.misalignment_p95, int(m.measurable))
                 old = existing.get(key)
                 if old is None:

@@ -1,0 +1,197 @@
+"""Dataset-wide review in the window: the active queue, N / Shift+N through it, the gallery, the
+status bar's "reviewed n of m".
+
+The queue and the position live in the window state (``state.review``, Qt-free, walked by
+:class:`~ispviewer.gui.review_state.QueueWalker`); this object connects them to the session's
+decisions, the navigator (to show another triplet) and the views.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QLabel
+
+from ispviewer.dataset.annotator import current_annotator
+from ispviewer.dataset.manifest import ManifestError
+from ispviewer.dataset.records import PatchRecord, Status
+from ispviewer.dataset.review.audit import audit_estimates
+from ispviewer.dataset.review.queues import QueueKind, QueueSpec
+from ispviewer.gui.gallery import PAGE_SIZE, PatchGallery
+from ispviewer.gui.gallery_tiles import TileSource
+from ispviewer.gui.review_state import QueueWalker
+from ispviewer.gui.state import WindowState
+
+#: N zooms in when the patch would show smaller than this share of the pane (else the zoom is kept)
+MIN_PATCH_SHARE = 1.0 / 3.0
+
+
+class ReviewController(QObject):
+    """Owns the walker, the gallery and the queue label; the window composes it."""
+
+    message = Signal(str, int)
+    gallery_toggled = Signal(bool)
+
+    def __init__(self, state: WindowState, navigator, viewer, parent: QObject | None = None):
+        super().__init__(parent)
+        self.state = state
+        self.navigator = navigator
+        self.viewer = viewer
+        self.triage = None
+        self.walker: QueueWalker | None = None
+        self.tiles = TileSource(parent=self)
+        self.gallery = PatchGallery(state, self.tiles, self.decide_patches)
+        self.gallery.open_requested.connect(self.open_in_main)
+        self.tiles.failed.connect(lambda text: self.message.emit(f"gallery: {text}", 5000))
+        self.label = QLabel()
+        self.label.setObjectName("queueStatus")
+        self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
+        review = state.review
+        for name in ("queue", "position", "reviewed"):
+            getattr(review.events, name).connect(self._show_summary)
+        state.events.shown.connect(self._on_shown)
+
+    # ----------------------------------------------------------------- dataset
+
+    def attach(self, session, triage, annotator_setting: str | None = None) -> None:
+        session.annotator = current_annotator(annotator_setting)
+        self.triage = triage
+        self.tiles.attach(session)
+        self.walker = QueueWalker(self.state.review, session.manifest, session.annotator)
+        session.decision_shown.connect(self._on_decision)
+        self.set_kind(self.state.review.spec.kind)
+
+    def detach(self) -> None:
+        self.walker = None
+        self.triage = None
+        self._pending = None
+        self.tiles.forget()
+        review = self.state.review
+        review.position = None
+        review.queue = None
+        self.label.setText("")
+
+    def set_kind(self, kind: QueueKind | str) -> None:
+        """Make a queue of ``kind`` active (its position resumed for this person)."""
+        if self.walker is None:
+            return
+        spec = QueueSpec(QueueKind(kind))
+        try:
+            queue = self.walker.build(spec)
+        except ManifestError as exc:
+            self.message.emit(f"review queue: {exc}", 0)
+            return
+        session = self.state.dataset
+        if session is not None:
+            session.queue_kind = spec.kind.value
+        if queue.empty:
+            self.message.emit(f"The {spec.describe()} queue is empty (reviewed {queue.reviewed} of "
+                              f"{queue.total})", 5000)
+
+    # ----------------------------------------------------------------- decisions
+
+    def decide_patches(self, patches: list[PatchRecord], status: Status) -> bool:
+        """Decide several patches as one undo step (any triplets)."""
+        if self.triage is None or self.state.dataset is None or self.state.dataset.readonly:
+            return False
+        stack = self.triage.undo_stack
+        if len(patches) > 1:
+            stack.beginMacro(f"{status.value} {len(patches)} patches")
+        try:
+            changed = [self.triage.decide_patch(p, status) for p in patches]
+        finally:
+            if len(patches) > 1:
+                stack.endMacro()
+        return any(changed)
+
+    def _on_decision(self, patch: PatchRecord) -> None:
+        if self.walker is not None:
+            self.walker.mark(patch)
+        self.gallery.show_decision(patch)
+
+    # ----------------------------------------------------------------- walking
+
+    def step(self, step: int) -> PatchRecord | None:
+        """N / Shift+N: the next open patch of the queue, in this triplet, then the next triplet."""
+        if self.walker is None:
+            return None
+        current = self.state.triplet
+        position = self.walker.step(step, current.id if current else None, self.state.selected)
+        if position is None:
+            q = self.state.review.queue
+            self.message.emit(f"Nothing left to review in the {self.state.review.spec.describe()} queue"
+                              + (f" (reviewed {q.reviewed} of {q.total})" if q is not None else ""), 4000)
+            return None
+        return self._go(self.walker.patch_at(position), zoom=None)
+
+    def open_in_main(self, patch: PatchRecord) -> None:
+        """Enter on a tile: its triplet in the main view, centred on it at 100%."""
+        if self.walker is not None:
+            position = self.state.review.queue.position(patch.id)
+            if position is not None:
+                self.walker.go_to(position)
+        self.show_gallery(False)
+        self._go(patch.id, zoom=1.0)
+
+    def _go(self, patch_id: int | None, zoom: float | None) -> PatchRecord | None:
+        session = self.state.dataset
+        if patch_id is None or session is None:
+            return None
+        try:
+            patch = session.patch(patch_id)
+        except ManifestError as exc:
+            self.message.emit(str(exc), 0)
+            return None
+        if self.state.shown == patch.triplet and patch.id in self.state.patches:
+            self._centre(patch, zoom)
+        else:
+            self._pending = (patch.id, patch.triplet, zoom)
+            self.navigator.show(patch.triplet, keep_view=True)
+        return patch
+
+    def _on_shown(self, name: str | None) -> None:
+        if self._pending is None or name != self._pending[1]:
+            return
+        patch_id, _, zoom = self._pending
+        self._pending = None
+        patch = self.state.patches.get(patch_id)
+        if patch is not None:
+            self._centre(patch, zoom)
+
+    def _centre(self, patch: PatchRecord, zoom: float | None) -> None:
+        self.triage.select(patch.id)
+        view = self.state.view
+        cx, cy = patch.x - 0.5 + patch.size / 2, patch.y - 0.5 + patch.size / 2
+        if zoom is None:
+            pane = min(self.viewer.viewport_size())
+            wanted = MIN_PATCH_SHARE * pane / patch.size if pane > 0 else view.zoom
+            zoom = max(view.zoom, wanted)
+        view.set_view(cx, cy, zoom)
+
+    # ----------------------------------------------------------------- gallery and status
+
+    @property
+    def gallery_visible(self) -> bool:
+        return self.gallery.isVisible()
+
+    def show_gallery(self, visible: bool) -> None:
+        self.gallery_toggled.emit(visible)
+        if visible:  # the page of the position, its first tile focused, the keyboard in the gallery
+            position = self.state.review.position
+            self.gallery.show_page(0 if position is None else position // PAGE_SIZE, focus=0)
+            self.gallery.grid.setFocus()
+
+    def _show_summary(self, *_args) -> None:
+        self.label.setText(self.state.review.summary)
+
+    def audit_lines(self) -> list[str]:
+        """The audit estimates of the open dataset, e.g. "audit: 200 auto-accepted patches reviewed, ..."."""
+        session = self.state.dataset
+        if session is None:
+            return []
+        try:
+            return [e.describe() for e in audit_estimates(session.manifest)]
+        except ManifestError:
+            return []
+
+    def shutdown(self) -> None:
+        self.tiles.shutdown()
