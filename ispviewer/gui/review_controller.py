@@ -64,7 +64,7 @@ class ReviewController(QObject):
         self.walker = None
         self.triage = None
         self._pending = None
-        self.tiles.forget()
+        self.tiles.detach()
         review = self.state.review
         review.position = None
         review.queue = None
