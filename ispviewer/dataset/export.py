@@ -17,7 +17,7 @@ TRIPLET_FIELDS = ("triplet", "phone_model", "width", "height", "target_width", "
                   "cfa_pattern", "black_level", "white_level", "align_state", "align_error", "homography",
                   "split", "illumination", "ev100", "exposure_time", "iso", "f_number", "focal_length",
                   "captured_at", "target_exposure_time", "target_iso", "target_f_number", "target_captured_at",
-                  "capture_gap_s", "tags")
+                  "capture_gap_s", "tags", "raw_orientation", "raw_crop", "phone_format", "capture_note")
 _CAPTURE_FIELDS = ("illumination", "ev100", "exposure_time", "iso", "f_number", "focal_length", "captured_at",
                    "target_exposure_time", "target_iso", "target_f_number", "target_captured_at", "capture_gap_s")
 
@@ -45,7 +45,10 @@ def triplet_rows(manifest: Manifest) -> Iterable[dict]:
                "white_level": t.raw.white_level, "align_state": t.align_state.value,
                "align_error": t.align_error,
                "homography": [list(r) for r in t.homography] if t.homography else None,
-               "split": t.split, **capture, "tags": list(tags.get(t.name, ()))}
+               "split": t.split, **capture, "tags": list(tags.get(t.name, ())),
+               # how the raw becomes the phone frame: crop (x, y, w, h) of LibRaw's visible area, then EXIF turn
+               "raw_orientation": t.raw.orientation, "raw_crop": list(t.raw.crop) if t.raw.crop else None,
+               "phone_format": t.capture.phone_format, "capture_note": t.capture.note}
 
 
 def write_records(rows: Iterable[dict], fields: tuple[str, ...], fmt: str, out: IO[str]) -> int:

@@ -22,7 +22,7 @@ def _schema(fields: tuple[str, ...]):
         "dx": f64, "dy": f64, "ncc": f64, "misalignment_px": f64, "misalignment_p95": f64,
         "black_level": f64, "white_level": f64, "ev100": f64, "exposure_time": f64, "iso": f64, "f_number": f64,
         "focal_length": f64, "target_exposure_time": f64, "target_iso": f64, "target_f_number": f64,
-        "capture_gap_s": f64,
+        "capture_gap_s": f64, "raw_orientation": i64, "raw_crop": pa.list_(i64),
     }
     return pa.schema([(name, types.get(name, text)) for name in fields])
 

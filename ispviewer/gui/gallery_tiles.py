@@ -103,9 +103,9 @@ class TileSource(QObject):
         self.forget()
 
     def detach(self) -> None:
-        """The dataset closed: no tile, record or session of it is kept."""
-        self.forget()
+        """No dataset any more: drop the session with every tile of it."""
         self.session = None
+        self.forget()
 
     def forget(self) -> None:
         self._tiles.clear()

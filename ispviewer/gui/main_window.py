@@ -386,8 +386,15 @@ class MainWindow(QMainWindow):
         self.focus_views()
 
     def _decide_with_reason(self, status: Status, reason: str, patch_id: int) -> None:
-        if self.triage is not None and self.triage.selected is not None and self.triage.selected.id == patch_id:
-            self.triage.decide(status, reason)
+        """Decide the patch the dialog was opened for (a load may have moved the selection meanwhile)."""
+        if self.triage is None:
+            return
+        if patch_id not in self.state.patches:
+            self.statusBar().showMessage("The patch is no longer on screen; nothing was decided", 5000)
+            return
+        if self.state.selected != patch_id:
+            self.triage.select(patch_id)
+        self.triage.decide(status, reason)
 
     def _on_undo_index(self, _index: int) -> None:
         self.statusBar().showMessage(self.undo_stack.undoText() and f"last: {self.undo_stack.undoText()}", 3000)

@@ -102,10 +102,14 @@ def _v2_manifest_from(ds):
 
     path = ds / "manifest.sqlite"
     conn = sqlite3.connect(path)
-    conn.execute("DROP TABLE triplet_tags")
-    for version in range(3, schema.SCHEMA_VERSION + 1):
-        for col in re.findall(r"ALTER TABLE triplets ADD COLUMN (\w+)", schema.MIGRATIONS[version]):
-            conn.execute(f"ALTER TABLE triplets DROP COLUMN {col}")
+    for version in range(schema.SCHEMA_VERSION, 2, -1):  # undo every later migration, newest first
+        script = schema.MIGRATIONS[version]
+        for index in re.findall(r"CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+)", script):
+            conn.execute(f"DROP INDEX IF EXISTS {index}")
+        for table in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", script):
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+        for table, col in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
+            conn.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
     conn.execute("PRAGMA user_version = 2")
     conn.commit()
     conn.close()

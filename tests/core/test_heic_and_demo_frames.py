@@ -60,3 +60,20 @@ def test_default_demo_meets_every_capture_path(tmp_path):
         target = load_rgb(tmp_path / "src" / "target" / f"{stem}.jpg")
         aligned = rgb_luminance(warp_target_to_phone(target, gt.homography, gt.phone_size))
         assert agreement(phone, aligned) > 0.5 > 0.3 > agreement(phone, np.ascontiguousarray(aligned[::-1, ::-1]))
+
+
+def test_triplet_export_carries_the_capture_geometry(tmp_path, capsys):
+    import json
+
+    write_capture(tmp_path / "src", 1, GRBG_PHONE, CaptureFrame(raw_orientation=8, crop_margin=4, phone_format="heic"))
+    assert import_captures(tmp_path / "src", tmp_path / "ds").ok
+    assert main(["export", str(tmp_path / "ds"), "--triplets", "--format", "jsonl"]) == 0
+    (row,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (row["raw_orientation"], row["phone_format"], row["capture_note"]) == (8, "heif", None)
+    assert row["raw_crop"] == [4, 4, 320, 240] and (row["width"], row["height"]) == (240, 320)
+    assert main(["export", str(tmp_path / "ds"), "--triplets", "--format", "parquet",
+                 "--out", str(tmp_path / "t.parquet")]) == 0
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(tmp_path / "t.parquet").to_pylist()
+    assert table[0]["raw_crop"] == [4, 4, 320, 240] and table[0]["raw_orientation"] == 8

@@ -244,11 +244,13 @@ def test_browser_columns_are_readable_at_the_default_width(window):
 
 def test_pane_titles_are_elided_not_clipped_when_narrow(make_window, dataset):
     w = make_window(dataset, size=(900, 700))
+    press_keys(w, "D")  # the difference view's long titles
+    output = w.viewer.panes["output"].title
+    assert output.text().startswith("|network output − target|, tone-matched")
     for pane in w.viewer.panes.values():
         title = pane.title
         drawn = title.shown_text()
         assert title.fontMetrics().horizontalAdvance(drawn) <= title.contentsRect().width()
-    output = w.viewer.panes["output"].title
     assert output.shown_text() != output.text() and output.shown_text().endswith("…")
 
 
