@@ -1,9 +1,15 @@
 """Work off the GUI thread, answers applied on it: the one mechanism every background job uses.
 
-An :class:`Offload` is a worker pool whose results are handed to a callback on the GUI thread
-(superqt's ``ensure_main_thread``); once it is shut down nothing more is applied, so a window that
-closed never sees a late answer.  A :class:`Generation` counts requests: an answer carrying an
-older generation than the latest is stale and dropped (or only cached) by its receiver.
+An :class:`Offload` is a worker pool whose results are handed to a callback on the GUI thread; once
+it is shut down nothing more is applied, so a window that closed never sees a late answer.  A
+:class:`Generation` counts requests: an answer carrying an older generation than the latest is stale
+and dropped (or only cached) by its receiver.
+
+The hand-off is one queued signal of a relay object made on the GUI thread: a worker only *emits*.
+(superqt's ``ensure_main_thread`` was tried first: it creates and connects a QObject in the worker
+for every call, and with PySide6 6.11 that deadlocked — the worker held Qt's signal-slot mutex in
+``connect`` while waiting for the GIL, the GUI thread held the GIL while waiting for that mutex in
+``QObject.disconnect``.)  Debouncing stays superqt's (``qdebounced``), on the GUI thread only.
 
 Cancelling is the job's own business (a ``threading.Event`` it checks, or ``Future.cancel`` for
 work not started yet): the pool only guarantees that a cancelled or stale answer changes nothing.
@@ -11,10 +17,11 @@ work not started yet): the pool only guarantees that a cancelled or stale answer
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Callable
 
-from superqt.utils import ensure_main_thread
+from PySide6.QtCore import QObject, Qt, Signal
 
 
 class Generation:
@@ -31,11 +38,32 @@ class Generation:
         return generation == self.value
 
 
+class _Relay(QObject):
+    """Lives on the GUI thread and runs the calls that workers hand it (queued: in arrival order)."""
+
+    call = Signal(object)  # (callable, args): any call a worker hands over
+
+    def __init__(self, offload: "Offload"):
+        super().__init__()
+        self._offload = offload
+        self.call.connect(self._run, Qt.ConnectionType.QueuedConnection)
+
+    def _run(self, item: tuple[Callable[..., Any], tuple]) -> None:
+        if not self._offload.closed:  # checked again on the GUI thread: shutdown may have come meanwhile
+            fn, args = item
+            fn(*args)
+
+
 class Offload:
-    """A pool of ``workers`` threads; ``submit(..., on_done=f)`` calls ``f(future)`` on the GUI thread."""
+    """A pool of ``workers`` threads; ``submit(..., on_done=f)`` calls ``f(future)`` on the GUI thread.
+
+    Make it on the GUI thread (its relay lives there).
+    """
 
     def __init__(self, name: str, workers: int = 1):
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ispviewer-{name}")
+        self._gui_thread = threading.get_ident()
+        self._relay = _Relay(self)
         self.closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any,
@@ -54,16 +82,14 @@ class Offload:
 
         Safe from any thread: a worker reports progress through it.
         """
-        if not self.closed:
-            _deliver(self, fn, args)
+        if self.closed:
+            return
+        if threading.get_ident() == self._gui_thread:
+            fn(*args)
+        else:
+            self._relay.call.emit((fn, args))
 
     def shutdown(self, wait: bool = False) -> None:
         """Apply nothing more; cancel what has not started (and wait for the rest when asked)."""
         self.closed = True
         self._pool.shutdown(wait=wait, cancel_futures=True)
-
-
-@ensure_main_thread
-def _deliver(offload: Offload, fn: Callable[..., Any], args: tuple) -> None:
-    if not offload.closed:  # checked again on the GUI thread: shutdown may have come meanwhile
-        fn(*args)
