@@ -18,8 +18,9 @@ work not started yet): the pool only guarantees that a cancelled or stale answer
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
@@ -43,7 +44,7 @@ class _Relay(QObject):
 
     call = Signal(object)  # (callable, args): any call a worker hands over
 
-    def __init__(self, offload: "Offload"):
+    def __init__(self, offload: Offload):
         super().__init__()
         self._offload = offload
         self.call.connect(self._run, Qt.ConnectionType.QueuedConnection)

@@ -26,7 +26,14 @@ from ispviewer.gui.heatmap_style import heatmap_rgba
 from ispviewer.gui.overlays import GridPaths, grid_paths
 from ispviewer.gui.pyramid import Pyramid, build_pyramid
 from ispviewer.gui.sources import (
-    PHONE, TARGET, Heatmap, LoadRequest, load_aligned_target, load_heatmap_file, load_patches, load_phone,
+    PHONE,
+    TARGET,
+    Heatmap,
+    LoadRequest,
+    load_aligned_target,
+    load_heatmap_file,
+    load_patches,
+    load_phone,
 )
 
 #: A cold open first shows the triplet decoded at 1/PREVIEW_REDUCE size (JPEG DCT scaling: fast).
