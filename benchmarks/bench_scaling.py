@@ -12,7 +12,14 @@ The projection for the poster's 2,424 pairs scales the 1-worker time per demo tr
 measured 12 MP / demo time ratio, then divides by the worker count (linear scaling: each worker
 its own core, the shared folder not the bottleneck).
 
+The batch section (``--batch-only`` runs it alone) times ``align_dataset`` with the default worker
+count (``ispviewer align``'s) on two batches of 12 MP phone / 24 MP target triplets — copies of
+bench_align's photographic triplet (4032x3024 phone, 6048x4024 target) and of the 12 MP demo
+triplet above — and prints the wall time per triplet next to the decode floor of the same images
+(decoding both JPEGs of every triplet, spread over the same number of processes).
+
     python benchmarks/bench_scaling.py [--count 6] [--size 2000x1500] [--repeats 3] [--workdir DIR]
+                                       [--batch-only] [--batch 8]
 """
 
 from __future__ import annotations
@@ -123,17 +130,113 @@ class _Cluster:
         self.cluster.close()
 
 
+def _batch_sources(work: Path, big: Path, copies: int) -> dict[str, Path]:
+    """By-role source folders of ``copies`` identical 12 MP triplets (hard links): bench_align's
+    photographic triplet and the 12 MP demo triplet."""
+    import os
+
+    from bench_align import make_inputs  # a sibling script (benchmarks/ is on sys.path when run)
+
+    info = make_inputs(work / "bench_align")
+    raw = Path(info["gt"]).parents[1] / "raw" / (Path(info["gt"]).stem + ".dng")
+    kinds = {"bench_align triplet": (raw, Path(info["phone"]), Path(info["target"])),
+             "12 MP demo triplet": tuple(next((big / role).glob("*")) for role in ("raw", "phone", "target"))}
+    out = {}
+    for label, files in kinds.items():
+        folder = work / f"batch_{label.split()[0]}_{copies}"
+        if not (folder / "done").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            for role, src in zip(("raw", "phone", "target"), files):
+                (folder / role).mkdir(parents=True)
+                for i in range(copies):
+                    os.link(src, folder / role / f"t{i:03d}{src.suffix}")
+            (folder / "done").touch()
+        out[label] = folder
+    return out
+
+
+def _cpu_now() -> float:
+    """CPU seconds of this process and its finished (waited-for) children: a pool's workers once shut down."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def _decode_pair(paths: tuple[str, str]) -> float:
+    from ispviewer.dataset.images import load_rgb
+
+    t = time.process_time()
+    load_rgb(paths[0])
+    load_rgb(paths[1])
+    return time.process_time() - t
+
+
+def _decode_floor(sources: Path, workers: int) -> tuple[float, float]:
+    """(wall, CPU) seconds per triplet to decode every triplet's two JPEGs over ``workers`` warm
+    processes (CPU: the decoding processes' CPU time)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    pairs = [(str(p), str(sources / "target" / p.name)) for p in sorted((sources / "phone").glob("*.jpg"))]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        list(pool.map(_decode_pair, pairs[:workers]))  # warm: imports, first decode
+        t = time.perf_counter()
+        busy = sum(pool.map(_decode_pair, pairs))
+        return (time.perf_counter() - t) / len(pairs), busy / len(pairs)
+
+
+def _time_batch(sources: Path, work: Path, workers: int) -> tuple[float, float]:
+    """(wall, CPU of every process) seconds of one batch, spawning its workers included."""
+    from ispviewer.align.batch import align_dataset
+
+    ds = _fresh(sources, work / "ds")
+    c, t = _cpu_now(), time.perf_counter()
+    summary = align_dataset(ds, workers=workers, force=True, log=_quiet)
+    elapsed, cpu = time.perf_counter() - t, _cpu_now() - c
+    assert not summary.failed, summary.failed
+    return elapsed, cpu
+
+
+def batch_section(work: Path, big: Path, copies: int, repeats: int) -> None:
+    import os
+
+    workers = min(2, os.cpu_count() or 1)  # `ispviewer align`'s default
+    print(f"\nbatch of {copies} 12 MP / 24 MP triplets, align_dataset with the default {workers} worker(s) "
+          f"({load_average()}):")
+    for label, sources in _batch_sources(work, big, copies).items():
+        floors, walls = [], []
+        for _ in range(repeats):  # interleaved: load changes hit both alike
+            floors.append(_decode_floor(sources, workers))
+            wall, cpu = _time_batch(sources, work, workers)
+            walls.append((wall / copies, cpu / copies))
+        (floor, floor_cpu), (wall, cpu) = min(floors), min(walls)
+        print(f"  {label:<20} wall {wall:.3f} s per triplet (best of {repeats}: "
+              f"{' '.join(f'{v[0]:.2f}' for v in walls)}) vs decode floor {floor:.3f} s: {wall / floor:.2f}x")
+        runs = " ".join(f"{v[1]:.2f}" for v in walls)
+        print(f"  {'':<20} CPU  {cpu:.3f} s per triplet, all processes (runs: {runs}) "
+              f"vs decode {floor_cpu:.3f} s: {cpu / floor_cpu:.2f}x; on {workers} idle core(s): "
+              f"~{cpu / workers:.2f} s per triplet wall")
+    print(f"  ({load_average()}; on a shared machine compare the ratios to the floor, run for run; CPU time is "
+          "the figure least moved by other processes)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=6)
     ap.add_argument("--size", default="2000x1500")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workdir", type=Path, default=None)
+    ap.add_argument("--batch", type=int, default=8, help="triplets per batch in the batch section")
+    ap.add_argument("--batch-only", action="store_true", help="run only the batch section")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.lower().split("x"))
     work = args.workdir or Path(tempfile.gettempdir()) / "ispviewer_bench_scaling"
     work.mkdir(parents=True, exist_ok=True)
     demo, big = _sources(work, args.count, size)
+    if args.batch_only:
+        batch_section(work, big, args.batch, args.repeats)
+        return
     print(f"start: {load_average()}")
     clusters = {w: _Cluster(w) for w in (1, 2)}
     runs = {("local pool", w): (lambda w=w: _time_pool(demo, work, w)) for w in (1, 2)}
@@ -179,6 +282,7 @@ def main() -> None:
     print(f"projected for the poster's {POSTER_PAIRS} pairs from CPU time (each worker an idle core of this kind):")
     for workers in (1, 2, 16, 64):
         print(f"  {workers:>3} worker(s): {POSTER_PAIRS * cpu_big / workers / 3600:6.2f} h")
+    batch_section(work, big, args.batch, args.repeats)
 
 
 if __name__ == "__main__":

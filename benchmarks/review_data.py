@@ -22,22 +22,26 @@ IDENTITY = "[[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]"
 
 
 def build(root: Path, triplets: int = 2424, grid: int = 12, size: int = 128, seed: int = 0,
-          capture_files: list[tuple[str, str, str]] | None = None) -> int:
-    """Write the dataset; returns the number of patches.  ``capture_files``: (raw, phone, target)
-    paths relative to ``root`` that the triplets share, cycling (default: names only, no files)."""
+          capture_files: list[tuple[str, str, str, str | None]] | None = None,
+          frame: tuple[int, int] | None = None) -> int:
+    """Write the dataset; returns the number of patches.  ``capture_files``: (raw, phone, target,
+    aligned target) paths relative to ``root`` that the triplets share, cycling (default: names
+    only, no files); ``frame``: the phone frame (default: just the patch grid), patches spread on it."""
     Manifest.open(root, create=True).close()  # the schema, as the application writes it
     rng = np.random.default_rng(seed)
-    files = capture_files or [(f"captures/c{i}/raw.dng", f"captures/c{i}/phone.jpg", f"captures/c{i}/target.jpg")
-                              for i in range(4)]
+    files = capture_files or [(f"captures/c{i}/raw.dng", f"captures/c{i}/phone.jpg", f"captures/c{i}/target.jpg",
+                               None) for i in range(4)]
     now = "2026-12-01T00:00:00.000+00:00"
     conn = sqlite3.connect(root / MANIFEST_NAME, isolation_level=None)
     try:
         conn.execute("BEGIN")
-        width = height = grid * size
+        width, height = frame or (grid * size, grid * size)
+        step_x, step_y = (width // grid) & ~1, (height // grid) & ~1
         conn.executemany(
-            "INSERT INTO triplets (id, name, raw_path, phone_path, target_path, width, height, target_width, "
-            "target_height, phone_make, phone_model, cfa_pattern, black_level, white_level, imported_at, "
-            "align_state, homography, aligned_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,'RGGB',64,4095,?,'aligned',?,?)",
+            "INSERT INTO triplets (id, name, raw_path, phone_path, target_path, aligned_path, width, height, "
+            "target_width, target_height, phone_make, phone_model, cfa_pattern, black_level, white_level, "
+            "imported_at, align_state, homography, aligned_at) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'RGGB',64,4095,?,'aligned',?,?)",
             [(t + 1, f"scene_{t:05d}", *files[t % len(files)], width, height, width, height,
               *PHONES[t % len(PHONES)], now, IDENTITY, now) for t in range(triplets)])
         n = triplets * grid * grid
@@ -63,7 +67,7 @@ def build(root: Path, triplets: int = 2424, grid: int = 12, size: int = 128, see
                 annotator = ("alice", "bob")[i % 2]
                 events.append((i + 1, now, "user", status, new, None, annotator, None))
                 status, reason, decided_by = new, None, "user"
-            rows.append((i + 1, t + 1, x * size, y * size, size, 0.25, -0.5, float(ncc[i]), m,
+            rows.append((i + 1, t + 1, x * step_x, y * step_y, size, 0.25, -0.5, float(ncc[i]), m,
                          None if m is None else 2 * m, int(measurable[i]), status, decided_by, reason, annotator))
         conn.executemany(
             "INSERT INTO patches (id, triplet_id, x, y, size, dx, dy, ncc, misalignment_px, misalignment_p95, "

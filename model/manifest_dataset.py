@@ -10,7 +10,7 @@ normalized to [0, 1] by the file's own levels; ``target`` is the Nikon target re
 phone frame on the packed grid of ``raw`` (area-averaged first, so it does not alias), at the
 patch's matched offset.  Unknown metadata is "" or NaN, so the default collation batches it.
 Decoded images of the last few triplets are cached per worker process, so reading in order
-(``shuffle=False``, or a sampler that keeps a triplet's patches together) is fastest.  No Qt imported.
+(``shuffle=False``, or a sampler that keeps a triplet's patches together) is fastest.  No Qt.
 """
 
 from __future__ import annotations

@@ -71,8 +71,8 @@ def load_shard_pairs(where: str | os.PathLike, split: str = "train", rank: int =
         raw = cv2.imdecode(np.frombuffer(sample["raw.png"], np.uint8), cv2.IMREAD_UNCHANGED)
         bgr = cv2.imdecode(np.frombuffer(sample["target.png"], np.uint8), cv2.IMREAD_COLOR)
         if raw is None or bgr is None or raw.dtype != np.uint16:
-            raise EmptyTrainingSet(
-                f"{sample.get('__url__', where)}: sample {sample['__key__']} is not a raw/target pair")
+            where_from = sample.get("__url__", where)
+            raise EmptyTrainingSet(f"{where_from}: sample {sample['__key__']} is not a raw/target pair")
         g = groups.setdefault(meta["triplet"], {"packed": [], "target": [],
                                                 "wb": tuple(meta.get("wb_gains") or (1.0, 1.0, 1.0))})
         g["packed"].append(packed_from_mosaic(raw))

@@ -52,7 +52,7 @@ class DISFlowEstimator:
 
     def __init__(self, preset: str = "medium", *, finest_scale: int | None = 1,
                  patch_size: int | None = 8, patch_stride: int | None = 6,
-                 gradient_iterations: int | None = 16, variational_iterations: int | None = 5,
+                 gradient_iterations: int | None = 10, variational_iterations: int | None = 3,
                  alpha: float | None = None, gamma: float | None = None, delta: float | None = None,
                  passes: int = 2, refine_finest_scale: int | None = 0,
                  refine_gradient_iterations: int | None = 8, refine_variational_iterations: int | None = 0):

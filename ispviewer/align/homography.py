@@ -51,14 +51,19 @@ class Plausibility:
 
 
 def _downscale(gray: np.ndarray, long_side: int) -> tuple[np.ndarray, np.ndarray]:
-    """Area-downscaled image and the 3x3 map from its pixels back to full resolution."""
+    """Area-downscaled image (long side ``long_side`` to ``2 * long_side`` px) and the 3x3 map from its
+    pixels back to full resolution.
+
+    A whole factor k: OpenCV's block-averaging fast path (several times quicker than an area
+    resize by a fractional factor); the last ``w mod k`` columns and ``h mod k`` rows are left out.
+    """
     h, w = gray.shape
-    f = max(w, h) / long_side
-    if f <= 1:
+    k = int(max(w, h) // long_side)
+    if k <= 1:
         return gray, np.eye(3)
-    size = (max(1, round(w / f)), max(1, round(h / f)))
-    small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-    return small, np.linalg.inv(resize_matrix((w, h), size))
+    size = (w // k, h // k)
+    small = cv2.resize(gray[:size[1] * k, :size[0] * k], size, interpolation=cv2.INTER_AREA)
+    return small, np.linalg.inv(resize_matrix((size[0] * k, size[1] * k), size))
 
 
 def _features(sift, gray: np.ndarray, what: str):

@@ -41,16 +41,20 @@ def flow_inconsistency(phone_norm: np.ndarray, target_norm: np.ndarray, flow: np
     moved = cv2.remap(target_norm, flow[..., 0] + xs, flow[..., 1] + ys, cv2.INTER_LINEAR,
                       borderMode=cv2.BORDER_REPLICATE)
     residual = cv2.blur(np.abs(phone_norm - moved), (5, 5))
-    step = np.zeros((h, w), np.float32)
+    bad_residual = (residual > max_residual).astype(np.float32)
+    out_size = tuple(out_size)
+    coarse = flow if (w, h) == out_size else cv2.resize(flow, out_size, interpolation=cv2.INTER_AREA)
+    # the step per px is the same in any unit as long as flow and position share it: the coarse
+    # map's px is w / out_w input px
+    step = np.zeros(coarse.shape[:2], np.float32)
     for c in (0, 1):
-        gx = cv2.Sobel(flow[..., c], cv2.CV_32F, 1, 0, ksize=3, scale=1 / 8)
-        gy = cv2.Sobel(flow[..., c], cv2.CV_32F, 0, 1, ksize=3, scale=1 / 8)
-        np.maximum(step, np.abs(gx), out=step)
-        np.maximum(step, np.abs(gy), out=step)
-    maps = [(residual > max_residual).astype(np.float32), (step > max_step_px).astype(np.float32)]
-    if (w, h) != tuple(out_size):
-        maps = [cv2.resize(m, tuple(out_size), interpolation=cv2.INTER_AREA) for m in maps]
-    return maps[0], maps[1]
+        for dx, dy in ((1, 0), (0, 1)):
+            g = cv2.Sobel(coarse[..., c], cv2.CV_32F, dx, dy, ksize=3, scale=out_size[0] / w / 8)
+            np.maximum(step, np.abs(g), out=step)
+    bad_step = (step > max_step_px).astype(np.float32)
+    if (w, h) != out_size:
+        bad_residual = cv2.resize(bad_residual, out_size, interpolation=cv2.INTER_AREA)
+    return bad_residual, bad_step
 
 
 def combine(residual_bad: np.ndarray, step_bad: np.ndarray, structure: np.ndarray) -> np.ndarray:

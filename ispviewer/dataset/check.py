@@ -69,6 +69,7 @@ class CheckReport:
     patches: int = 0
     leftovers: list[Path] = field(default_factory=list)
     orphans: list[Path] = field(default_factory=list)  # aligner files no triplet references
+    without_metadata: list[str] = field(default_factory=list)  # triplets whose capture metadata was never read
 
     @property
     def ok(self) -> bool:
@@ -122,6 +123,10 @@ def check_dataset(root: str | os.PathLike, *, deep: bool = False,
             read_whole = True
         except (ManifestError, sqlite3.DatabaseError, ValueError, KeyError) as exc:  # damaged: fails mid-read
             report.add(root / MANIFEST_NAME, f"could not be read completely: {exc}")
+        report.without_metadata = [t.name for t in triplets if t.metadata is None]
+        if report.without_metadata:
+            report.notes.append(f"{len(report.without_metadata)} triplet(s) without capture metadata (imported "
+                                f"before it was read): --repair or `ispviewer metadata {root}` reads it")
         pending = [t.name for t in triplets if t.align_state == AlignState.PENDING]
         if pending:
             report.notes.append(f"{len(pending)} triplet(s) not aligned yet (ispviewer align {root})")

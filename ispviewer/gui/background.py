@@ -8,10 +8,14 @@ stale and dropped (or only cached) by its receiver.
 The hand-off is one relay ``QObject`` per application, made on the GUI thread and parented to
 the application: a worker emits its signal with ``(offload, fn, args)`` and the queued connection
 runs ``fn(*args)`` on the GUI thread.  A worker thus never creates, moves or destroys a Qt object.
-superqt's ``ensure_main_thread`` (used here before) does exactly that on every call: it makes a
-``QObject`` in the calling Python thread and ``moveToThread``-s it to the GUI thread, and under
-load that hand-over deadlocks against the GUI thread painting or relabelling pyqtgraph axes
-(both threads waiting inside Qt, one of them holding the GIL), which hung the GUI test suite.
+superqt's ``ensure_main_thread`` (tried first) does not fit: on every call it creates a
+``QObject`` in the calling Python thread, connects it and ``moveToThread``-s it to the GUI thread.
+With PySide6 6.11, under load, that hand-over deadlocked (the worker holding a Qt mutex while
+waiting for the GIL, the GUI thread holding the GIL while waiting for that mutex, e.g. as it
+painted or relabelled pyqtgraph axes) or segfaulted, which hung or crashed the GUI test suite.
+One relay per application (not per Offload) also means no relay is ever destroyed in a worker
+thread that happened to drop the last reference to its Offload.  Debouncing stays superqt's
+(``qdebounced``), on the GUI thread only.
 
 Cancelling is the job's own business (a ``threading.Event`` it checks, or ``Future.cancel`` for
 work not started yet): the pool only guarantees that a cancelled or stale answer changes nothing.

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QRect, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPen
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
 from ispviewer.gui.gallery_tiles import TileSource
 from ispviewer.gui.state import WindowState
 
 PAGE_SIZE = 48
+PREFETCH_DELAY_MS = 40  # the next page's tiles are asked for after this page is painted
 GAP = 8
 LABEL_H = 34
 STATUS_COLOURS = {Status.ACCEPTED: QColor("#3fa34d"), Status.REJECTED: QColor("#d64545"),
@@ -191,6 +192,8 @@ class PatchGallery(QWidget):
         self._anchor: int | None = None
         self.header = QLabel()
         self.header.setObjectName("galleryHeader")
+        self.header.setWordWrap(True)  # never widens the window's minimum
+        self.header.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.grid = TileGrid(self)
         self.scroll = QScrollArea()
         self.scroll.setWidget(self.grid)
@@ -219,9 +222,14 @@ class PatchGallery(QWidget):
         return max((p.size for p in self.page_patches), default=128)
 
     def _on_queue(self, *_args) -> None:
-        position = self.state.review.position
-        self.show_page(0 if position is None else position // PAGE_SIZE, focus=0 if position is None
-                       else position % PAGE_SIZE)
+        """Another queue: its first page (only decoded while the gallery is on screen)."""
+        self.page, self.focus, self.page_patches = 0, 0, []
+        self.selection.clear()
+        if self.isVisible():
+            self.show_page(0)
+        else:
+            self.grid.relayout()
+            self._update_header()
 
     def show_page(self, page: int, focus: int = 0) -> None:
         q, dataset = self.queue, self.state.dataset
@@ -237,12 +245,19 @@ class PatchGallery(QWidget):
         self.selection.clear()
         self.flickered = False
         self.tiles.request(self.page_patches)
-        if self.page + 1 < self.page_count():  # the next page is prefetched
-            self.tiles.request(q.records(dataset.manifest, start + PAGE_SIZE, start + 2 * PAGE_SIZE), current=False)
+        if self.page + 1 < self.page_count():  # the next page is prefetched, once this one is painted
+            QTimer.singleShot(PREFETCH_DELAY_MS, lambda p=self.page: self._prefetch(p + 1))
         self.grid.relayout()
         self.set_focus(min(focus, len(self.page_patches) - 1))
         self._update_header()
         self.page_shown.emit(self.page)
+
+    def _prefetch(self, page: int) -> None:
+        q, dataset = self.queue, self.state.dataset
+        if q is None or dataset is None or page != self.page + 1 or page >= self.page_count():
+            return  # the gallery moved on meanwhile
+        start = page * PAGE_SIZE
+        self.tiles.request(q.records(dataset.manifest, start, start + PAGE_SIZE), current=False)
 
     def turn_page(self, step: int) -> None:
         if 0 <= self.page + step < self.page_count():

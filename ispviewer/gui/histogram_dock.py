@@ -1,21 +1,28 @@
 """Figure-4 dock: the dataset's misalignment histogram with a draggable rejection threshold.
 
 Dragging the line previews how many auto-decided patches the new threshold would reject; Apply
-re-decides the auto decisions through the manifest (user decisions are never touched).
+re-decides the auto decisions through the manifest (user decisions are never touched).  "Overlay"
+draws one outlined histogram per group of triplets (illumination, phone, tag or split: the
+poster's Figure 4b) over the dataset's, on the same bins and the same count axis.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
+    QComboBox, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget,
 )
 
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 
 BINS = 60
+OVERLAYS = ("no overlay", "illumination", "phone", "tag", "split")
+#: group colours (Okabe-Ito, readable on the dark plot)
+GROUP_COLOURS = ("#e69f00", "#56b4e9", "#009e73", "#f0e442", "#0072b2", "#d55e00", "#cc79a7", "#ffffff")
 
 
 class ThresholdHistogram(QWidget):
@@ -31,6 +38,10 @@ class ThresholdHistogram(QWidget):
         self._auto_rejected_now = 0
         self._user = 0
         self._xmax = 3 * DEFAULT_THRESHOLD_PX
+        self._rows: list = []
+        #: grouping -> {triplet name: its groups}; set by the window from the session (None: no overlay)
+        self.group_source: Callable[[str], dict[str, tuple[str, ...]]] | None = None
+        self.group_curves: dict[str, pg.PlotDataItem] = {}
         self._axis_chosen = False
 
         self.plot = pg.PlotWidget(background="#202124")
@@ -49,6 +60,10 @@ class ThresholdHistogram(QWidget):
                                     hoverPen=pg.mkPen("#ffd60a", width=3),
                                     label="{value:.2f} px", labelOpts={"position": 0.9, "color": "#ff453a"})
         self.plot.addItem(self.line)
+        self.legend = self.plot.addLegend(offset=(-10, 10), labelTextColor="#e8eaed")
+        self.overlay_box = QComboBox()
+        self.overlay_box.addItems(list(OVERLAYS))
+        self.overlay_box.setToolTip("One histogram per group of triplets over the dataset's (Figure 4b)")
 
         self.spin = QDoubleSpinBox()
         self.spin.setDecimals(2)
@@ -66,6 +81,7 @@ class ThresholdHistogram(QWidget):
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Reject above"))
         controls.addWidget(self.spin)
+        controls.addWidget(self.overlay_box)
         controls.addStretch(1)
         controls.addWidget(self.reset_button)
         controls.addWidget(self.apply_button)
@@ -83,6 +99,7 @@ class ThresholdHistogram(QWidget):
         self.spin.valueChanged.connect(self._on_spin)
         self.apply_button.clicked.connect(lambda: self.apply_requested.emit(self.candidate))
         self.reset_button.clicked.connect(lambda: self.set_candidate(self.threshold_px))
+        self.overlay_box.currentTextChanged.connect(lambda _: self._draw_groups())
         self._update_preview()
 
     # ----------------------------------------------------------------- data
@@ -112,6 +129,7 @@ class ThresholdHistogram(QWidget):
             if r["decided_by"] == "auto":
                 auto.append(m)
                 auto_rejected += r["status"] == "rejected"
+        self._rows = list(rows)
         self._measured = np.asarray(measured, np.float64)
         self._auto = np.asarray(auto, np.float64)
         self._auto_rejected_now = auto_rejected
@@ -127,6 +145,7 @@ class ThresholdHistogram(QWidget):
         self.line.setBounds((0.0, self._xmax))
         self.plot.setXRange(0.0, self._xmax, padding=0.02)
         self.plot.setYRange(0.0, max(1, int(counts.max()) if counts.size else 1) * 1.1, padding=0)
+        self._draw_groups()
         self.set_candidate(self.threshold_px)
         self._update_preview()  # the counts changed even where the line did not move
 
@@ -158,7 +177,42 @@ class ThresholdHistogram(QWidget):
         self.apply_button.setEnabled(not readonly)
         self.apply_button.setToolTip("read-only dataset" if readonly else self.apply_button.toolTip())
 
+    @property
+    def overlay(self) -> str | None:
+        """The grouping drawn over the histogram, None for none."""
+        text = self.overlay_box.currentText()
+        return None if text == OVERLAYS[0] else text
+
+    def group_counts(self) -> dict[str, np.ndarray]:
+        """Per-group counts on the dock's bins (what the overlay draws)."""
+        by = self.overlay
+        if by is None or self.group_source is None:
+            return {}
+        keys = self.group_source(by)
+        values: dict[str, list[float]] = {}
+        for r in self._rows:
+            m = r["misalignment_px"]
+            if m is None or not r["measurable"]:
+                continue
+            for g in keys.get(r["triplet"], ("(unknown)",)):
+                values.setdefault(g, []).append(m)
+        edges = np.linspace(0.0, self._xmax, BINS + 1)
+        return {g: np.histogram(np.minimum(np.asarray(v), self._xmax), bins=edges)[0]
+                for g, v in sorted(values.items(), key=lambda kv: (kv[0].startswith("("), kv[0]))}
+
     # ----------------------------------------------------------------- internals
+
+    def _draw_groups(self) -> None:
+        for curve in self.group_curves.values():
+            self.plot.removeItem(curve)
+            self.legend.removeItem(curve)
+        self.group_curves = {}
+        edges = np.linspace(0.0, self._xmax, BINS + 1)
+        for k, (group, counts) in enumerate(self.group_counts().items()):
+            curve = pg.PlotDataItem(edges, counts, stepMode="center", name=f"{group} ({int(counts.sum())})",
+                                    pen=pg.mkPen(GROUP_COLOURS[k % len(GROUP_COLOURS)], width=2))
+            self.plot.addItem(curve)
+            self.group_curves[group] = curve
 
     def _on_line_moved(self) -> None:
         t = self.candidate

@@ -17,6 +17,7 @@ from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from superqt.utils import qdebounced
 
 from ispviewer.dataset.images import ImageReadError
 from ispviewer.dataset.records import PatchRecord
@@ -169,6 +170,8 @@ class TripletLoader(QObject):
         self._after_preview: dict[tuple, LoadRequest] = {}  # full loads waiting for their preview
         self._carry: dict[tuple, LoadedTriplet] = {}  # previews whose patches and heatmap serve the full result
         self._generation = Generation()
+        # quick PgDown presses through cached triplets re-read only the one they stop at
+        self._refresh_soon = qdebounced(self._refresh, timeout=REFRESH_DELAY_MS, parent=self)
 
     @property
     def generation(self) -> int:
@@ -193,7 +196,7 @@ class TripletLoader(QObject):
             self._cache.move_to_end(request.key)
             self.loaded.emit(hit)
             if request.root is not None:
-                QTimer.singleShot(REFRESH_DELAY_MS, self, lambda: self._refresh(request, generation))
+                self._refresh_soon(request, generation)
             return True
         if self.preview and request.key not in self._inflight and request.key not in self._after_preview:
             # the preview runs alone, so it reaches the screen as early as possible; the full
@@ -275,6 +278,7 @@ class TripletLoader(QObject):
             del self._cache[key]
 
     def shutdown(self) -> None:
+        self._refresh_soon.cancel()
         for future in self._inflight.values():
             future.cancel()
         self._jobs.shutdown(wait=True)

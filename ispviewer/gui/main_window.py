@@ -83,6 +83,8 @@ class MainWindow(QMainWindow):
         self.browser = TripletBrowser(self.state)
         self.inspector = PatchInspector(self.state)
         self.histogram = ThresholdHistogram()
+        # the open dataset's groups; looked up at each call, so the dock never keeps a closed session alive
+        self.histogram.group_source = lambda by: self.session.group_keys(by) if self.session is not None else {}
         self.overlay_controls = OverlayControls(self.state.overlays)
         self.loader = TripletLoader(cache_size=3, parent=self)
         self.navigator = TripletNavigator(self.state, self.loader, self.viewer, self.browser, self)
@@ -315,7 +317,7 @@ class MainWindow(QMainWindow):
 
     def _reload_triplets(self) -> None:
         if self.session is not None:
-            self.browser.set_triplets(self.session.triplets(), self.session.resolve)
+            self.browser.set_triplets(self.session.triplets(), self.session.resolve, self.session.tags())
             if self.state.triplet is not None:
                 self.browser.select(self.state.triplet.name)
 

@@ -9,7 +9,7 @@ decisions, the navigator (to show another triplet) and the views.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QSizePolicy
 
 from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import ManifestError
@@ -44,6 +44,9 @@ class ReviewController(QObject):
         self.tiles.failed.connect(lambda text: self.message.emit(f"gallery: {text}", 5000))
         self.label = QLabel()
         self.label.setObjectName("queueStatus")
+        # the status bar may shorten it: it never widens the window's minimum
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(0)
         self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
         review = state.review
         for name in ("queue", "position", "reviewed"):
@@ -166,6 +169,18 @@ class ReviewController(QObject):
             wanted = MIN_PATCH_SHARE * pane / patch.size if pane > 0 else view.zoom
             zoom = max(view.zoom, wanted)
         view.set_view(cx, cy, zoom)
+        self._prefetch_next(patch.triplet_id)
+
+    def _prefetch_next(self, triplet_id: int) -> None:
+        """Have the triplet N moves on to decoded before it is asked for."""
+        session = self.state.dataset
+        following = self.walker.next_triplet(triplet_id) if self.walker is not None else None
+        if session is None or following is None:
+            return
+        try:
+            self.navigator.loader.prefetch(self.navigator.request_for(session.triplet(following)))
+        except ManifestError:
+            pass
 
     # ----------------------------------------------------------------- gallery and status
 

@@ -103,12 +103,19 @@ class QueueWalker:
             self.go_to(found)
         return found
 
+    def next_triplet(self, triplet_id: int | None) -> int | None:
+        """The triplet N would move on to after ``triplet_id`` (to prefetch it), without moving."""
+        queue = self.state.queue
+        if queue is None or queue.empty:
+            return None
+        origin = self.state.position if self.state.position is not None else -1
+        found = self._other_triplet(queue, origin, 1, triplet_id)
+        return None if found is None else queue.triplet_of(found)
+
     @staticmethod
     def _other_triplet(queue: Queue, origin: int, step: int, triplet_id: int | None) -> int | None:
         for start in (origin, -1 if step > 0 else len(queue)):  # onwards, then around
-            i = queue.next_open(start, step)
-            while i is not None and triplet_id is not None and queue.triplet_of(i) == triplet_id:
-                i = queue.next_open(i, step)
+            i = queue.next_open(start, step, other_than=triplet_id)
             if i is not None:
                 return i
         return None

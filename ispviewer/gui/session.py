@@ -125,6 +125,15 @@ class DatasetSession(QObject):
     def misalignment_table(self):
         return self.manifest.misalignment_table()
 
+    def group_keys(self, by: str) -> dict[str, tuple[str, ...]]:
+        """Triplet name -> its groups by illumination, phone, tag or split (the histogram's overlay)."""
+        from ispviewer.align.group_stats import group_keys
+
+        return group_keys(self.manifest, by)
+
+    def tags(self) -> dict[str, tuple[str, ...]]:
+        return self.manifest.tags()
+
     @property
     def threshold_px(self) -> float:
         return self.manifest.threshold_px

@@ -1,4 +1,5 @@
-"""Patch triage: selection, worst-first navigation and undoable accept / reject / flag."""
+"""Patch triage: selection and undoable accept / reject / flag (the walk through patches is the review
+queue's, see :mod:`ispviewer.gui.review_controller`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,6 @@ from PySide6.QtGui import QUndoStack
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
 from ispviewer.gui.decisions import Decision, DecideCommand
 from ispviewer.gui.state import WindowState
-
-
-def worst_first(patches: list[PatchRecord]) -> list[PatchRecord]:
-    """Patches by misalignment, largest first; unmeasured ones last, in reading order."""
-    measured = [p for p in patches if p.misalignment_px is not None]
-    unmeasured = [p for p in patches if p.misalignment_px is None]
-    measured.sort(key=lambda p: (-p.misalignment_px, p.y, p.x, p.id))
-    unmeasured.sort(key=lambda p: (p.y, p.x, p.id))
-    return measured + unmeasured
 
 
 def patch_at(patches: list[PatchRecord], x: float, y: float) -> PatchRecord | None:
@@ -50,20 +42,6 @@ class Triage:
         patch = patch_at(list(self.state.patches), x, y)
         self.select(patch.id if patch is not None else None)
         return patch
-
-    def step_worst(self, step: int) -> PatchRecord | None:
-        """Select the next (step=+1) or previous (-1) patch in worst-first order."""
-        order = worst_first(list(self.state.patches))
-        if not order:
-            return None
-        ids = [p.id for p in order]
-        selected = self.state.selected
-        if selected in ids:
-            index = min(max(ids.index(selected) + step, 0), len(ids) - 1)
-        else:
-            index = 0 if step > 0 else len(ids) - 1
-        self.select(ids[index])
-        return order[index]
 
     def decide(self, status: Status, reason: str | None = None) -> bool:
         """Decide the selected patch as a person; False when there is nothing to do."""

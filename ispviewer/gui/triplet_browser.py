@@ -1,4 +1,5 @@
-"""Triplet browser dock: a sortable, filterable table of the dataset's triplets."""
+"""Triplet browser dock: a sortable, filterable table of the dataset's triplets (by status, phone
+model, tag and name), with each triplet's illumination, split and tags."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ from PySide6.QtWidgets import (
 from ispviewer.dataset.records import AlignState, TripletRecord
 from ispviewer.gui.state import WindowState
 
-COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "error")
+#: the error column fits the default dock width; light, split and tags follow (scroll or widen the dock)
+COLUMNS = ("name", "phone", "acc", "rej", "flag", "mean px", "error", "light", "split", "tags")
 COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "rejected patches", "flagged patches",
-               "mean misalignment of the measured patches (px)", "alignment or loading error")
+               "mean misalignment of the measured patches (px)", "alignment or loading error",
+               "illumination class of the phone capture (EV100)", "train / val / test (ispviewer split)",
+               "tags (ispviewer tag)")
+MEAN_COL, ERROR_COL = COLUMNS.index("mean px"), COLUMNS.index("error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 PHONE_COLUMN_WIDTH = 96
 
@@ -62,11 +67,15 @@ class TripletTableModel(QAbstractTableModel):
         self.records: list[TripletRecord] = []
         self.load_errors: dict[str, str] = {}
         self.missing: dict[str, str] = {}  # name -> "missing: phone.jpg, …" (files not on disk)
+        self.tags: dict[str, tuple[str, ...]] = {}
 
-    def set_records(self, records: list[TripletRecord], missing: dict[str, str] | None = None) -> None:
+    def set_records(self, records: list[TripletRecord], missing: dict[str, str] | None = None,
+                    tags: dict[str, tuple[str, ...]] | None = None) -> None:
         self.beginResetModel()
         self.records = list(records)
         self.missing = dict(missing or {})
+        if tags is not None:
+            self.tags = dict(tags)
         self.endResetModel()
 
     def update_record(self, record: TripletRecord) -> None:
@@ -77,6 +86,8 @@ class TripletTableModel(QAbstractTableModel):
                 return
 
     def set_load_error(self, name: str, message: str | None) -> None:
+        if self.load_errors.get(name) == (message or None):
+            return  # unchanged: a dataChanged would make the sorted view re-read every row
         if message:
             self.load_errors[name] = message
         else:
@@ -112,18 +123,23 @@ class TripletTableModel(QAbstractTableModel):
         r = self.records[index.row()]
         col = index.column()
         counts = r.patch_counts
+        light = (r.metadata.illumination if r.metadata else None) or ""
         values = (r.name, r.phone_model or "?", counts.get("accepted", 0), counts.get("rejected", 0),
-                  counts.get("flagged", 0), r.mean_misalignment, self.error_of(r))
+                  counts.get("flagged", 0), r.mean_misalignment, self.error_of(r), light, r.split or "",
+                  " ".join(self.tags.get(r.name, ())))
         value = values[col]
         if role == Qt.ItemDataRole.DisplayRole:
-            if col == 5:
+            if col == MEAN_COL:
                 return "—" if value is None else f"{value:.2f}"
             return str(value) if col not in (2, 3, 4) else value
         if role == SORT_ROLE:
-            if col == 5:
+            if col == MEAN_COL:
                 return float("inf") if value is None else float(value)
             return value
-        if role == Qt.ItemDataRole.ToolTipRole and col == 6 and value:
+        if role == Qt.ItemDataRole.ToolTipRole and col == COLUMNS.index("light") and r.metadata \
+                and r.metadata.ev100 is not None:
+            return f"EV100 {r.metadata.ev100:.1f}"
+        if role == Qt.ItemDataRole.ToolTipRole and col == ERROR_COL and value:
             return value
         if r.name in self.missing and col == 0:
             if role == Qt.ItemDataRole.ForegroundRole:
@@ -134,30 +150,33 @@ class TripletTableModel(QAbstractTableModel):
                 return missing_icon()
         if role == Qt.ItemDataRole.ToolTipRole and col == 1:
             return value
-        if role == Qt.ItemDataRole.ForegroundRole and col == 6 and value:
+        if role == Qt.ItemDataRole.ForegroundRole and col == ERROR_COL and value:
             return QColor("#ff6b61")
-        if role == Qt.ItemDataRole.TextAlignmentRole and 2 <= col <= 5:
+        if role == Qt.ItemDataRole.TextAlignmentRole and 2 <= col <= MEAN_COL:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
 
 class TripletFilter(QSortFilterProxyModel):
-    """Filters by patch status / state, phone model and a name substring."""
+    """Filters by patch status / state, phone model, tag and a name substring."""
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.status = "all triplets"
         self.phone_model = ""
+        self.tag = ""
         self.text = ""
         self.setSortRole(SORT_ROLE)
 
     def set_filters(self, status: str | None = None, phone_model: str | None = None,
-                    text: str | None = None) -> None:
+                    text: str | None = None, tag: str | None = None) -> None:
         self.beginFilterChange()
         if status is not None:
             self.status = status
         if phone_model is not None:
             self.phone_model = phone_model
+        if tag is not None:
+            self.tag = tag
         if text is not None:
             self.text = text.strip().lower()
         self.endFilterChange()
@@ -166,6 +185,8 @@ class TripletFilter(QSortFilterProxyModel):
         model: TripletTableModel = self.sourceModel()
         r = model.records[row]
         if self.phone_model and r.phone_model != self.phone_model:
+            return False
+        if self.tag and self.tag not in model.tags.get(r.name, ()):
             return False
         if self.text and self.text not in r.name.lower():
             return False
@@ -202,6 +223,7 @@ class TripletBrowser(QWidget):
     #: the person is done with the filter box (Enter or Esc): the keys go back to the views
     filter_done = Signal()
     ANY_MODEL = "any phone model"
+    ANY_TAG = "any tag"
 
     def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
@@ -215,6 +237,9 @@ class TripletBrowser(QWidget):
         self.status_box.addItems(list(STATUS_FILTERS))
         self.phone_box = QComboBox()
         self.phone_box.addItem(self.ANY_MODEL)
+        self.tag_box = QComboBox()
+        self.tag_box.addItem(self.ANY_TAG)
+        self.tag_box.setToolTip("show only the triplets with this tag (ispviewer tag DATASET NAME --add TAG)")
         self.search = FilterBox()
         self.search.setObjectName("tripletFilter")
         self.search.setPlaceholderText("filter by name… (Ctrl+F; Enter opens the first)")
@@ -234,12 +259,14 @@ class TripletBrowser(QWidget):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # long phone names are elided
         header.resizeSection(1, PHONE_COLUMN_WIDTH)
         header.setMinimumSectionSize(24)
-        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)  # error: the rest
+        header.setSectionResizeMode(ERROR_COL, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(ERROR_COL, 72)  # a word; the whole message is its tooltip
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
 
         filters = QHBoxLayout()
         filters.addWidget(self.status_box)
         filters.addWidget(self.phone_box)
+        filters.addWidget(self.tag_box)
         filters.addWidget(self.search, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -249,6 +276,7 @@ class TripletBrowser(QWidget):
         self.status_box.currentTextChanged.connect(lambda s: self.proxy.set_filters(status=s))
         self.phone_box.currentTextChanged.connect(
             lambda s: self.proxy.set_filters(phone_model="" if s == self.ANY_MODEL else s))
+        self.tag_box.currentTextChanged.connect(lambda s: self.proxy.set_filters(tag="" if s == self.ANY_TAG else s))
         self.search.textChanged.connect(lambda s: self.proxy.set_filters(text=s))
         self.search.submitted.connect(self._open_first)
         self.search.left.connect(self.filter_done)
@@ -257,14 +285,23 @@ class TripletBrowser(QWidget):
 
     # ----------------------------------------------------------------- data
 
-    def set_triplets(self, records: list[TripletRecord], resolve=None) -> None:
+    def set_triplets(self, records: list[TripletRecord], resolve=None,
+                     tags: dict[str, tuple[str, ...]] | None = None) -> None:
         """Show ``records``; with ``resolve`` (manifest path -> file) triplets whose files are gone
-        are marked."""
+        are marked; ``tags`` (name -> tags) fills the tags column and the tag filter."""
         current = self.current_name()
         missing = {}
         if resolve is not None:
             missing = {r.name: m for r in records if (m := missing_files(r, resolve))}
-        self.model.set_records(records, missing)
+        self.model.set_records(records, missing, tags)
+        names = sorted({t for ts in self.model.tags.values() for t in ts})
+        chosen_tag = self.tag_box.currentText()
+        self.tag_box.blockSignals(True)
+        self.tag_box.clear()
+        self.tag_box.addItems([self.ANY_TAG, *names])
+        self.tag_box.setCurrentText(chosen_tag if chosen_tag in names else self.ANY_TAG)
+        self.tag_box.blockSignals(False)
+        self.proxy.set_filters(tag="" if self.tag_box.currentText() == self.ANY_TAG else self.tag_box.currentText())
         models = sorted({r.phone_model or "?" for r in records})
         chosen = self.phone_box.currentText()
         self.phone_box.blockSignals(True)

@@ -52,7 +52,7 @@ def run_check(args) -> int:
     report = check_dataset(args.dataset, deep=args.deep)
     print(report.summary())
     if args.repair and (any(p.repairable for p in report.problems) or report.leftovers
-                        or report.orphans):
+                        or report.orphans or report.without_metadata):
         for line in repair_dataset(args.dataset, report, log=lambda text: print(text, file=sys.stderr)):
             print(f"repair: {line}")
         report = check_dataset(args.dataset, deep=args.deep)

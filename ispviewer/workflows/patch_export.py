@@ -124,6 +124,9 @@ def plan_export(manifest: Manifest, opts: ExportOptions) -> list[SplitPlan]:
     if opts.split == "all":
         names = ["all"]
     elif opts.split is not None:
+        if not any(t.split == opts.split for t in triplets.values()):
+            raise ExportError(f"{manifest.root}: no aligned triplet is in split {opts.split!r} "
+                              "(assign splits with `ispviewer split`, or use --split all)")
         names = [opts.split]
     else:
         names = [s for s in SPLITS if any(t.split == s for t in triplets.values())] or ["all"]

@@ -55,6 +55,13 @@ def repair_dataset(root: str | os.PathLike, report: CheckReport,
         except OSError:
             pass
     done += _remove_orphans(report, now)
+    if report.without_metadata:
+        from ispviewer.dataset.metadata_refresh import refresh_metadata
+
+        with Manifest.open(root) as manifest:
+            filled = refresh_metadata(manifest)
+        done.append(filled.summary().splitlines()[0].replace("capture metadata read", "read capture metadata"))
+        done += [f"could not read the capture metadata of {line.strip()}" for line in filled.summary().splitlines()[1:]]
     return done
 
 

@@ -7,7 +7,6 @@ import sqlite3
 
 import numpy as np
 import pytest
-from product_helpers import build_aligned_demo, cli, copy_dataset
 
 from ispviewer.dataset.capture_metadata import (
     ExposureInfo,
@@ -18,6 +17,7 @@ from ispviewer.dataset.capture_metadata import (
     read_exposure,
 )
 from ispviewer.dataset.manifest import Manifest
+from product_helpers import build_aligned_demo, cli, copy_dataset
 
 
 @pytest.fixture(scope="module")
@@ -94,23 +94,23 @@ def test_bounds_setting_reclassifies(demo, tmp_path):
     assert code == 2 and "increasing" in err
 
 
-def _v2_manifest_from(ds):
-    """Turn a copy's manifest into what schema 2 wrote (what later migrations added is gone)."""
+def _v2_manifest_from(ds, version=2):
+    """Turn a copy's manifest into what schema ``version`` wrote (what later migrations added is gone)."""
     import re
 
     from ispviewer.dataset import schema
 
     path = ds / "manifest.sqlite"
     conn = sqlite3.connect(path)
-    for version in range(schema.SCHEMA_VERSION, 2, -1):  # undo every later migration, newest first
-        script = schema.MIGRATIONS[version]
+    for later in range(schema.SCHEMA_VERSION, version, -1):  # undo every later migration, newest first
+        script = schema.MIGRATIONS[later]
         for index in re.findall(r"CREATE (?:UNIQUE )?INDEX (?:IF NOT EXISTS )?(\w+)", script):
             conn.execute(f"DROP INDEX IF EXISTS {index}")
         for table in re.findall(r"CREATE TABLE (?:IF NOT EXISTS )?(\w+)", script):
             conn.execute(f"DROP TABLE IF EXISTS {table}")
         for table, col in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", script):
             conn.execute(f"ALTER TABLE {table} DROP COLUMN {col}")
-    conn.execute("PRAGMA user_version = 2")
+    conn.execute(f"PRAGMA user_version = {version}")
     conn.commit()
     conn.close()
 
@@ -201,3 +201,18 @@ def test_triplet_export_fields_and_parquet(demo, tmp_path):
     assert ptable.column("misalignment_px").to_pylist() == pytest.approx([p["misalignment_px"] for p in patches])
     code, _, err = cli("export", ds, "--format", "parquet")
     assert code == 2 and "--out" in err
+
+
+def test_check_notes_missing_metadata_and_repair_fills_it(demo, tmp_path):
+    ds = copy_dataset(demo, tmp_path / "old")
+    _v2_manifest_from(ds, version=3)
+    with Manifest.open(ds):  # migrated: the triplets have no metadata yet
+        pass
+    code, out, _ = cli("check", ds)
+    assert "4 triplet(s) without capture metadata" in out
+    code, out, _ = cli("check", ds, "--repair")
+    assert code == 0 and "repair: read capture metadata for 4 triplet(s)" in out
+    with Manifest.open(ds, readonly=True) as m:
+        assert all(t.metadata and t.metadata.illumination for t in m.triplets())
+    code, out, _ = cli("check", ds)
+    assert "without capture metadata" not in out

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from product_helpers import build_aligned_demo, cli
 
 if not torch.distributed.is_available():

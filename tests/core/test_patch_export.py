@@ -9,9 +9,9 @@ import cv2
 import imageio.v2 as imageio
 import numpy as np
 import pytest
-from product_helpers import build_aligned_demo, cli, copy_dataset
 
 from ispviewer.dataset.manifest import Manifest
+from product_helpers import build_aligned_demo, cli, copy_dataset
 
 
 def extract_bayer_channels(raw):
@@ -224,6 +224,7 @@ def test_vanished_target_names_the_file_and_leaves_the_split_unfinished(demo, tm
     (("--layout", "tiles"), "unknown layout"),
     (("--layout", "zrr", "--split", "holdout"), "unknown split"),
     (("--layout", "zrr", "--workers", "0"), "--workers"),
+    (("--layout", "zrr", "--split", "train"), "ispviewer split"),  # the dataset has no stored split
 ])
 def test_bad_arguments_are_refused(demo, tmp_path, args, words):
     code, _, err = cli("export-patches", demo, "--out", tmp_path / "o", *args)

@@ -127,8 +127,8 @@ def test_queue_command_prints_export_records_in_queue_order(ds, capsys):
     assert out == "" and "queue is empty: no patch matches it" in err
     assert main(["queue", str(ds.root), "--shard", "4/3"]) == 2
     assert "shard" in capsys.readouterr().err
-    assert main(["queue", str(ds.root), "--illumination", "daylight"]) == 0  # no metadata read: none matches
-    assert "queue is empty" in capsys.readouterr().err
+    assert main(["queue", str(ds.root), "--illumination", "daylight"]) == 0  # none is set yet
+    assert "queue is empty: no patch matches it" in capsys.readouterr().err
 
 
 def test_an_empty_queue_says_when_everything_was_decided(ds, capsys):

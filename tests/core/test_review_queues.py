@@ -1,11 +1,13 @@
 """Review queues over the whole dataset: order, skipping decided patches, limits, filters,
 shards, saved positions (Qt-free)."""
 
+import sqlite3
 
 import pytest
 
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import Status
+from ispviewer.dataset.review import filters
 from ispviewer.dataset.review.filters import FilterUnavailable, TripletSelection, parse_shard, shard_of
 from ispviewer.dataset.review.progress import QueueProgress
 from ispviewer.dataset.review.queues import QueueSpec, build_queue
@@ -99,17 +101,23 @@ def test_filters_by_phone_and_triplet_name(ds):
     assert q.empty and q.total == 0
 
 
-def test_column_filters_apply_where_the_dataset_has_the_column(tmp_path, ds, monkeypatch):
-    split = QueueSpec("worst", selection=TripletSelection(columns=(("split", "test"),)))
-    assert values(ds, split) == []  # no split assigned yet: nothing matches
-    names = [t.name for t in ds.triplets()]
-    ds.assign_splits({name: "test" if name == "c" else "train" for name in names})
+def test_column_filters_apply_where_the_dataset_has_the_column(ds, monkeypatch):
+    conn = sqlite3.connect(ds.root / "manifest.sqlite")  # splits and illumination as a person set them
+    conn.execute("UPDATE triplets SET split = CASE name WHEN 'c' THEN 'test' ELSE 'train' END, "
+                 "illumination = CASE name WHEN 'a' THEN 'Daylight' ELSE 'indoor' END")
+    conn.commit()
+    conn.close()
+    split = QueueSpec("worst", selection=TripletSelection(columns=(("split", "TEST"),)))
     assert {t for t, _ in values(ds, split)} == {"c"}
-    # an older manifest opened read-only has no split column: the filter is refused, not ignored
-    columns = ds.triplet_columns() - {"split"}
-    monkeypatch.setattr(ds, "triplet_columns", lambda: columns)
-    with pytest.raises(FilterUnavailable, match="no 'split'"):
-        build_queue(ds, split)
+    both = QueueSpec("worst", selection=TripletSelection(columns=(("split", "train"), ("illumination", "daylight"))))
+    assert {t for t, _ in values(ds, both)} == {"a"}
+    # a filter whose column this dataset's manifest does not have is refused with the reason
+    monkeypatch.setattr(filters, "COLUMN_FILTERS", filters.COLUMN_FILTERS + (
+        filters.ColumnFilter("weather", "weather", "only this weather"),))
+    assert "weather" not in {f.name for f in filters.available_filters(ds)}
+    weather = QueueSpec("worst", selection=TripletSelection(columns=(("weather", "rain"),)))
+    with pytest.raises(FilterUnavailable, match="no 'weather'"):
+        build_queue(ds, weather)
 
 
 def test_shards_split_a_queue_by_triplet_deterministically(tmp_path):

@@ -5,11 +5,11 @@ import subprocess
 import sys
 
 import pytest
-from product_helpers import build_aligned_demo, cli, copy_dataset
 
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import CaptureFiles, CaptureInfo, RawInfo, TripletRecord
 from ispviewer.dataset.splits import check_fractions, plan_splits
+from product_helpers import build_aligned_demo, cli, copy_dataset
 
 
 def _triplet(i, phone="A", light="day", split=None):

@@ -113,7 +113,7 @@ def test_reject_with_reason_offers_presets_and_free_text_remembered_per_dataset(
 
     from ispviewer.gui.reason_dialog import PRESET_REASONS
 
-    press_keys(window, "N")
+    press_keys(window, "N")  # the worst patch of this triplet
     patch = window.triage.selected
     press_keys(window, "Shift+R")
     dialog = _reason_dialog(window, qtbot)

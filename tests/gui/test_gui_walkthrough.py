@@ -11,6 +11,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from ispviewer.gui.sources import PHONE
+from ispviewer.gui.triplet_browser import COLUMNS
 
 
 def message_area(w) -> np.ndarray:
@@ -235,11 +236,12 @@ def test_browser_columns_are_readable_at_the_default_width(window):
     table = window.browser.table
     header = table.horizontalHeader()
     width = table.viewport().width()
-    for col, name in enumerate(("name", "phone", "acc", "rej", "flag", "mean px", "error")):
+    for name in ("name", "phone", "acc", "rej", "flag", "mean px", "error"):
+        col = COLUMNS.index(name)
         assert header.sectionViewportPosition(col) + header.sectionSize(col) <= width + 1, name
         if name != "phone":  # the phone name may be elided; its tooltip has it whole
             assert header.sectionSize(col) >= header.fontMetrics().horizontalAdvance(name) + 8, name
-    assert header.sectionSize(6) >= 40  # the error column has room for a word
+    assert header.sectionSize(COLUMNS.index("error")) >= 40  # the error column has room for a word
 
 
 def test_pane_titles_are_elided_not_clipped_when_narrow(make_window, dataset):
@@ -261,7 +263,7 @@ def test_triplets_with_missing_files_are_marked_in_the_browser(make_window, data
     row = [r.name for r in model.records].index("t03")
     assert model.data(model.index(row, 0), Qt.ItemDataRole.ToolTipRole) == "missing: target.jpg"
     assert model.data(model.index(row, 0), Qt.ItemDataRole.DecorationRole) is not None
-    assert "missing: target.jpg" in model.data(model.index(row, 6))
+    assert "missing: target.jpg" in model.data(model.index(row, COLUMNS.index("error")))
     assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None  # t01 is whole
     w.browser.status_box.setCurrentText("with errors")
     assert w.browser.visible_names() == ["t03"]
@@ -284,11 +286,10 @@ def test_reopening_restores_triplet_view_filters_and_review_position(make_window
     assert again.state.view.centre == (150.0, 100.0) and again.state.view.zoom == 3.0
     assert again.state.selected == selected
     assert again.browser.status_box.currentText() == "with rejected"
-    press_keys(again, "N")  # the review goes on from where it was
-    from ispviewer.gui.triage import worst_first
-
-    order = [p.id for p in worst_first(list(again.state.patches))]
-    assert again.state.selected == order[order.index(selected) + 1]
+    press_keys(again, "N")  # the review goes on from where it was: the queue's next patch in t03
+    queue = again.state.review.queue
+    following = queue.next_open(queue.position(selected), 1, again.state.triplet.id)
+    assert again.state.selected == queue.patch_ids(following, following + 1)[0]
 
 
 def test_recent_datasets_menu_opens_them(make_window, dataset, tmp_path, qtbot):

@@ -169,16 +169,22 @@ class Queue:
             return 0
         return int(np.searchsorted(self.entries, open_entries[j]))
 
-    def next_open(self, position: int, step: int = 1, triplet_id: int | None = None) -> int | None:
-        """The next entry after ``position`` (``step`` +1 or -1) that no person has decided yet,
-        optionally only within ``triplet_id``; None when there is none."""
-        i = position + step
-        while 0 <= i < self.entries.size:
-            k = self.entries[i]
-            if not self.decided[k] and (triplet_id is None or self.triplet_ids[k] == triplet_id):
-                return i
-            i += step
-        return None
+    def next_open(self, position: int, step: int = 1, triplet_id: int | None = None,
+                  other_than: int | None = None) -> int | None:
+        """The next entry after ``position`` (``step`` +1) or before it (-1) that no person has
+        decided yet, optionally only within ``triplet_id`` or outside ``other_than``; None when
+        there is none (vectorised: a few ms on 300K entries)."""
+        mask = ~self.decided[self.entries]
+        if triplet_id is not None:
+            mask &= self.triplet_ids[self.entries] == triplet_id
+        if other_than is not None:
+            mask &= self.triplet_ids[self.entries] != other_than
+        if step > 0:
+            start = max(position + 1, 0)
+            found = np.flatnonzero(mask[start:])
+            return int(start + found[0]) if found.size else None
+        found = np.flatnonzero(mask[:max(min(position, mask.size), 0)])
+        return int(found[-1]) if found.size else None
 
 
 def build_queue(manifest: Manifest, spec: QueueSpec) -> Queue:

@@ -1,0 +1,192 @@
+"""Benchmark of reviewing in the window at the poster's scale, next to references from the same run.
+
+Dataset: ``review_data.py``'s 2,424 triplets / 349,056 patches, whose triplets share four captures
+(phone JPEG and aligned target of ``--size``, written once, referenced by every triplet like
+hard-linked files); "cold" means the app's caches are empty (the OS file cache is not).  The real
+main window runs offscreen; every figure is the median of ``--repeats`` (ms):
+
+  open        — open_dataset until the first triplet is on screen          (target <= 1500)
+  page cold   — V (gallery) until every tile of the first page is painted  (target <= 1000)
+  page warm   — PgDown to a prefetched page, tiles painted                 (target <= 60)
+  decision    — A on a tile: the write committed / the tile repainted      (targets <= 20 / 30)
+  N           — N to the next queued patch, centred and painted, within the triplet and across
+                to a prefetched triplet                                     (target <= 50)
+  references  — decoding one phone JPEG; one repaint of the gallery page.
+
+    python benchmarks/bench_review_gui.py [--size 4032x3024] [--repeats 5] [--workdir DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import cv2
+import numpy as np
+from review_data import build
+
+from _common import load_average
+
+
+def write_captures(root: Path, size: tuple[int, int]) -> list[tuple[str, str, str, str]]:
+    files = []
+    rng = np.random.default_rng(1)
+    for i in range(4):
+        folder = root / "captures" / f"c{i}"
+        folder.mkdir(parents=True, exist_ok=True)
+        small = rng.integers(0, 256, (size[1] // 16, size[0] // 16, 3), dtype=np.uint8)
+        image = cv2.resize(small, size, interpolation=cv2.INTER_CUBIC)
+        for name in ("phone.jpg", "target.jpg", "aligned.jpg"):
+            assert cv2.imwrite(str(folder / name), image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        (folder / "raw.dng").write_bytes(b"")
+        files.append((f"captures/c{i}/raw.dng", f"captures/c{i}/phone.jpg", f"captures/c{i}/target.jpg",
+                      f"captures/c{i}/aligned.jpg"))
+    return files
+
+
+def until(app, done, timeout_s: float = 60.0, required: bool = True) -> bool:
+    """Process events until ``done()``; False (or TimeoutError when ``required``) after the timeout."""
+    t0 = time.perf_counter()
+    while not done():
+        app.processEvents()
+        if time.perf_counter() - t0 > timeout_s:
+            if required:
+                raise TimeoutError("the window did not get there in time")
+            return False
+    return True
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", default="4032x3024")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--triplets", type=int, default=2424)
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ispviewer-bench-review-gui")
+    args = ap.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    root = args.workdir / f"dataset-{args.size}-{args.triplets}"
+    if not (root / "manifest.sqlite").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        files = write_captures(root, size)
+        n = build(root, triplets=args.triplets, capture_files=files, frame=size)
+        print(f"built {n} patches on {args.size} frames in {root}")
+    print(load_average())
+
+    from PySide6.QtCore import QSettings, Qt
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    from ispviewer.dataset.images import load_rgb
+    from ispviewer.gui.app import configure_app
+    from ispviewer.gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    configure_app(app)
+    settings = QSettings(str(args.workdir / "settings.ini"), QSettings.Format.IniFormat)
+    ref_decode, opens, cold, warm, commit, paint, n_within, n_across, repaint = ([] for _ in range(9))
+    for _ in range(args.repeats):
+        t0 = time.perf_counter()
+        load_rgb(root / "captures/c0/phone.jpg")
+        ref_decode.append(1000 * (time.perf_counter() - t0))
+        w = MainWindow(settings)
+        w.resize(1600, 1000)
+        w.show()
+        w.activateWindow()
+        t0 = time.perf_counter()
+        w.open_dataset(root)
+        until(app, lambda w=w: w.state.shown is not None)
+        opens.append(1000 * (time.perf_counter() - t0))
+        until(app, lambda w=w: not w.state.loading)
+        g = w.review.gallery
+        t0 = time.perf_counter()
+        QTest.keySequence(w, QKeySequence("V"))
+        until(app, lambda g=g: g.page_patches and all(g.tiles.tile(p.id) for p in g.page_patches))
+        g.grid.repaint()
+        cold.append(1000 * (time.perf_counter() - t0))
+        start = (g.page + 1) * 48  # the gallery opens at the page of the saved position
+        until(app, lambda g=g, w=w, s=start: not g.tiles.missing(
+            w.state.review.queue.records(w.session.manifest, s, s + 48)))
+        page = g.page
+        t0 = time.perf_counter()
+        QTest.keySequence(g.grid, QKeySequence("PgDown"))
+        until(app, lambda g=g, n=page + 1: g.page == n and all(g.tiles.tile(p.id) for p in g.page_patches))
+        g.grid.repaint()
+        warm.append(1000 * (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        g.grid.repaint()
+        repaint.append(1000 * (time.perf_counter() - t0))
+        written = []  # stamped in the writer thread, the moment the transaction is committed
+        w.session.writer.written.connect(lambda *_a, out=written: out.append(time.perf_counter()),
+                                         Qt.ConnectionType.DirectConnection)
+        t0 = time.perf_counter()
+        QTest.keySequence(g.grid, QKeySequence("A"))
+        g.grid.repaint()
+        paint.append(1000 * (time.perf_counter() - t0))
+        until(app, lambda out=written: out)
+        commit.append(1000 * (written[0] - t0))
+        QTest.keySequence(w, QKeySequence("V"))
+        app.processEvents()
+        first = w.state.triplet.id
+        for _step in range(200):  # N within the triplet, until it moves on
+            until(app, lambda w=w: not w.state.loading)
+            queue, here = w.state.review.queue, w.state.review.position
+            crossing = queue.next_open(-1 if here is None else here, 1, w.state.triplet.id) is None
+            following = w.review.walker.next_triplet(w.state.triplet.id)
+            prefetched = False
+            if following is not None and _step and crossing:  # the next triplet is prefetched by then
+                request = w.navigator.request_for(w.session.triplet(following))
+                prefetched = until(app, lambda w=w, r=request: w.loader.cached(r) is not None, 10, False)
+            t0 = time.perf_counter()
+            QTest.keySequence(w, QKeySequence("N"))
+            try:
+                until(app, lambda w=w: w.state.shown == w.state.triplet.name and not w.state.loading
+                      and w.state.selected is not None
+                      and w.state.selected == w.review.walker.patch_at(w.state.review.position))
+            except TimeoutError:
+                r = w.state.review
+                raise TimeoutError(f"N did not land: triplet {w.state.triplet.name}, shown {w.state.shown}, "
+                                   f"loading {w.state.loading}, selected {w.state.selected}, position "
+                                   f"{r.position} -> {w.review.walker.patch_at(r.position)}") from None
+            w.viewer.repaint()
+            ms = 1000 * (time.perf_counter() - t0)
+            if w.state.triplet.id == first:
+                n_within.append(ms)
+            else:
+                n_across.append(ms)
+                print(f"(N across: the next triplet was {'' if prefetched else 'NOT '}prefetched)")
+                break
+        w.close()
+        app.processEvents()
+
+    def show(label, values, ref=None, target=None):
+        text = f"{label:<44} {statistics.median(values):8.1f} ms"
+        if ref is not None:
+            text += f"   reference {ref[0]}: {statistics.median(ref[1]):.1f} ms"
+        if target is not None:
+            text += f"   target <= {target} ms: {'met' if statistics.median(values) <= target else 'NOT met'}"
+        print(text)
+
+    decode = ("decoding one phone JPEG", ref_decode)
+    show("open: first triplet on screen", opens, decode, 1500)
+    show("gallery first page painted, cold", cold, decode, 1000)
+    show("gallery prefetched page painted", warm, ("one repaint of a page", repaint), 60)
+    show("decision on a tile committed", commit, None, 20)
+    show("decision on a tile painted", paint, ("one repaint of a page", repaint), 30)
+    show("N within the triplet, centred and painted", n_within, None, 50)
+    if n_across:
+        show("N to the next (prefetched) triplet", n_across, decode, 50)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
