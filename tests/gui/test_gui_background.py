@@ -1,10 +1,15 @@
-"""The background helper: answers are applied on the GUI thread, never after shutdown."""
+"""The background helper: answers are applied on the GUI thread, never after shutdown, and the
+hand-over never deadlocks."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
+import pytest
 from PySide6.QtWidgets import QApplication
 
 from ispviewer.gui.background import Generation, Offload
@@ -61,3 +66,57 @@ def test_a_generation_makes_every_earlier_request_stale():
     first = g.next()
     second = g.next()
     assert not g.is_current(first) and g.is_current(second)
+
+
+def test_on_gui_called_on_the_gui_thread_runs_at_once(qapp):
+    pool = Offload("test")
+    seen = []
+    pool.on_gui(seen.append, 1)
+    assert seen == [1]
+    pool.shutdown(wait=True)
+
+
+def test_a_hand_over_queued_before_shutdown_is_not_applied_after_it(qapp, qtbot):
+    pool = Offload("test")
+    seen, handed = [], threading.Event()
+
+    def worker() -> None:
+        pool.on_gui(seen.append, "late")  # queued before the shutdown, delivered after it
+        handed.set()
+
+    threading.Thread(target=worker).start()
+    assert handed.wait(5)
+    pool.shutdown()
+    pool.on_gui(seen.append, "after")
+    QApplication.processEvents()
+    qtbot.wait(50)
+    assert seen == []
+
+
+def test_an_offload_is_made_on_the_gui_thread(qapp):
+    errors = []
+
+    def make() -> None:
+        try:
+            Offload("elsewhere")
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    t = threading.Thread(target=make)
+    t.start()
+    t.join(5)
+    assert errors and "GUI thread" in errors[0]
+
+
+def test_many_hand_overs_while_the_gui_thread_relabels_axes_never_deadlock():
+    """Four workers hand callables over for seconds while the GUI thread repaints and relabels
+    pyqtgraph axes: every one arrives and the run ends (a QObject made and moved to the GUI
+    thread per hand-over deadlocked here within a few seconds)."""
+    script = Path(__file__).with_name("offload_stress.py")
+    try:
+        run = subprocess.run([sys.executable, str(script), "3"], capture_output=True, text=True,
+                             timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the hand-over deadlocked: the stress run did not finish in 120 s")
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "delivered" in run.stdout
