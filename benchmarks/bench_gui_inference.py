@@ -95,14 +95,14 @@ def bench_latency(window, app, repeats: int) -> list[float]:
     rng = np.random.default_rng(1)
     samples = []
     for _ in range(repeats):
-        out._canvases.clear()  # nothing cached: every view is new
+        out._canvases.clear()  # noqa: SLF001 - the benchmark empties the render cache: every view is new
         spin(app, lambda: not out.worker.view_busy, 30)
         cx, cy = rng.uniform(VIEW, fw - VIEW), rng.uniform(VIEW, fh - VIEW)
         t0 = time.perf_counter()
         window.viewer.view_state.set_view(cx, cy, 1.0)  # the view stops here
         rect = out.visible_rect()
-        ok = spin(app, lambda: out.canvas() is not None and out.canvas().covered(rect) and out.detail.isVisible()
-                  and out.detail_rect is not None, 30)
+        ok = spin(app, lambda rect=rect: out.canvas() is not None and out.canvas().covered(rect)
+                  and out.detail.isVisible() and out.detail_rect is not None, 30)
         out.pane.graphics.viewport().repaint()
         samples.append(time.perf_counter() - t0)
         if not ok:

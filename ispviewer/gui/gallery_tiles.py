@@ -92,6 +92,7 @@ class TileSource(QObject):
         self._images = _Images()
         self._tiles: OrderedDict[int, Tile] = OrderedDict()
         self._generation = 0
+        self._epoch = 0  # bumped when the cached tiles are forgotten: older answers are dropped
         self._in_flight: set[int] = set()
         self._wanted: set[int] = set()  # the current page's patches
         self._records: dict[int, object] = {}  # triplet id -> TripletRecord, for load requests
@@ -111,6 +112,8 @@ class TileSource(QObject):
         self._records.clear()
         self._images = _Images()
         self._generation += 1
+        self._epoch += 1
+        self._in_flight.clear()
 
     def tile(self, patch_id: int) -> Tile | None:
         tile = self._tiles.get(patch_id)
@@ -124,6 +127,8 @@ class TileSource(QObject):
     def request(self, patches: list[PatchRecord], current: bool = True) -> int:
         """Make the tiles of ``patches`` not cached yet; ``current``: they are the page on screen
         (a prefetch of the next page is not).  Returns how many triplets were asked for."""
+        if self.session is None:
+            return 0
         if current:
             self._generation += 1
             self._wanted = {p.id for p in patches}
@@ -140,7 +145,7 @@ class TileSource(QObject):
                 continue
             self._in_flight.update(p.id for p in group)
             self._offload.submit(cut_tiles, self._images, request, group,
-                                 on_done=lambda f, g=group, gen=generation: self._done(f, g, gen))
+                                 on_done=lambda f, g=group, gen=generation, e=self._epoch: self._done(f, g, gen, e))
         return len(by_triplet)
 
     def _request_for(self, triplet_id: int):
@@ -149,7 +154,9 @@ class TileSource(QObject):
             record = self._records[triplet_id] = self.session.triplet(triplet_id)
         return make_request(record, self.session.resolve)
 
-    def _done(self, future, group: list[PatchRecord], generation: int) -> None:
+    def _done(self, future, group: list[PatchRecord], generation: int, epoch: int) -> None:
+        if epoch != self._epoch:
+            return  # cut for a dataset (or cache) forgotten since: its patch ids mean nothing now
         self._in_flight.difference_update(p.id for p in group)
         if future.cancelled():
             return

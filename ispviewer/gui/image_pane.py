@@ -7,7 +7,7 @@ integer phone-frame coordinates, so the image item covers (-0.5, -0.5) .. (W - 0
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
@@ -26,7 +26,7 @@ WHEEL_STEP = 1.25
 class PaneViewBox(pg.ViewBox):
     """A ViewBox whose gestures edit the shared view state instead of its own range."""
 
-    def __init__(self, pane: "ImagePane"):
+    def __init__(self, pane: ImagePane):
         super().__init__(invertY=True, lockAspect=False, enableMenu=False, defaultPadding=0.0)
         self._pane = pane
 
@@ -74,7 +74,8 @@ class ElidedLabel(QLabel):
 
     def shown_text(self) -> str:
         """The text as drawn at the label's current width."""
-        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
+        width = max(0, self.contentsRect().width())
+        return self.fontMetrics().elidedText(self.text(), Qt.TextElideMode.ElideRight, width)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         painter = QPainter(self)

@@ -8,12 +8,15 @@ and in the modules this one assembles.
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QStatusBar
 
 from ispviewer.gui.compare import CompareController
 from ispviewer.gui.output_view import OutputController
 from ispviewer.gui.panels import bind_check
 from ispviewer.gui.realign import Realigner
 from ispviewer.gui.state import WindowState
+from ispviewer.gui.viewer import TripletViewer
 
 WEIGHTS_DELAY_MS = 250
 
@@ -23,7 +26,8 @@ class InferenceTools(QObject):
 
     realigned = Signal(str)  # a triplet's new alignment was stored: show it again
 
-    def __init__(self, state: WindowState, viewer, actions: dict, status_bar, parent: QObject | None = None):
+    def __init__(self, state: WindowState, viewer: TripletViewer, actions: dict[str, QAction], status_bar: QStatusBar,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
         self.output = OutputController(state, viewer, status_bar, self)

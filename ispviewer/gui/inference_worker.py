@@ -19,15 +19,16 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from ispviewer.gui.background import Offload
 from ispviewer.gui.output_canvas import OutputCanvas, Preview, Rect, downscale_packed, to_uint8
+
 
 def _usable_cpus() -> int:
     try:
@@ -55,7 +56,7 @@ class Aborted(Exception):
 
 
 _local = threading.local()
-_hooked: "weakref.WeakSet" = weakref.WeakSet()
+_hooked: weakref.WeakSet = weakref.WeakSet()
 _hook_lock = threading.Lock()
 
 

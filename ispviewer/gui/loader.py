@@ -17,6 +17,7 @@ from enum import Enum
 
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal
+from superqt.utils import qdebounced
 
 from ispviewer.dataset.images import ImageReadError
 from ispviewer.dataset.records import PatchRecord
@@ -25,7 +26,14 @@ from ispviewer.gui.heatmap_style import heatmap_rgba
 from ispviewer.gui.overlays import GridPaths, grid_paths
 from ispviewer.gui.pyramid import Pyramid, build_pyramid
 from ispviewer.gui.sources import (
-    PHONE, TARGET, Heatmap, LoadRequest, load_aligned_target, load_heatmap_file, load_patches, load_phone,
+    PHONE,
+    TARGET,
+    Heatmap,
+    LoadRequest,
+    load_aligned_target,
+    load_heatmap_file,
+    load_patches,
+    load_phone,
 )
 
 #: A cold open first shows the triplet decoded at 1/PREVIEW_REDUCE size (JPEG DCT scaling: fast).
@@ -169,6 +177,8 @@ class TripletLoader(QObject):
         self._after_preview: dict[tuple, LoadRequest] = {}  # full loads waiting for their preview
         self._carry: dict[tuple, LoadedTriplet] = {}  # previews whose patches and heatmap serve the full result
         self._generation = Generation()
+        # quick PgDown presses through cached triplets re-read only the one they stop at
+        self._refresh_soon = qdebounced(self._refresh, timeout=REFRESH_DELAY_MS, parent=self)
 
     @property
     def generation(self) -> int:
@@ -193,7 +203,7 @@ class TripletLoader(QObject):
             self._cache.move_to_end(request.key)
             self.loaded.emit(hit)
             if request.root is not None:
-                QTimer.singleShot(REFRESH_DELAY_MS, self, lambda: self._refresh(request, generation))
+                self._refresh_soon(request, generation)
             return True
         if self.preview and request.key not in self._inflight and request.key not in self._after_preview:
             # the preview runs alone, so it reaches the screen as early as possible; the full
@@ -275,6 +285,7 @@ class TripletLoader(QObject):
             del self._cache[key]
 
     def shutdown(self) -> None:
+        self._refresh_soon.cancel()
         for future in self._inflight.values():
             future.cancel()
         self._jobs.shutdown(wait=True)

@@ -12,15 +12,23 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QActionGroup, QUndoStack
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QLabel, QMainWindow, QMessageBox, QStackedWidget, QVBoxLayout, QWidget,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
-
 from superqt.utils import qdebounced
 
 from ispviewer.dataset.manifest import ManifestError
 from ispviewer.dataset.records import Status, TripletRecord
 from ispviewer.gui import settings as keys
 from ispviewer.gui.actions import build_actions, decorate_undo
+from ispviewer.gui.compare import FLICKER_PAIRS
+from ispviewer.gui.dataset_memory import DatasetMemory, add_recent
 from ispviewer.gui.decisions import ThresholdCommand
 from ispviewer.gui.histogram_dock import ThresholdHistogram
 from ispviewer.gui.histogram_refresh import HistogramRefresher
@@ -28,14 +36,11 @@ from ispviewer.gui.inference_tools import InferenceTools
 from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.navigation import TripletNavigator
-from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, bind_check
-from ispviewer.gui.review_controller import ReviewController
-from ispviewer.gui.panels import ZoomReadout
-from ispviewer.gui.dataset_memory import DatasetMemory, add_recent
+from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, ZoomReadout, bind_check
 from ispviewer.gui.reason_dialog import ReasonDialog
+from ispviewer.gui.review_controller import ReviewController
 from ispviewer.gui.session import DatasetSession
 from ispviewer.gui.session_restore import SessionKeeper, recent_menu
-from ispviewer.gui.compare import FLICKER_PAIRS
 from ispviewer.gui.sources import PHONE
 from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
@@ -141,8 +146,8 @@ class MainWindow(QMainWindow):
                       "accept_reason", "reject_reason", "flag_reason"],
             "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch", None, "queue_worst",
                           "queue_near-threshold", "queue_flagged", "queue_audit", None, "find"],
-            "&View": ["gallery", None, "zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None, "heatmap", "grid", None,
-                      "flicker", "side_by_side", "difference"],
+            "&View": ["gallery", None, "zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None,
+                      "heatmap", "grid", None, "flicker", "side_by_side", "difference"],
             "&Tools": ["render_full", "cancel_render", None, "realign"],
         }
         for title, items in groups.items():
@@ -479,10 +484,11 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.session is not None and self.session.writer is not None and self.session.pending:
-            if not self.session.writer.wait_idle(CLOSE_WAIT_S) and not self._confirm_quit_unsaved():
-                event.ignore()  # keep running: the writer keeps retrying
-                return
+        session = self.session
+        if (session is not None and session.writer is not None and session.pending
+                and not session.writer.wait_idle(CLOSE_WAIT_S) and not self._confirm_quit_unsaved()):
+            event.ignore()  # keep running: the writer keeps retrying
+            return
         self.save_settings()
         self.close_dataset(timeout=1.0)
         self.loader.shutdown()

@@ -12,8 +12,11 @@ from superqt.utils import qdebounced
 from ispviewer.dataset.manifest import ManifestError
 from ispviewer.dataset.records import TripletRecord
 from ispviewer.gui.loader import LoadedTriplet, PatchesRead, TripletLoader
+from ispviewer.gui.session import DatasetSession
 from ispviewer.gui.sources import LoadRequest, make_request
 from ispviewer.gui.state import WindowState
+from ispviewer.gui.triplet_browser import TripletBrowser
+from ispviewer.gui.viewer import TripletViewer
 
 #: after a triplet is on screen, so prefetching never slows its first paint
 PREFETCH_DELAY_MS = 150
@@ -24,7 +27,8 @@ class TripletNavigator(QObject):
 
     message = Signal(str, int)  # status-bar text, milliseconds (0: until replaced)
 
-    def __init__(self, state: WindowState, loader: TripletLoader, viewer, browser, parent: QObject | None = None):
+    def __init__(self, state: WindowState, loader: TripletLoader, viewer: TripletViewer, browser: TripletBrowser,
+                 parent: QObject | None = None):
         super().__init__(parent)
         self.state = state
         self.loader = loader
@@ -37,7 +41,7 @@ class TripletNavigator(QObject):
         loader.patches_refreshed.connect(self._on_patches_refreshed)
 
     @property
-    def session(self):
+    def session(self) -> DatasetSession | None:
         """The open dataset (the window state's DatasetSession)."""
         return self.state.dataset
 
@@ -65,6 +69,7 @@ class TripletNavigator(QObject):
             request = self.request_for(record)
         except ManifestError as exc:  # an unsafe path in the manifest
             self.viewer.clear(str(exc))
+            self.state.selected = None
             self.state.patches.replace(None, [])
             self.browser.model.set_load_error(name, str(exc))
             return False

@@ -26,7 +26,13 @@ from ispviewer.dataset.records import TripletRecord
 from ispviewer.gui.image_pane import LevelImageItem
 from ispviewer.gui.inference_worker import FullJob, FullOutcome, InferenceWorker, RenderSource, ViewJob
 from ispviewer.gui.output_canvas import (
-    PREVIEW_MAX_PIXELS, OutputCanvas, Rect, contains, grow, pixel_rect, preview_factor,
+    PREVIEW_MAX_PIXELS,
+    OutputCanvas,
+    Rect,
+    contains,
+    grow,
+    pixel_rect,
+    preview_factor,
 )
 from ispviewer.gui.panels import FullRenderStatus
 from ispviewer.gui.pyramid import build_pyramid

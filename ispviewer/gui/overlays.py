@@ -6,10 +6,10 @@ thousands of patches cost a handful of draw calls, not thousands of scene items.
 
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from dataclasses import dataclass, field
 
+import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPainterPath, QPen, QPixmap
 

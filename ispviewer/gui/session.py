@@ -17,7 +17,13 @@ from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.records import DecidedBy, DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.gui.decisions import (
-    Decision, DecisionWriter, UndoStep, WriteJob, alignment_job, decide_job, threshold_job,
+    Decision,
+    DecisionWriter,
+    UndoStep,
+    WriteJob,
+    alignment_job,
+    decide_job,
+    threshold_job,
 )
 from ispviewer.gui.state import PatchSet
 
@@ -54,7 +60,7 @@ class DatasetSession(QObject):
             self.writer.pending_changed.connect(self.pending_changed)
 
     @classmethod
-    def open(cls, path: str | Path, readonly: bool = False, patches: PatchSet | None = None) -> "DatasetSession":
+    def open(cls, path: str | Path, readonly: bool = False, patches: PatchSet | None = None) -> DatasetSession:
         """Open a dataset (read-only when asked, or when its folder or manifest is not writable)."""
         return cls(Manifest.open(path, readonly=readonly), patches)
 

@@ -68,8 +68,8 @@ def make_request(record: TripletRecord, resolve, heatmap_vmax: float = 2.4,
         name=record.name, phone_path=resolve(record.files.phone), target_path=resolve(record.files.target),
         phone_size=(record.raw.width, record.raw.height), target_size=(record.target_width, record.target_height),
         homography=record.homography, heatmap_path=heatmap, align_state=record.align_state,
-        align_error=record.align_error, heatmap_vmax=heatmap_vmax, heatmap_floor=heatmap_floor, root=root, triplet_id=record.id,
-        aligned_path=aligned)
+        align_error=record.align_error, heatmap_vmax=heatmap_vmax, heatmap_floor=heatmap_floor, root=root,
+        triplet_id=record.id, aligned_path=aligned)
 
 
 def _resolve_optional(resolve, relpath: str | None) -> Path | None:

@@ -18,16 +18,17 @@ display, and the dataset-wide review queue position belongs here next to the sel
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar, Iterator, Protocol
+from typing import ClassVar, Protocol
 
 from psygnal import Signal, SignalGroupDescriptor
 
 from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
-from ispviewer.gui.review_state import ReviewState
 from ispviewer.gui.heatmap_style import DEFAULT_FLOOR_PX
+from ispviewer.gui.review_state import ReviewState
 
 MIN_ZOOM = 1.0 / 256.0
 MAX_ZOOM = 128.0

@@ -6,7 +6,7 @@ from __future__ import annotations
 from PySide6.QtGui import QUndoStack
 
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
-from ispviewer.gui.decisions import Decision, DecideCommand
+from ispviewer.gui.decisions import DecideCommand, Decision
 from ispviewer.gui.state import WindowState
 
 

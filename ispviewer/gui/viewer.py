@@ -13,9 +13,9 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from ispviewer.dataset.records import PatchRecord
+from ispviewer.gui.heatmap_style import heatmap_rgba
 from ispviewer.gui.image_pane import ImagePane, PaneRow
 from ispviewer.gui.loader import LoadedTriplet
-from ispviewer.gui.heatmap_style import heatmap_rgba
 from ispviewer.gui.overlays import ColorBar, GridPaths, PaneOverlays, grid_paths, group_key
 from ispviewer.gui.pyramid import Pyramid
 from ispviewer.gui.sources import OUTPUT, OUTPUT_PLACEHOLDER, PHONE, TARGET, Heatmap, heatmap_from_patches

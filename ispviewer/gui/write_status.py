@@ -72,9 +72,9 @@ class WriteStatus(QObject):
                               "wait and are retried every second; keep ispviewer open until this clears.")
 
     def _on_job_failed(self, job, _message: str) -> None:
-        if self.session is not None and self.undo_stack is not None:
-            if roll_back_failed_step(self.undo_stack, job) and self._failure:
-                self.status_bar.showMessage(self._failure)  # the stack's own notice replaced it
+        if (self.session is not None and self.undo_stack is not None
+                and roll_back_failed_step(self.undo_stack, job) and self._failure):
+            self.status_bar.showMessage(self._failure)  # the stack's own notice replaced it
 
     def _on_failed(self, message: str) -> None:
         self._failure = message

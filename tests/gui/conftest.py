@@ -7,9 +7,9 @@ from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import pytest  # noqa: E402
+import pytest
 
-from guidata import build_dataset  # noqa: E402
+from guidata import build_dataset
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@ the triplet anyway (by warping) when that file is missing, corrupt or the wrong 
 
 import numpy as np
 import pytest
-from guidata import H_TARGET_TO_PHONE, PHONE_H, PHONE_W, build_dataset
 
+from guidata import H_TARGET_TO_PHONE, PHONE_H, PHONE_W, build_dataset
 from ispviewer.align.aligned_target import aligned_target_relpath, save_aligned_target, write_aligned_target
 from ispviewer.dataset.images import load_rgb
 from ispviewer.dataset.manifest import Manifest

@@ -8,11 +8,12 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from guihelpers import press_keys
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import QApplication, QTableWidget
 
-from ispviewer.gui import commands, settings as keys
+from guihelpers import press_keys
+from ispviewer.gui import commands
+from ispviewer.gui import settings as keys
 from ispviewer.gui.panels import ShortcutDialog
 from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
 

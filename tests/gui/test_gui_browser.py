@@ -3,9 +3,9 @@
 import time
 
 import pytest
-from guihelpers import press_keys
 from PySide6.QtCore import Qt
 
+from guihelpers import press_keys
 from ispviewer.gui.loader import TripletLoader
 from ispviewer.gui.sources import PHONE
 

@@ -4,10 +4,10 @@ PgDown act on it (not on the window's shortcuts), decisions carry the person and
 
 import numpy as np
 import pytest
-from guidata import db_row
-from guihelpers import grab_rgb, press_keys
 from PySide6.QtWidgets import QApplication
 
+from guidata import db_row
+from guihelpers import grab_rgb, press_keys
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import DecidedBy, Status
 from ispviewer.gui.gallery import PAGE_SIZE

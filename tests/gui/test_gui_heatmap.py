@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from guihelpers import grab_rgb, press_keys
 from photodata import HEATMAP_SCALE, photo_dataset, stripes
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
+from guihelpers import grab_rgb, press_keys
 from ispviewer.gui.sources import PHONE
 
 

@@ -7,10 +7,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "core"))
 
-from capture_helpers import RGGB_PHONE, write_capture  # noqa: E402
-from ispviewer.dataset.demo.capture_frames import CaptureFrame  # noqa: E402
-from ispviewer.dataset.manifest import Manifest  # noqa: E402
-from ispviewer.workflows.capture_import import import_captures  # noqa: E402
+from capture_helpers import RGGB_PHONE, write_capture
+
+from ispviewer.dataset.demo.capture_frames import CaptureFrame
+from ispviewer.dataset.manifest import Manifest
+from ispviewer.workflows.capture_import import import_captures
 
 
 def test_loader_reads_a_turned_heic_phone_image(tmp_path):

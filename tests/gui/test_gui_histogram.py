@@ -3,12 +3,12 @@
 import sqlite3
 
 import pytest
-from guidata import db_row
-from guihelpers import press_keys
 from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
+from guidata import db_row
+from guihelpers import press_keys
 from ispviewer.dataset.manifest import Manifest
 
 

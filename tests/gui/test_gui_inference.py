@@ -229,7 +229,7 @@ def test_views_rendered_one_by_one_join_without_seams(make_window, demo, weights
     for cx, cy in ((100, 90), (170, 130), (300, 250), (390, 95)):  # overlapping and separate views
         w.viewer.view_state.set_view(cx, cy, 3.0)
         rect = out.visible_rect()
-        qtbot.waitUntil(lambda: out.canvas() is not None and out.canvas().covered(rect)
+        qtbot.waitUntil(lambda rect=rect: out.canvas() is not None and out.canvas().covered(rect)
                         and not out.worker.view_busy, timeout=15000)
     canvas = out.canvas()
     fw, fh = canvas.frame

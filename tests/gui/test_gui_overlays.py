@@ -1,7 +1,8 @@
 """Overlay building blocks: merged grid outlines and the heatmap colouring."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ispviewer.gui.heatmap_style import colour_table, heatmap_rgba, hue_distance
 from ispviewer.gui.overlays import merged_runs

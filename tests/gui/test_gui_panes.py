@@ -9,8 +9,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from guihelpers import device_index_of_pixel, drag, grab_rgb, press_keys, to_viewport, wheel
 
+from guihelpers import device_index_of_pixel, drag, grab_rgb, press_keys, to_viewport, wheel
 from ispviewer.gui.sources import OUTPUT, PHONE, TARGET
 
 

@@ -4,9 +4,8 @@ import sqlite3
 
 from guidata import build_dataset, db_row, write_triplet
 from guihelpers import press_keys
-
-from ispviewer.dataset.manifest import connection as manifest_module
 from ispviewer.dataset.manifest import Manifest
+from ispviewer.dataset.manifest import connection as manifest_module
 from ispviewer.dataset.records import Status
 from ispviewer.gui import decisions
 from ispviewer.gui.sources import PHONE, TARGET

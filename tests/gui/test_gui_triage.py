@@ -1,9 +1,9 @@
 """Triage with the keyboard and mouse: selection, worst-first order, decisions, undo/redo."""
 
 import pytest
+
 from guidata import db_row
 from guihelpers import click, press_keys, to_viewport
-
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import DecidedBy, Status
 from ispviewer.gui.sources import TARGET

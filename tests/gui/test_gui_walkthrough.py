@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from guihelpers import click, grab_rgb, press_keys, to_viewport
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
+from guihelpers import click, grab_rgb, press_keys, to_viewport
 from ispviewer.gui.sources import PHONE
 from ispviewer.gui.triplet_browser import COLUMNS
 
@@ -190,7 +190,6 @@ def _checkpoint(path, cameras):
 
 def test_output_pane_names_the_training_cameras_and_warns_on_another(window, tmp_path, qtbot):
     from inferdata import use_weights
-
     from ispviewer.gui.sources import OUTPUT
 
     w = window

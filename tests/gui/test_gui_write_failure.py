@@ -8,7 +8,6 @@ import pytest
 
 from guidata import db_row
 from guihelpers import press_keys
-
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import Status
 
