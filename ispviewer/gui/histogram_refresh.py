@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import Future
 
-from ispviewer.gui.background import Generation, Offload
 from ispviewer.dataset.manifest import Manifest
+from ispviewer.gui.background import Generation, Offload
 from ispviewer.gui.histogram_dock import HistogramSummary, ThresholdHistogram, summarise
 
 
