@@ -27,9 +27,9 @@ examples:
 
 #: modules that contribute subcommands; a missing optional area is skipped.
 COMMAND_MODULES = (
+    "ispviewer.workflows.commands",
     "ispviewer.dataset.commands",
     "ispviewer.dataset.review.commands",
-    "ispviewer.workflows.commands",
     "ispviewer.dataset.product_commands",
     "ispviewer.align.commands",
     "ispviewer.workflows.patch_export_commands",

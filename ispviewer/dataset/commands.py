@@ -1,4 +1,5 @@
-"""CLI subcommands of the dataset layer: import, export (``check`` is a workflow: it can re-align)."""
+"""CLI subcommands of the dataset layer: export.  (``import`` and ``check`` are workflows: the import's
+capture guard and ``check --repair`` need the aligner.)"""
 
 from __future__ import annotations
 
@@ -7,14 +8,6 @@ from pathlib import Path
 
 
 def register(sub) -> None:
-    p = sub.add_parser("import", help="import captures from a source folder into a dataset",
-                       description="Copy the captures of SRC (per-capture or by-role layout) into DATASET "
-                                   "and register them in its manifest. Re-running adds new captures only.",
-                       epilog="example: ispviewer import ~/captures/2026-11 ~/datasets/phone2nikon")
-    p.add_argument("src", type=Path)
-    p.add_argument("dataset", type=Path)
-    p.set_defaults(func=run_import)
-
     p = sub.add_parser("export", help="export patches (or triplets) as jsonl, csv or parquet",
                        epilog="examples:\n  ispviewer export DS --format jsonl --status accepted > patches.jsonl\n"
                               "  ispviewer export DS --format csv --triplets --out triplets.csv\n"
@@ -26,19 +19,6 @@ def register(sub) -> None:
     p.add_argument("--triplets", action="store_true", help="one record per triplet instead of per patch")
     p.add_argument("--out", type=Path, help="output file (default: stdout)")
     p.set_defaults(func=run_export)
-
-
-def run_import(args) -> int:
-    from ispviewer.dataset.importer import import_sources
-
-    def progress(i, n, name):
-        print(f"\r[{i + 1}/{n}] {name}".ljust(60), end="", file=sys.stderr, flush=True)
-
-    report = import_sources(args.src, args.dataset, progress=progress if sys.stderr.isatty() else None)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
-    print(report.summary())
-    return 0 if report.ok else 1
 
 
 def run_export(args) -> int:

@@ -1,5 +1,5 @@
-"""CLI subcommands of the workflows: ``check`` (``--repair`` re-aligns, so it is not the dataset layer's) and
-the guarded ``import`` (the dataset layer registers ``import``; its capture guard needs the aligner)."""
+"""CLI subcommands of the workflows: ``import`` (its capture guard needs the aligner) and ``check``
+(``--repair`` re-aligns), so neither is the dataset layer's."""
 
 from __future__ import annotations
 
@@ -8,6 +8,15 @@ from pathlib import Path
 
 
 def register(sub) -> None:
+    p = sub.add_parser("import", help="import captures from a source folder into a dataset",
+                       description="Copy the captures of SRC (per-capture or by-role layout) into DATASET "
+                                   "and register them in its manifest, each checked against its phone image "
+                                   "in every orientation first. Re-running adds new captures only.",
+                       epilog="example: ispviewer import ~/captures/2026-11 ~/datasets/phone2nikon")
+    p.add_argument("src", type=Path)
+    p.add_argument("dataset", type=Path)
+    p.set_defaults(func=run_import)
+
     p = sub.add_parser("check", help="check a dataset: manifest, referenced files, heatmaps, decision history",
                        description="Run SQLite's integrity check on the manifest, check that every file it "
                                    "references is inside the dataset, present and readable (headers; --deep "
@@ -22,8 +31,6 @@ def register(sub) -> None:
                         "older than 60 s); never deletes decisions")
     p.add_argument("--deep", action="store_true", help="decode every image fully (slow) instead of headers only")
     p.set_defaults(func=run_check)
-    if "import" in sub.choices:
-        sub.choices["import"].set_defaults(func=run_import)
 
 
 def run_import(args) -> int:
