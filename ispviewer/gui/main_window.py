@@ -27,7 +27,6 @@ from ispviewer.dataset.manifest import ManifestError
 from ispviewer.dataset.records import Status, TripletRecord
 from ispviewer.gui import settings as keys
 from ispviewer.gui.actions import build_actions, decorate_undo
-from ispviewer.gui.compare import FLICKER_PAIRS
 from ispviewer.gui.dataset_memory import DatasetMemory, add_recent
 from ispviewer.gui.decisions import ThresholdCommand
 from ispviewer.gui.histogram_dock import ThresholdHistogram
@@ -35,17 +34,18 @@ from ispviewer.gui.histogram_refresh import HistogramRefresher
 from ispviewer.gui.inference_tools import InferenceTools
 from ispviewer.gui.inspector import PatchInspector
 from ispviewer.gui.loader import TripletLoader
+from ispviewer.gui.menus import build_menus
 from ispviewer.gui.navigation import TripletNavigator
 from ispviewer.gui.panels import Banner, OverlayControls, ShortcutDialog, ZoomReadout, bind_check
 from ispviewer.gui.reason_dialog import ReasonDialog
 from ispviewer.gui.review_controller import ReviewController
 from ispviewer.gui.session import DatasetSession
-from ispviewer.gui.session_restore import SessionKeeper, recent_menu
+from ispviewer.gui.session_restore import SessionKeeper
 from ispviewer.gui.sources import PHONE
 from ispviewer.gui.state import WindowState
 from ispviewer.gui.triage import Triage
 from ispviewer.gui.triplet_browser import TripletBrowser
-from ispviewer.gui.viewer import PANE_TITLES, ZOOM_STEP, TripletViewer
+from ispviewer.gui.viewer import ZOOM_STEP, TripletViewer
 from ispviewer.gui.write_status import WriteStatus
 
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
@@ -139,42 +139,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _build_menus(self) -> None:
-        a = self.actions_
-        groups = {
-            "&File": ["open", "load_weights", "save_output", None, "quit"],
-            "&Edit": [self.undo_action, self.redo_action, None, "accept", "reject", "flag", None,
-                      "accept_reason", "reject_reason", "flag_reason"],
-            "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch", None, "queue_worst",
-                          "queue_near-threshold", "queue_flagged", "queue_audit", None, "find"],
-            "&View": ["gallery", None, "zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None,
-                      "heatmap", "grid", None, "flicker", "side_by_side", "difference"],
-            "&Tools": ["render_full", "cancel_render", None, "realign"],
-        }
-        for title, items in groups.items():
-            menu = self.menuBar().addMenu(title)
-            for item in items:
-                if item is None:
-                    menu.addSeparator()
-                else:
-                    menu.addAction(a[item] if isinstance(item, str) else item)
-            if title == "&File":
-                self.recent_menu = recent_menu(menu, self.settings, self.open_dataset)
-                menu.insertMenu(a["load_weights"], self.recent_menu)
-            if title == "&View":
-                self._add_flicker_pairs(menu)
-                menu.addSeparator()
-                for dock in self.docks.values():
-                    menu.addAction(dock.toggleViewAction())
-        self.menuBar().addMenu("&Help").addAction(a["help"])
-        toolbar = self.addToolBar("Main")
-        toolbar.setObjectName("toolbar_main")
-        for item in ("open", None, "prev_triplet", "next_triplet", None, "zoom_fit", "zoom_100", "zoom_in",
-                     "zoom_out", "zoom_patch", None, "heatmap", "grid", None, "flicker", "difference", "render_full",
-                     None, "prev_patch", "next_patch",
-                     "accept", "reject", "flag"):
-            toolbar.addSeparator() if item is None else toolbar.addAction(a[item])
-        toolbar.insertAction(a["accept"], self.undo_action)
-        toolbar.insertAction(a["accept"], self.redo_action)
+        self.recent_menu, self.flicker_pair_actions = build_menus(self)
 
     def _connect(self) -> None:
         a, v = self.actions_, self.viewer
@@ -216,21 +181,6 @@ class MainWindow(QMainWindow):
         v.hovered.connect(lambda x, y: self.readout.setText(v.readout(x, y)))
         v.clicked.connect(self._on_clicked)
         self.undo_stack.indexChanged.connect(self._on_undo_index)
-
-    def _add_flicker_pairs(self, menu) -> None:
-        """View ▸ Flicker pair: which two sources the A/B flicker alternates."""
-        sub = menu.addMenu("Flicker &pair")
-        group = QActionGroup(self)
-        self.flicker_pair_actions = {}
-        for pair in FLICKER_PAIRS:
-            action = sub.addAction(" ↔ ".join(PANE_TITLES[k] for k in pair))
-            action.setCheckable(True)
-            action.setChecked(pair == self.state.compare.flicker_pair)
-            action.triggered.connect(lambda _=False, p=pair: setattr(self.state.compare, "flicker_pair", p))
-            group.addAction(action)
-            self.flicker_pair_actions[pair] = action
-        self.state.compare.events.flicker_pair.connect(
-            lambda p: self.flicker_pair_actions[tuple(p)].setChecked(True))
 
     def _find(self) -> None:
         self.docks["triplets"].show()
