@@ -101,8 +101,8 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
         save_heatmap(heatmap_path, aligned.heatmap, aligned.heatmap_scale)
     except OSError as exc:  # e.g. the disk is full: this triplet fails, the batch goes on
         return job.name, None, f"{heatmap_path}: cannot write the heatmap ({exc.strerror or exc})"
+    aligned_target = _write_aligned_target(job, phone, target, aligned)
     del phone
-    aligned_target = _write_aligned_target(job, target, aligned)
     result = AlignmentResult(
         homography=tuple(tuple(float(v) for v in row) for row in aligned.homography),
         patches=tuple(aligned.patches), heatmap=job.heatmap, threshold_px=job.threshold_px,
@@ -110,18 +110,22 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     return job.name, result, None
 
 
-def _write_aligned_target(job: AlignJob, target: np.ndarray, aligned: TripletAlignment) -> str | None:
-    """Write the job's aligned target (a display cache); its relative path, or None if not written."""
+def _write_aligned_target(job: AlignJob, phone: np.ndarray, target: np.ndarray,
+                          aligned: TripletAlignment) -> str | None:
+    """Write the job's aligned target (a display cache) and, from it and ``phone``, the patch-tile
+    cache; the aligned target's relative path, or None if not written."""
     if job.aligned is None:
         return None
-    from ispviewer.align.aligned_target import write_aligned_target
+    from ispviewer.align.aligned_target import render_aligned_target, save_aligned_target
+    from ispviewer.align.tile_cache import write_tile_cache
 
     try:
         from ispviewer.dataset.manifest import safe_join
 
-        write_aligned_target(safe_join(Path(job.root), job.aligned), target, aligned.homography,
-                             aligned.phone_size)
-    except Exception:  # noqa: BLE001 - only a cache: the viewer warps the target itself without it
+        warped = render_aligned_target(target, aligned.homography, aligned.phone_size)
+        write_tile_cache(job.root, job.heatmap, phone, warped, aligned.patches)
+        save_aligned_target(safe_join(Path(job.root), job.aligned), warped)
+    except Exception:  # noqa: BLE001 - only caches: the viewer warps the target itself without them
         return None
     return job.aligned
 

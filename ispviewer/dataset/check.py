@@ -10,9 +10,11 @@ What is checked, per dataset:
   * each patch: inside the phone frame, and its decision history consistent with its status (the
     history ends in the current status, each event starts where the previous one ended, a person's
     decision has a person's event);
-  * leftovers of interrupted writes (``*.tmp``, ``*.part``) and orphans — heatmaps and aligned
-    targets that no triplet references (written by an alignment killed before its result was
-    stored, see :mod:`ispviewer.dataset.alignment_files`) — notes, not problems.
+  * each aligned triplet's patch-tile cache (the gallery's), when there is one: a damaged one is
+    a note (the gallery cuts tiles from the images instead); a missing one is normal;
+  * leftovers of interrupted writes (``*.tmp``, ``*.part``) and orphans — heatmaps, aligned
+    targets and patch-tile caches that no triplet references (written by an alignment killed
+    before its result was stored, see :mod:`ispviewer.dataset.alignment_files`) — notes, not problems.
 
 Checking needs only the dataset's own files.  Repairing re-aligns, so it is a workflow above the
 aligner: :func:`ispviewer.workflows.repair.repair_dataset`.
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ispviewer.dataset.alignment_files import KINDS, owner_of
+from ispviewer.dataset.alignment_files import KINDS, owner_of, patch_tiles_relpath, with_patch_tiles
 from ispviewer.dataset.heatmap_file import HeatmapError, load_heatmap
 from ispviewer.dataset.images import (
     ImageReadError,
@@ -38,6 +40,7 @@ from ispviewer.dataset.images import (
 )
 from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError
 from ispviewer.dataset.orientation import NAMES, oriented_size
+from ispviewer.dataset.patch_tiles import PatchTilesError, read_index
 from ispviewer.dataset.records import AlignState, DecidedBy, PatchRecord, TripletRecord
 
 #: Temporary files of interrupted writes; --repair removes those older than this (seconds).
@@ -240,6 +243,23 @@ def _check_alignment(manifest: Manifest, t: TripletRecord, report: CheckReport, 
         problem = _aligned_problem(path, (t.raw.width, t.raw.height), deep)
         if problem:
             report.add(path, problem, t.name, repairable=True)
+    _check_tile_cache(manifest, t, report)
+
+
+def _check_tile_cache(manifest: Manifest, t: TripletRecord, report: CheckReport) -> None:
+    """A damaged patch-tile cache is a note: it only costs the gallery speed (a missing one, nothing)."""
+    rel = patch_tiles_relpath(t.heatmap, getattr(t, "aligned_target", None))
+    try:
+        path = manifest.resolve(rel) if rel else None
+    except ManifestError:
+        return
+    if path is None or not path.is_file():
+        return
+    try:
+        read_index(path)
+    except PatchTilesError as exc:
+        report.notes.append(f"{rel}: {exc.reason} [triplet {t.name}]: the gallery cuts this triplet's tiles "
+                            "from the images instead (ispviewer align --force rebuilds it)")
 
 
 def _heatmap_problem(path: Path, phone_size: tuple[int, int]) -> str | None:
@@ -301,7 +321,7 @@ def history_problem(patch: PatchRecord, history) -> str | None:
 
 
 def _find_leftovers(report: CheckReport) -> None:
-    folders = [report.root / "heatmaps", report.root / "aligned", report.root / "captures"]
+    folders = [report.root / folder for folder in KINDS] + [report.root / "captures"]
     for folder in folders:
         if not folder.is_dir():
             continue
@@ -316,12 +336,13 @@ def _find_leftovers(report: CheckReport) -> None:
 
 
 def referenced_files(triplets: list[TripletRecord]) -> set[str]:
-    """The heatmaps and aligned targets the triplets' rows name (relative paths)."""
-    return {rel for t in triplets for rel in (t.heatmap, getattr(t, "aligned_target", None)) if rel}
+    """The heatmaps and aligned targets the triplets' rows name and the patch-tile caches their
+    names imply (relative paths)."""
+    return {rel for t in triplets for rel in with_patch_tiles((t.heatmap, getattr(t, "aligned_target", None)))}
 
 
 def orphan_files(root: Path, triplets: list[TripletRecord]) -> list[Path]:
-    """Files in heatmaps/ and aligned/ named by the aligner's scheme for one of ``triplets`` that
+    """Files in heatmaps/, aligned/ and tiles/ named by the aligner's scheme for one of ``triplets`` that
     no triplet references."""
     names, referenced = {t.name for t in triplets}, referenced_files(triplets)
     found = []

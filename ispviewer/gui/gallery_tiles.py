@@ -1,9 +1,11 @@
 """Tiles of the patch gallery: each the phone patch and its matched target patch at 1:1.
 
-Tiles are cut in background threads from the triplet's phone JPEG and aligned target (decoded
-once per triplet, a few triplets kept), and kept in a bounded cache of finished tiles.  Each
-request bumps a generation: the answers of an older page that are still useful are cached, and
-only the current page's arrival is announced.
+Tiles are read in background threads from the triplet's patch-tile cache, which the aligner
+writes (:mod:`ispviewer.dataset.patch_tiles`: a few kilobytes per tile).  Patches the cache does
+not hold — datasets aligned before it, a damaged cache (said once per file) — are cut from the
+triplet's phone JPEG and aligned target instead (decoded once per triplet, a few triplets kept).
+Finished tiles are kept in a bounded cache.  Each request bumps a generation: the answers of an
+older page that are still useful are cached, and only the current page's arrival is announced.
 """
 
 from __future__ import annotations
@@ -11,12 +13,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
+from ispviewer.dataset.alignment_files import patch_tiles_relpath
 from ispviewer.dataset.manifest import ManifestError
+from ispviewer.dataset.patch_tiles import PatchTilesError, crop, read_patch_tiles, spec_of
 from ispviewer.dataset.records import PatchRecord
 from ispviewer.gui.background import Offload
 from ispviewer.gui.sources import load_aligned_target, load_phone, make_request
@@ -31,16 +36,6 @@ IMAGE_CACHE = 4
 class Tile:
     phone: QImage
     target: QImage
-
-
-def crop(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
-    """The ``size`` square at (x, y) of ``image``, black where it leaves the image."""
-    out = np.zeros((size, size, 3), np.uint8)
-    h, w = image.shape[:2]
-    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + size, w), min(y + size, h)
-    if x1 > x0 and y1 > y0:
-        out[y0 - y:y1 - y, x0 - x:x1 - x] = image[y0:y1, x0:x1, :3]
-    return out
 
 
 def _qimage(rgb: np.ndarray) -> QImage:
@@ -70,14 +65,43 @@ class _Images:
         return pair
 
 
-def cut_tiles(images: _Images, request, patches: list[PatchRecord]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """(phone crop, target crop) per patch of one triplet (worker thread)."""
-    phone, target = images.get(request)
-    out = {}
-    for p in patches:
-        tx, ty = int(round(p.x + p.dx)), int(round(p.y + p.dy))
-        out[p.id] = (crop(phone, p.x, p.y, p.size), crop(target, tx, ty, p.size))
-    return out
+@dataclass(frozen=True)
+class TileJob:
+    """One triplet's tiles to make: its load request and patch-tile cache (None: none on disk)."""
+
+    request: object  # LoadRequest
+    cache: Path | None
+
+
+@dataclass
+class TileAnswer:
+    """(phone crop, target crop) per patch id, and why the patch-tile cache was not used (or None)."""
+
+    crops: dict[int, tuple[np.ndarray, np.ndarray]]
+    cache_problem: PatchTilesError | None = None
+
+
+def cut_tiles(images: _Images, job: TileJob, patches: list[PatchRecord]) -> TileAnswer:
+    """(phone crop, target crop) per patch of one triplet (worker thread): from the patch-tile
+    cache where it holds them, else cut from the full images."""
+    answer = TileAnswer({})
+    specs = {p.id: spec_of(p) for p in patches}
+    if job.cache is not None:
+        try:
+            cached = read_patch_tiles(job.cache, specs.values())
+        except PatchTilesError as exc:
+            answer.cache_problem, cached = exc, {}
+        for p in patches:
+            pair = cached.get(specs[p.id].key)
+            if pair is not None:
+                answer.crops[p.id] = pair
+    rest = [p for p in patches if p.id not in answer.crops]
+    if rest:
+        phone, target = images.get(job.request)
+        for p in rest:
+            s = specs[p.id]
+            answer.crops[p.id] = (crop(phone, s.x, s.y, s.size), crop(target, s.tx, s.ty, s.size))
+    return answer
 
 
 class TileSource(QObject):
@@ -85,6 +109,7 @@ class TileSource(QObject):
 
     ready = Signal()  # tiles of the current request arrived
     failed = Signal(str)  # a triplet's tiles could not be made (the reason)
+    notice = Signal(str)  # something the user should know once (a damaged patch-tile cache)
 
     def __init__(self, workers: int = 2, parent: QObject | None = None):
         super().__init__(parent)
@@ -96,6 +121,7 @@ class TileSource(QObject):
         self._in_flight: set[int] = set()
         self._wanted: set[int] = set()  # the current page's patches
         self._records: dict[int, object] = {}  # triplet id -> TripletRecord, for load requests
+        self._reported: set[str] = set()  # damaged patch-tile caches already said
         self.session = None
 
     def attach(self, session) -> None:
@@ -110,6 +136,7 @@ class TileSource(QObject):
     def forget(self) -> None:
         self._tiles.clear()
         self._records.clear()
+        self._reported.clear()
         self._images = _Images()
         self._generation += 1
         self._epoch += 1
@@ -139,20 +166,26 @@ class TileSource(QObject):
                 by_triplet.setdefault(p.triplet_id, []).append(p)
         for tid, group in by_triplet.items():
             try:
-                request = self._request_for(tid)
+                job = self._job_for(tid)
             except (ManifestError, ValueError) as exc:
                 self.failed.emit(str(exc))
                 continue
             self._in_flight.update(p.id for p in group)
-            self._offload.submit(cut_tiles, self._images, request, group,
+            self._offload.submit(cut_tiles, self._images, job, group,
                                  on_done=lambda f, g=group, gen=generation, e=self._epoch: self._done(f, g, gen, e))
         return len(by_triplet)
 
-    def _request_for(self, triplet_id: int):
+    def _job_for(self, triplet_id: int) -> TileJob:
         record = self._records.get(triplet_id)
         if record is None:
             record = self._records[triplet_id] = self.session.triplet(triplet_id)
-        return make_request(record, self.session.resolve)
+        rel = patch_tiles_relpath(record.heatmap, getattr(record, "aligned_target", None))
+        try:
+            cache = self.session.resolve(rel) if rel else None
+        except (ManifestError, ValueError):
+            cache = None  # a name outside the dataset: not read
+        return TileJob(make_request(record, self.session.resolve), cache if cache is not None and cache.is_file()
+                       else None)
 
     def _done(self, future, group: list[PatchRecord], generation: int, epoch: int) -> None:
         if epoch != self._epoch:
@@ -161,10 +194,16 @@ class TileSource(QObject):
         if future.cancelled():
             return
         try:
-            crops = future.result()
+            answer = future.result()
         except Exception as exc:  # noqa: BLE001 - a tile that cannot be made says why, the rest go on
             self.failed.emit(f"{group[0].triplet}: {exc}")
             return
+        problem = answer.cache_problem
+        if problem is not None and problem.path not in self._reported:
+            self._reported.add(problem.path)
+            self.notice.emit(f"{problem} — tiles are cut from the full images instead "
+                             "(slower; ispviewer align --force rebuilds the cache)")
+        crops = answer.crops
         for pid, (phone, target) in crops.items():
             self._tiles[pid] = Tile(_qimage(phone), _qimage(target))
             self._tiles.move_to_end(pid)

@@ -42,6 +42,7 @@ class ReviewController(QObject):
         self.gallery = PatchGallery(state, self.tiles, self.decide_patches)
         self.gallery.open_requested.connect(self.open_in_main)
         self.tiles.failed.connect(lambda text: self.message.emit(f"gallery: {text}", 5000))
+        self.tiles.notice.connect(lambda text: self.message.emit(f"gallery: {text}", 10000))
         self.label = QLabel()
         self.label.setObjectName("queueStatus")
         # the status bar may shorten it: it never widens the window's minimum

@@ -2,6 +2,7 @@
 
 import os
 import re
+import shutil
 import sqlite3
 
 import cv2
@@ -10,6 +11,7 @@ import pytest
 
 from ispviewer.align.batch import align_dataset
 from ispviewer.cli import main
+from ispviewer.dataset.alignment_files import patch_tiles_relpath
 from ispviewer.dataset.check import check_dataset
 from ispviewer.dataset.demo import build_demo_sources
 from ispviewer.dataset.importer import import_sources
@@ -76,9 +78,12 @@ def test_old_style_dataset_with_unversioned_names_is_realigned(dataset):
             column = "heatmap_path" if kind == "heatmap" else "aligned_path"
             conn.execute(f"UPDATE triplets SET {column} = ? WHERE name = ?", (old, name))
     conn.close()
+    shutil.rmtree(dataset / "tiles")  # written before patch-tile caches existed
     assert check_dataset(dataset).ok and not check_dataset(dataset).orphans
     assert main(["align", str(dataset), "--patch", "64", "--workers", "1", "--force"]) == 0
     after = _files(dataset)
+    assert sorted(p.name for p in (dataset / "tiles").iterdir()) == sorted(  # each alignment's own cache
+        patch_tiles_relpath(rel).split("/")[1] for (_, kind), rel in after.items() if kind == "heatmap")
     assert all(re.fullmatch(r"(heatmaps|aligned)/demo_00[01]\.[0-9a-f]{12}\.(npz|jpg)", rel) for rel in after.values())
     assert sorted(p.name for p in (dataset / "aligned").iterdir()) == sorted(
         rel.split("/")[1] for (_, kind), rel in after.items() if kind == "aligned")  # old names removed

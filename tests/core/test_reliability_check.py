@@ -8,6 +8,7 @@ import pytest
 
 from ispviewer.align.batch import align_job, new_job
 from ispviewer.cli import main
+from ispviewer.dataset.alignment_files import patch_tiles_relpath
 from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, check_dataset
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import DecidedBy, Status
@@ -116,7 +117,7 @@ def test_alignment_killed_before_its_store_leaves_orphans_that_repair_removes(ds
         job = new_job(str(ds), t, 64, m.threshold_px)
     name, result, error = align_job(job)
     assert error is None and {result.heatmap, result.aligned_target} == {job.heatmap, job.aligned}
-    orphans = {job.heatmap, job.aligned}
+    orphans = {job.heatmap, job.aligned, patch_tiles_relpath(job.heatmap)}  # the patch-tile cache too
     assert not orphans & referenced and all((ds / rel).is_file() for rel in orphans)
     (ds / "heatmaps/unrelated.npz").write_bytes(b"not the aligner's")  # no such triplet: left alone
     with Manifest.open(ds, readonly=True) as m:
@@ -135,7 +136,7 @@ def test_alignment_killed_before_its_store_leaves_orphans_that_repair_removes(ds
     capsys.readouterr()
     assert main(["check", str(ds), "--repair"]) == 0
     out = capsys.readouterr().out
-    assert f"removed orphan {job.heatmap}" in out and f"removed orphan {job.aligned}" in out
+    assert all(f"removed orphan {rel}" in out for rel in orphans), out
     assert not any((ds / rel).exists() for rel in orphans)
     assert all((ds / rel).is_file() for rel in referenced) and (ds / "heatmaps/unrelated.npz").is_file()
     assert check_dataset(ds).orphans == []
