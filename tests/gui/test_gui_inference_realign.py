@@ -11,7 +11,9 @@ from PySide6.QtWidgets import QInputDialog
 from guidata import db_row
 from guihelpers import press_keys
 from inferdata import demo_template
+from ispviewer.dataset.alignment_files import patch_tiles_relpath
 from ispviewer.dataset.manifest import Manifest
+from ispviewer.dataset.patch_tiles import read_index
 
 
 @pytest.fixture
@@ -22,6 +24,9 @@ def ds(tmp_path_factory, tmp_path):
 def test_realignment_keeps_user_decisions_and_shows_the_new_patches(make_window, ds, qtbot, monkeypatch):
     w = make_window(ds)
     name = w.state.triplet.name
+    with Manifest.open(ds, readonly=True) as m:
+        old_tiles = patch_tiles_relpath(m.triplet(name).heatmap)
+    assert (ds / old_tiles).is_file()
     patches = w.session.patches()
     assert {p.size for p in patches} == {64}
     mine = patches[len(patches) // 2]
@@ -46,6 +51,10 @@ def test_realignment_keeps_user_decisions_and_shows_the_new_patches(make_window,
         assert {p.size for p in fresh if p.decided_by.value == "auto"} == {48}
         assert m.resolve(t.heatmap).is_file()
         assert t.aligned_target and m.resolve(t.aligned_target).is_file()  # the same files as `ispviewer align`
+        tiles = patch_tiles_relpath(t.heatmap)  # and the gallery's patch-tile cache, the previous one removed
+        assert {tuple(e)[:3] for e in read_index(ds / tiles)} == {
+            (p.x, p.y, p.size) for p in fresh if p.decided_by.value == "auto"}
+        assert not (ds / old_tiles).exists()
     # the window shows the new alignment's patches (and the kept decision) without reopening
     shown = {p.id: p for p in w.session.patches()}
     assert mine.id in shown and shown[mine.id].status.value == "rejected"
