@@ -140,7 +140,8 @@ def read_index(path: str | os.PathLike) -> np.ndarray:
         return _index(fh, path)[0]
 
 
-def read_patch_tiles(path: str | os.PathLike, specs: Iterable[TileSpec]) -> dict[TileKey, tuple[np.ndarray, np.ndarray]]:
+def read_patch_tiles(path: str | os.PathLike,
+                     specs: Iterable[TileSpec]) -> dict[TileKey, tuple[np.ndarray, np.ndarray]]:
     """(phone, aligned-target) RGB crops of the ``specs`` the file holds, by (x, y, size).
 
     A spec whose patch is not in the file, or whose stored target corner differs (the patch was

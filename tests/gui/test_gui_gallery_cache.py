@@ -51,7 +51,8 @@ def decoded(monkeypatch):
     """Names of the triplets whose full phone image the gallery decoded."""
     calls = []
     real = gallery_tiles.load_phone
-    monkeypatch.setattr(gallery_tiles, "load_phone", lambda request, *a: calls.append(request.name) or real(request, *a))
+    monkeypatch.setattr(gallery_tiles, "load_phone",
+                        lambda request, *a: calls.append(request.name) or real(request, *a))
     return calls
 
 
@@ -79,7 +80,8 @@ def assert_tiles_are_the_crops(dataset, patches, tiles, tolerance=2.0):
             phone, target = images[p.triplet_id]
             s = spec_of(p)
             tile = tiles.tile(p.id)
-            for got, want in ((tile.phone, crop(phone, s.x, s.y, s.size)), (tile.target, crop(target, s.tx, s.ty, s.size))):
+            for got, want in ((tile.phone, crop(phone, s.x, s.y, s.size)),
+                              (tile.target, crop(target, s.tx, s.ty, s.size))):
                 diff = np.abs(rgb_of(got).astype(np.int16) - want.astype(np.int16)).mean()
                 assert diff < tolerance, (p.triplet, p.x, p.y, diff)
 
