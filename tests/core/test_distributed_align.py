@@ -18,9 +18,11 @@ from ispviewer.align.batch import BatchSummary, align_job, plan_jobs  # noqa: E4
 from ispviewer.align.distributed import align_dataset_on_cluster  # noqa: E402
 from ispviewer.cli import main  # noqa: E402
 from ispviewer.cluster import run_tasks  # noqa: E402
+from ispviewer.dataset.alignment_files import patch_tiles_relpath  # noqa: E402
 from ispviewer.dataset.demo import build_demo_sources  # noqa: E402
 from ispviewer.dataset.importer import import_sources  # noqa: E402
 from ispviewer.dataset.manifest import Manifest  # noqa: E402
+from ispviewer.dataset.patch_tiles import read_index  # noqa: E402
 from ispviewer.dataset.records import AlignState  # noqa: E402
 
 # the task functions below run on the workers, which cannot import this test module: ship them by value
@@ -68,6 +70,8 @@ def test_cli_aligns_on_cluster_same_as_local_job_and_resumes(cluster, dataset, c
         triplets = m.triplets()
         assert [t.align_state for t in triplets] == [AlignState.ALIGNED] * 3
         assert all(m.resolve(t.heatmap).is_file() for t in triplets)
+        for t in triplets:  # and each alignment's patch-tile cache, with every patch
+            assert len(read_index(m.resolve(patch_tiles_relpath(t.heatmap)))) == len(m.patches(t.id))
         stored = sorted((p.x, p.y, p.dx, p.dy, round(p.misalignment_px, 6)) for p in m.patches(triplets[0].id))
         jobs, _ids = plan_jobs(m, BatchSummary(), threshold_px=None, patch_size=64, force=True, log=_quiet)
     # the workers ran the very function the local pool runs (one OpenCV thread, as in its workers):
