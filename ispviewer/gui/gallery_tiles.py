@@ -67,7 +67,7 @@ class _Images:
 
 @dataclass(frozen=True)
 class TileJob:
-    """One triplet's tiles to make: its load request and patch-tile cache (None: none on disk)."""
+    """One triplet's tiles to make: its load request and where its patch-tile cache would be (None: no name)."""
 
     request: object  # LoadRequest
     cache: Path | None
@@ -86,7 +86,7 @@ def cut_tiles(images: _Images, job: TileJob, patches: list[PatchRecord]) -> Tile
     cache where it holds them, else cut from the full images."""
     answer = TileAnswer({})
     specs = {p.id: spec_of(p) for p in patches}
-    if job.cache is not None:
+    if job.cache is not None and job.cache.is_file():  # none: aligned before the cache existed
         try:
             cached = read_patch_tiles(job.cache, specs.values())
         except PatchTilesError as exc:
@@ -184,8 +184,7 @@ class TileSource(QObject):
             cache = self.session.resolve(rel) if rel else None
         except (ManifestError, ValueError):
             cache = None  # a name outside the dataset: not read
-        return TileJob(make_request(record, self.session.resolve), cache if cache is not None and cache.is_file()
-                       else None)
+        return TileJob(make_request(record, self.session.resolve), cache)
 
     def _done(self, future, group: list[PatchRecord], generation: int, epoch: int) -> None:
         if epoch != self._epoch:
