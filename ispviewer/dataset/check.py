@@ -73,6 +73,7 @@ class CheckReport:
     leftovers: list[Path] = field(default_factory=list)
     orphans: list[Path] = field(default_factory=list)  # aligner files no triplet references
     without_metadata: list[str] = field(default_factory=list)  # triplets whose capture metadata was never read
+    damaged_tile_caches: list[str] = field(default_factory=list)  # triplets whose patch-tile cache is unreadable
 
     @property
     def ok(self) -> bool:
@@ -258,8 +259,9 @@ def _check_tile_cache(manifest: Manifest, t: TripletRecord, report: CheckReport)
     try:
         read_index(path)
     except PatchTilesError as exc:
+        report.damaged_tile_caches.append(t.name)
         report.notes.append(f"{rel}: {exc.reason} [triplet {t.name}]: the gallery cuts this triplet's tiles "
-                            "from the images instead (ispviewer align --force rebuilds it)")
+                            "from the images instead (--repair rebuilds it from the stored alignment)")
 
 
 def _heatmap_problem(path: Path, phone_size: tuple[int, int]) -> str | None:

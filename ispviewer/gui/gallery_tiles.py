@@ -201,7 +201,7 @@ class TileSource(QObject):
         if problem is not None and problem.path not in self._reported:
             self._reported.add(problem.path)
             self.notice.emit(f"{problem} — tiles are cut from the full images instead "
-                             "(slower; ispviewer align --force rebuilds the cache)")
+                             "(slower; ispviewer check --repair rebuilds the cache)")
         crops = answer.crops
         for pid, (phone, target) in crops.items():
             self._tiles[pid] = Tile(_qimage(phone), _qimage(target))

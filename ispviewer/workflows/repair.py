@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable
 
 from ispviewer.align.batch import align_job, new_job
+from ispviewer.align.tile_cache import rebuild_tile_cache
 from ispviewer.dataset.check import LEFTOVER_MIN_AGE_S, CheckReport, referenced_files, rel_path
 from ispviewer.dataset.manifest import Manifest, ManifestError
 from ispviewer.dataset.records import TripletRecord
@@ -27,7 +28,8 @@ def repair_dataset(root: str | os.PathLike, report: CheckReport,
     """Rebuild what ``report`` marks repairable; returns what was done (one line each).
 
     Triplets with a missing or broken heatmap or aligned-target cache are re-aligned one by one
-    in this process and stored in one transaction each (user decisions are kept).  Leftover
+    in this process and stored in one transaction each (user decisions are kept); a damaged
+    patch-tile cache is written again from the stored alignment.  Leftover
     temporary files and orphans older than :data:`~ispviewer.dataset.check.LEFTOVER_MIN_AGE_S` are
     removed (orphans only if still unreferenced when removed).  Decisions are never deleted.
     """
@@ -55,6 +57,7 @@ def repair_dataset(root: str | os.PathLike, report: CheckReport,
         except OSError:
             pass
     done += _remove_orphans(report, now)
+    done += _rebuild_tile_caches(root, [n for n in report.damaged_tile_caches if n not in names])
     if report.without_metadata:
         from ispviewer.dataset.metadata_refresh import refresh_metadata
 
@@ -82,6 +85,23 @@ def _remove_orphans(report: CheckReport, now: float) -> list[str]:
                 done.append(f"removed orphan {rel}")
         except OSError:
             pass
+    return done
+
+
+def _rebuild_tile_caches(root, names: list[str]) -> list[str]:
+    """Write the damaged patch-tile caches again from the stored alignments (nothing re-aligned)."""
+    done = []
+    if not names:
+        return done
+    with Manifest.open(root) as manifest:
+        for name in names:
+            try:
+                written = rebuild_tile_cache(manifest, manifest.triplet(name))
+            except ManifestError as exc:
+                done.append(f"could not rebuild the patch-tile cache of {name}: {exc}")
+                continue
+            done.append(f"rebuilt the patch-tile cache {written.relpath} of {name} from its stored alignment"
+                        if written.relpath else f"could not rebuild the patch-tile cache of {name}: {written.error}")
     return done
 
 

@@ -217,7 +217,7 @@ def test_remove_replaced_takes_the_implied_caches_along(tmp_path):
     assert remove_replaced(tmp_path, ["aligned/c.jpg"], ["heatmaps/c.npz"]) == []  # same cache: kept
 
 
-def test_check_missing_cache_is_fine_damaged_one_a_note_orphan_removed_by_repair(ds, capsys):
+def test_check_missing_cache_is_fine_damaged_one_rebuilt_orphan_removed_by_repair(ds, capsys):
     with Manifest.open(ds, readonly=True) as m:
         first, second = m.triplets()[:2]
     (ds / patch_tiles_relpath(first.heatmap)).unlink()  # as if aligned before the cache existed
@@ -231,9 +231,23 @@ def test_check_missing_cache_is_fine_damaged_one_a_note_orphan_removed_by_repair
     assert [p.relative_to(ds).as_posix() for p in report.orphans] == [orphan]
     old = time.time() - LEFTOVER_MIN_AGE_S - 5
     os.utime(ds / orphan, (old, old))
+    assert report.damaged_tile_caches == [second.name]
+    with Manifest.open(ds, readonly=True) as m:
+        before = (m.triplet(second.id).homography, [(p.id, p.status) for p in m.patches(second.id)])
     assert main(["check", str(ds), "--repair"]) == 0
-    assert f"removed orphan {orphan}" in capsys.readouterr().out and not (ds / orphan).exists()
-    assert (ds / damaged).is_file()  # referenced: not an orphan, only a slower gallery
+    out = capsys.readouterr().out
+    assert f"removed orphan {orphan}" in out and not (ds / orphan).exists()
+    assert f"rebuilt the patch-tile cache {damaged} of {second.name}" in out
+    assert "re-aligned" not in out  # only the cache was written again: the alignment is as it was
+    with Manifest.open(ds, readonly=True) as m:
+        assert (m.triplet(second.id).homography, [(p.id, p.status) for p in m.patches(second.id)]) == before
+        specs = [spec_of(p) for p in m.patches(second.id)]
+        phone = load_rgb(m.resolve(second.files.phone))
+    tiles = read_patch_tiles(ds / damaged, specs)
+    assert set(tiles) == {s.key for s in specs}
+    assert all(mean_abs(tiles[s.key][0], crop(phone, s.x, s.y, s.size)) < 3.0 for s in specs)
+    after = check_dataset(ds)
+    assert not after.damaged_tile_caches and not after.orphans and after.ok
 
 
 def test_align_job_writes_the_cache_before_the_row_is_stored(ds):
