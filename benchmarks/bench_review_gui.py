@@ -244,7 +244,12 @@ def main() -> int:
         hidden.rename(root / "tiles")
 
     def show(label, values, ref=None, target=None):
+        if not values:
+            print(f"{label:<44} (not measured in this run)")
+            return
         text = f"{label:<44} {statistics.median(values):8.1f} ms"
+        if len(values) > 1:
+            text += f" ({min(values):.0f}–{max(values):.0f})"
         if ref is not None:
             text += f"   reference {ref[0]}: {statistics.median(ref[1]):.1f} ms"
         if target is not None:
