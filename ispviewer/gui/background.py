@@ -14,7 +14,11 @@ With PySide6 6.11, under load, that hand-over deadlocked (the worker holding a Q
 waiting for the GIL, the GUI thread holding the GIL while waiting for that mutex, e.g. as it
 painted or relabelled pyqtgraph axes) or segfaulted, which hung or crashed the GUI test suite.
 One relay per application (not per Offload) also means no relay is ever destroyed in a worker
-thread that happened to drop the last reference to its Offload.  Debouncing stays superqt's
+thread that happened to drop the last reference to its Offload.  For the same reason a job's
+``on_done`` callback is held by the Offload on the GUI thread, not by the future the worker
+holds: a callback's closure often holds Qt objects (a session, a view), and had the worker dropped
+its last reference — a window closed while the job ran — the object would be destroyed in the
+worker, which deadlocks the same way.  Debouncing stays superqt's
 (``qdebounced``), on the GUI thread only.
 
 Cancelling is the job's own business (a ``threading.Event`` it checks, or ``Future.cancel`` for
@@ -59,7 +63,9 @@ class _Relay(QObject):
     @Slot(object)
     def _run(self, call: tuple) -> None:
         offload, fn, args = call
-        if not offload.closed:  # checked again on the GUI thread: shutdown may have come meanwhile
+        # checked again on the GUI thread: shutdown may have come meanwhile; a job's end is always
+        # delivered, so its callbacks are released here (and called unless shut down)
+        if not offload.closed or fn == offload._deliver:
             fn(*args)
 
 
@@ -88,6 +94,7 @@ class Offload:
     def __init__(self, name: str, workers: int = 1):
         self._relay = _gui_relay()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"ispviewer-{name}")
+        self._callbacks: dict[Future, list[Callable[[Future], None]]] = {}  # touched on the GUI thread only
         self.closed = False
 
     def submit(self, fn: Callable[..., Any], *args: Any,
@@ -98,8 +105,24 @@ class Offload:
         return future
 
     def when_done(self, future: Future, on_done: Callable[[Future], None]) -> None:
-        """Call ``on_done(future)`` on the GUI thread once ``future`` finished (or was cancelled)."""
-        future.add_done_callback(lambda f: self.on_gui(on_done, f))
+        """Call ``on_done(future)`` on the GUI thread once ``future`` finished (or was cancelled).
+
+        Called on the GUI thread; ``on_done`` is kept and released there, whatever thread ends the job.
+        """
+        self._callbacks.setdefault(future, []).append(on_done)
+        future.add_done_callback(self._finished)
+
+    def _finished(self, future: Future) -> None:
+        if threading.get_ident() == self._relay.gui_thread:
+            self._deliver(future)
+        else:  # even once shut down: the callbacks are dropped on the GUI thread
+            self._relay.handed.emit((self, self._deliver, (future,)))
+
+    def _deliver(self, future: Future) -> None:
+        callbacks = self._callbacks.pop(future, ())
+        if not self.closed:
+            for on_done in callbacks:
+                on_done(future)
 
     def on_gui(self, fn: Callable[..., Any], *args: Any) -> None:
         """Call ``fn(*args)`` on the GUI thread (at once when called there), unless shut down by then.

@@ -40,6 +40,33 @@ def test_progress_reported_from_a_worker_arrives_on_the_gui_thread_in_order(qapp
     pool.shutdown(wait=True)
 
 
+def test_a_callback_and_what_it_holds_are_released_on_the_gui_thread(qapp):
+    """A window closes while a job runs: its callback's closure (in the app, often a session or a
+    view: Qt objects, which deadlock when destroyed in a worker) must not die in the worker."""
+    pool = Offload("test")
+    go, started, released = threading.Event(), threading.Event(), []
+
+    class Witness:
+        def __del__(self):
+            released.append(threading.current_thread() is threading.main_thread())
+
+    def slow():
+        started.set()
+        go.wait(5)
+
+    witness = Witness()
+    pool.submit(slow, on_done=lambda f, w=witness: w)
+    del witness
+    assert started.wait(5)
+    pool.shutdown(wait=False)
+    go.set()
+    deadline = time.monotonic() + 5
+    while not released and time.monotonic() < deadline:
+        QApplication.processEvents()
+        time.sleep(0.01)
+    assert released == [True]
+
+
 def test_nothing_is_applied_once_shut_down(qapp):
     pool = Offload("test")
     go, applied = threading.Event(), []
