@@ -63,10 +63,7 @@ class _Relay(QObject):
     @Slot(object)
     def _run(self, call: tuple) -> None:
         offload, fn, args = call
-        # checked again on the GUI thread: shutdown may have come meanwhile; a job's end is always
-        # delivered, so its callbacks are released here (and called unless shut down)
-        if not offload.closed or fn == offload._deliver:
-            fn(*args)
+        offload.apply(fn, args)
 
 
 _relay: _Relay | None = None
@@ -117,6 +114,12 @@ class Offload:
             self._deliver(future)
         else:  # even once shut down: the callbacks are dropped on the GUI thread
             self._relay.handed.emit((self, self._deliver, (future,)))
+
+    def apply(self, fn: Callable[..., Any], args: tuple) -> None:
+        """On the GUI thread, what a worker handed over: ``fn(*args)`` unless shut down meanwhile
+        (checked again here); a job's end is always delivered, so its callbacks are released here."""
+        if not self.closed or fn == self._deliver:
+            fn(*args)
 
     def _deliver(self, future: Future) -> None:
         callbacks = self._callbacks.pop(future, ())
