@@ -40,7 +40,7 @@ from ispviewer.dataset.images import (
 )
 from ispviewer.dataset.manifest import MANIFEST_NAME, Manifest, ManifestError
 from ispviewer.dataset.orientation import NAMES, oriented_size
-from ispviewer.dataset.patch_tiles import PatchTilesError, read_index
+from ispviewer.dataset.patch_tiles import PatchTilesError, TileSpec, read_index, read_patch_tiles
 from ispviewer.dataset.records import AlignState, DecidedBy, PatchRecord, TripletRecord
 
 #: Temporary files of interrupted writes; --repair removes those older than this (seconds).
@@ -244,11 +244,12 @@ def _check_alignment(manifest: Manifest, t: TripletRecord, report: CheckReport, 
         problem = _aligned_problem(path, (t.raw.width, t.raw.height), deep)
         if problem:
             report.add(path, problem, t.name, repairable=True)
-    _check_tile_cache(manifest, t, report)
+    _check_tile_cache(manifest, t, report, deep)
 
 
-def _check_tile_cache(manifest: Manifest, t: TripletRecord, report: CheckReport) -> None:
-    """A damaged patch-tile cache is a note: it only costs the gallery speed (a missing one, nothing)."""
+def _check_tile_cache(manifest: Manifest, t: TripletRecord, report: CheckReport, deep: bool) -> None:
+    """A damaged patch-tile cache is a note: it only costs the gallery speed (a missing one, nothing).
+    The index is checked against the file's length; ``deep`` also decodes every tile (checksums)."""
     rel = patch_tiles_relpath(t.heatmap, getattr(t, "aligned_target", None))
     try:
         path = manifest.resolve(rel) if rel else None
@@ -257,7 +258,9 @@ def _check_tile_cache(manifest: Manifest, t: TripletRecord, report: CheckReport)
     if path is None or not path.is_file():
         return
     try:
-        read_index(path)
+        index = read_index(path)
+        if deep:
+            read_patch_tiles(path, [TileSpec(*(int(v) for v in tuple(e)[:5])) for e in index])
     except PatchTilesError as exc:
         report.damaged_tile_caches.append(t.name)
         report.notes.append(f"{rel}: {exc.reason} [triplet {t.name}]: the gallery cuts this triplet's tiles "

@@ -259,3 +259,16 @@ def test_align_job_writes_the_cache_before_the_row_is_stored(ds):
     rel = patch_tiles_relpath(result.heatmap)
     assert rel.split(".")[1] == job.heatmap.split(".")[1]  # the alignment's own token
     assert len(read_index(ds / rel)) == len(result.patches)
+
+
+def test_deep_check_decodes_every_tile(ds):
+    with Manifest.open(ds, readonly=True) as m:
+        t = m.triplets()[0]
+    rel = patch_tiles_relpath(t.heatmap)
+    data = bytearray((ds / rel).read_bytes())
+    data[-3000] ^= 0xFF  # inside a tile: the index and the length still agree
+    (ds / rel).write_bytes(bytes(data))
+    assert not check_dataset(ds).damaged_tile_caches  # the quick check reads the index only
+    deep = check_dataset(ds, deep=True)
+    assert deep.damaged_tile_caches == [t.name] and deep.ok
+    assert any(rel in n and "checksum mismatch" in n for n in deep.notes)
