@@ -10,7 +10,16 @@ Two things keep it honest:
   displacement is smooth at that scale, the estimator's noise is not;
 * where an image is flat (sky, crushed shadows, blown highlights) any estimator guesses, so the
   smoothing is a normalized convolution weighted by per-pixel trust, and the patch mean is
-  trust-weighted too.  A patch with too little trusted area is not measurable.
+  trust-weighted too.  A patch with too little trusted area is not measurable;
+* smoothing alone trades one bias for another: enough of it to quiet the estimator's noise also
+  flattens motion that truly varies inside a patch (a moved or turned object).  So the smoothing
+  is light, and what noise it leaves is removed by a shrinkage that knows the noise's power
+  (:func:`patch_flow_stats` with ``denoise``): each patch's flow is split into its best affine
+  fit (what a homography residual, lens distortion or a slight rotation leave: the estimator's
+  noise hardly moves a fit to thousands of pixels) and the remainder, and the remainder is
+  scaled by ``1 - noise / power`` (a Wiener gain), with the noise power taken from the quietest
+  patches of the same triplet.  Remainder well above the noise (local motion) is kept whole;
+  remainder at the noise level goes.
 """
 
 from __future__ import annotations
@@ -69,6 +78,15 @@ class PatchFlowStats:
     mean: np.ndarray  # (N,) float32, px
     p95: np.ndarray  # (N,) float32, px
     magnitude: np.ndarray  # residual magnitude map at the flow scale, NaN outside the given patches
+    noise_power: float = 0.0  # px^2, the flow noise the shrinkage removed (0: none)
+
+
+#: the noise power of a triplet's flow is this percentile of its patches' non-affine power ...
+NOISE_PERCENTILE = 25.0
+#: ... times this (the quietest patches still hold some true non-affine motion: lens distortion)
+NOISE_FACTOR = 1.5
+#: fewer measured patches than this: no noise estimate, nothing is shrunk
+MIN_NOISE_PATCHES = 8
 
 
 def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None,
@@ -90,14 +108,48 @@ def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None
     return out
 
 
+def _affine_fits(r: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
+    """Per patch, the weighted least-squares affine field (N, n * n, 2) of the flow ``r``
+    (N, n * n, 2; NaN: unknown) with weights ``w`` (N, n * n)."""
+    c = (np.arange(n) - (n - 1) / 2) / n
+    basis = np.stack([np.ones(n * n), np.tile(c, n), np.repeat(c, n)], axis=1)  # (n*n, 3): 1, x, y
+    known = np.isfinite(r).all(axis=2)
+    w = np.where(known, w, 0.0) + 1e-9
+    values = np.where(known[..., None], r, 0.0)
+    normal = np.einsum("pk,np,pl->nkl", basis, w, basis) + 1e-9 * np.eye(3)
+    rhs = np.einsum("pk,np,npc->nkc", basis, w, values)
+    coef = np.linalg.solve(normal, rhs)  # (N, 3, 2)
+    return np.einsum("pk,nkc->npc", basis, coef)
+
+
+def _denoise(r: np.ndarray, w: np.ndarray, n: int, measured: np.ndarray) -> tuple[np.ndarray, float]:
+    """The residual flow blocks ``r`` (N, n * n, 2) with the noise of their non-affine part shrunk
+    away (see the module's notes), and the noise power used; ``measured`` (N,) bool says which
+    patches may inform the noise estimate."""
+    fit = _affine_fits(r, w, n)
+    rest = r - fit
+    known = np.isfinite(rest).all(axis=2)
+    wk = np.where(known, w, 0.0)
+    power = np.where(known, (rest ** 2).sum(axis=2), 0.0)
+    power = (power * wk).sum(axis=1) / np.maximum(wk.sum(axis=1), 1e-9)  # (N,) px^2
+    usable = measured & (wk.sum(axis=1) > 0)
+    if usable.sum() < MIN_NOISE_PATCHES:
+        return r, 0.0
+    noise = NOISE_FACTOR * float(np.percentile(power[usable], NOISE_PERCENTILE))
+    gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0)
+    return fit + gain[:, None, None] * rest, noise
+
+
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
-                     offsets: np.ndarray, weight: np.ndarray | None = None) -> PatchFlowStats:
+                     offsets: np.ndarray, weight: np.ndarray | None = None, *,
+                     denoise: np.ndarray | None = None) -> PatchFlowStats:
     """Residual-flow statistics of every patch.
 
     ``flow`` (h, w, 2) is sampled at ``scale`` x the phone frame but holds phone-frame pixels
     (NaN where unknown); ``offsets`` (N, 2) are the patches' NCC offsets (dx, dy); ``weight``
     (h, w) weights the mean, and the p95 is taken over pixels of weight >= 0.5 where a patch has
-    enough of them.
+    enough of them.  ``denoise`` (N,) bool: shrink the flow's noise away (module notes), with the
+    noise power estimated from the patches marked True (those the aligner can measure).
     """
     magnitude = np.full(flow.shape[:2], np.nan, np.float32)
     n_patches = len(positions)
@@ -105,7 +157,15 @@ def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patc
         empty = np.zeros(0, np.float32)
         return PatchFlowStats(empty, empty, magnitude)
     lat = Lattice.of(positions, patch_size, scale)
+    noise = 0.0
     r = lat.view(flow) - lat.scatter(offsets.astype(np.float32))[:, None, :, None, :]
+    if denoise is not None:
+        w_blocks = np.ones((n_patches, lat.n * lat.n)) if weight is None else lat.blocks(weight).astype(np.float64)
+        clean, noise = _denoise(np.moveaxis(r, 2, 1).reshape(lat.rows, lat.cols, -1, 2)[lat.ri, lat.ci]
+                                .astype(np.float64), w_blocks, lat.n, np.asarray(denoise, bool))
+        grid = np.full((lat.rows, lat.cols, lat.n * lat.n, 2), np.nan, np.float32)
+        grid[lat.ri, lat.ci] = clean
+        r = np.moveaxis(grid.reshape(lat.rows, lat.cols, lat.n, lat.n, 2), 1, 2)
     m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (rows, n, cols, n)
     unused = lat.scatter(np.ones(n_patches), fill=0) == 0
     m[np.broadcast_to(unused[:, None, :, None], m.shape)] = np.nan
@@ -120,7 +180,7 @@ def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patc
     trusted = w >= 0.5
     enough = trusted.mean(axis=1) >= 0.1
     p95 = np.where(enough, _percentile(blocks, trusted, 95), _percentile(blocks, known, 95))
-    return PatchFlowStats(mean.astype(np.float32), p95.astype(np.float32), magnitude)
+    return PatchFlowStats(mean.astype(np.float32), p95.astype(np.float32), magnitude, noise)
 
 
 def _percentile(values: np.ndarray, mask: np.ndarray, q: float) -> np.ndarray:
