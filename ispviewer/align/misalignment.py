@@ -110,34 +110,36 @@ def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None
 
 def _affine_fits(r: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
     """Per patch, the weighted least-squares affine field (N, n * n, 2) of the flow ``r``
-    (N, n * n, 2; NaN: unknown) with weights ``w`` (N, n * n)."""
-    c = (np.arange(n) - (n - 1) / 2) / n
-    basis = np.stack([np.ones(n * n), np.tile(c, n), np.repeat(c, n)], axis=1)  # (n*n, 3): 1, x, y
-    known = np.isfinite(r).all(axis=2)
-    w = np.where(known, w, 0.0) + 1e-9
-    values = np.where(known[..., None], r, 0.0)
-    normal = np.einsum("pk,np,pl->nkl", basis, w, basis) + 1e-9 * np.eye(3)
-    rhs = np.einsum("pk,np,npc->nkc", basis, w, values)
-    coef = np.linalg.solve(normal, rhs)  # (N, 3, 2)
-    return np.einsum("pk,nkc->npc", basis, coef)
+    (N, n * n, 2, zeros where unknown) with weights ``w`` (N, n * n, zeros where unknown)."""
+    c = ((np.arange(n) - (n - 1) / 2) / n).astype(np.float32)
+    x, y = np.tile(c, n), np.repeat(c, n)  # block pixel p = row * n + column
+    one = np.ones_like(x)
+    basis = np.stack([one, x, y], axis=1)  # (n*n, 3)
+    moments = (w @ np.stack([one, x, y, x * x, x * y, y * y], axis=1)).astype(np.float64)  # (N, 6)
+    normal = moments[:, [[0, 1, 2], [1, 3, 4], [2, 4, 5]]] + 1e-9 * np.eye(3)
+    rhs = np.stack([(w * r[..., 0]) @ basis, (w * r[..., 1]) @ basis], axis=-1).astype(np.float64)  # (N, 3, 2)
+    return basis @ np.linalg.solve(normal, rhs).astype(np.float32)
 
 
 def _denoise(r: np.ndarray, w: np.ndarray, n: int, measured: np.ndarray) -> tuple[np.ndarray, float]:
-    """The residual flow blocks ``r`` (N, n * n, 2) with the noise of their non-affine part shrunk
-    away (see the module's notes), and the noise power used; ``measured`` (N,) bool says which
-    patches may inform the noise estimate."""
-    fit = _affine_fits(r, w, n)
-    rest = r - fit
-    known = np.isfinite(rest).all(axis=2)
-    wk = np.where(known, w, 0.0)
-    power = np.where(known, (rest ** 2).sum(axis=2), 0.0)
-    power = (power * wk).sum(axis=1) / np.maximum(wk.sum(axis=1), 1e-9)  # (N,) px^2
-    usable = measured & (wk.sum(axis=1) > 0)
+    """The residual flow blocks ``r`` (N, n * n, 2; NaN: unknown) with the noise of their non-affine
+    part shrunk away (see the module's notes), and the noise power used; ``w`` (N, n * n) weights,
+    ``measured`` (N,) bool says which patches may inform the noise estimate."""
+    known = ~np.isnan(r[..., 0])
+    w = np.where(known, w, np.float32(0))
+    values = np.where(known[..., None], r, np.float32(0))
+    fit = _affine_fits(values, w, n)
+    rest = values - fit
+    total = w.sum(axis=1)
+    power = (w * (rest[..., 0] ** 2 + rest[..., 1] ** 2)).sum(axis=1) / np.maximum(total, 1e-9)  # (N,) px^2
+    usable = measured & (total > 0)
     if usable.sum() < MIN_NOISE_PATCHES:
         return r, 0.0
     noise = NOISE_FACTOR * float(np.percentile(power[usable], NOISE_PERCENTILE))
-    gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0)
-    return fit + gain[:, None, None] * rest, noise
+    gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0).astype(np.float32)
+    out = fit + gain[:, None, None] * rest
+    out[~known] = np.nan
+    return out, noise
 
 
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
@@ -157,29 +159,25 @@ def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patc
         empty = np.zeros(0, np.float32)
         return PatchFlowStats(empty, empty, magnitude)
     lat = Lattice.of(positions, patch_size, scale)
+    n, pixels = lat.n, lat.n * lat.n
+    r = lat.blocks(flow).astype(np.float32) - offsets.astype(np.float32)[:, None, :]  # (N, n*n, 2)
+    wb = np.ones((n_patches, pixels), np.float32) if weight is None else lat.blocks(weight).astype(np.float32)
     noise = 0.0
-    r = lat.view(flow) - lat.scatter(offsets.astype(np.float32))[:, None, :, None, :]
     if denoise is not None:
-        w_blocks = np.ones((n_patches, lat.n * lat.n)) if weight is None else lat.blocks(weight).astype(np.float64)
-        clean, noise = _denoise(np.moveaxis(r, 2, 1).reshape(lat.rows, lat.cols, -1, 2)[lat.ri, lat.ci]
-                                .astype(np.float64), w_blocks, lat.n, np.asarray(denoise, bool))
-        grid = np.full((lat.rows, lat.cols, lat.n * lat.n, 2), np.nan, np.float32)
-        grid[lat.ri, lat.ci] = clean
-        r = np.moveaxis(grid.reshape(lat.rows, lat.cols, lat.n, lat.n, 2), 1, 2)
-    m = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (rows, n, cols, n)
-    unused = lat.scatter(np.ones(n_patches), fill=0) == 0
-    m[np.broadcast_to(unused[:, None, :, None], m.shape)] = np.nan
-    lat.view(magnitude)[...] = m
-    blocks = lat.blocks(magnitude).astype(np.float64)  # (N, n*n)
-    known = np.isfinite(blocks)
-    w = known.astype(np.float64) if weight is None else lat.blocks(weight).astype(np.float64) * known
-    values = np.where(known, blocks, 0.0)
-    total = w.sum(axis=1)
-    plain = values.sum(axis=1) / np.maximum(known.sum(axis=1), 1)
-    mean = np.where(total > 1e-6, (values * w).sum(axis=1) / np.maximum(total, 1e-6), plain)
+        r, noise = _denoise(r, wb, n, np.asarray(denoise, bool))
+    blocks = np.sqrt(r[..., 0] ** 2 + r[..., 1] ** 2)  # (N, n*n), NaN where unknown
+    grid = np.full((lat.rows, lat.cols, n, n), np.nan, np.float32)
+    grid[lat.ri, lat.ci] = blocks.reshape(n_patches, n, n)
+    lat.view(magnitude)[...] = np.moveaxis(grid, 2, 1)
+    known = ~np.isnan(blocks)
+    w = np.where(known, wb, np.float32(0))
+    values = np.where(known, blocks, np.float32(0))
+    total = w.sum(axis=1, dtype=np.float64)
+    plain = values.sum(axis=1, dtype=np.float64) / np.maximum(known.sum(axis=1), 1)
+    mean = np.where(total > 1e-6, (values * w).sum(axis=1, dtype=np.float64) / np.maximum(total, 1e-6), plain)
     trusted = w >= 0.5
     enough = trusted.mean(axis=1) >= 0.1
-    p95 = np.where(enough, _percentile(blocks, trusted, 95), _percentile(blocks, known, 95))
+    p95 = _percentile(blocks, np.where(enough[:, None], trusted, known), 95)
     return PatchFlowStats(mean.astype(np.float32), p95.astype(np.float32), magnitude, noise)
 
 
