@@ -59,7 +59,6 @@ class AlignParams:
     stats_scale: float = 0.25  # patch statistics (and smoothing) at this fraction, <= flow_scale
     flow_smooth_px: float = 4.0  # sigma (phone px) of the smoothing of flow vectors before measuring
     #                              (light: the per-patch noise shrinkage removes what noise it leaves)
-    refit_smooth_px: float = 10.0  # the same for the homography's re-fit to the flow
     normalize_sigma_px: float = 16.0  # local-contrast window (phone px) of the photometric normalization
     normalize_blur_px: float = 1.0  # light blur (phone px) of both luminances before normalizing
     structure_px: tuple[float, float] = (0.5, 2.0)  # local RMS gradient (grey levels / phone px):
@@ -293,11 +292,10 @@ def _measure(H: np.ndarray, flow: np.ndarray, p_tensor, t_tensor, consistent: tu
                           clipped_share > params.max_clipped_share, inconsistent > params.max_inconsistent_share,
                           found.at_edge)
     measurable = np.array([c is None or c == EDGE_OF_SEARCH for c in causes])
-    stats = patch_flow_stats(smooth_flow(flow, params.flow_smooth_px * q, weight), q, positions, size, offsets,
-                             weight, denoise=measurable)
+    flow = smooth_flow(flow, params.flow_smooth_px * q, weight)
+    stats = patch_flow_stats(flow, q, positions, size, offsets, weight, denoise=measurable)
     if params.refine:  # the residuals stay: only how (H, offsets) express each patch's match changes
-        H, offsets = _refit(H, smooth_flow(flow, params.refit_smooth_px * q, weight), weight, positions, offsets,
-                            phone_size, target_size, params)
+        H, offsets = _refit(H, flow, weight, positions, offsets, phone_size, target_size, params)
     magnitude = stats.magnitude
     if not measurable.all():
         lat = Lattice.of(positions, size, q)
