@@ -285,7 +285,11 @@ class ReviewController(QObject):
     def _dialog_closed(self, dialog) -> None:
         if self.queue_dialog is dialog:
             self.queue_dialog = None
+        window = dialog.parentWidget()
         dialog.deleteLater()
+        if window is not None:  # the keys back to where they were: the tiles or the images
+            window.activateWindow()
+            (self.gallery.grid if self.gallery_visible else self.viewer).setFocus()
 
     def shutdown(self) -> None:
         self.panels.shutdown()
