@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import numpy as np
+from review_helpers import three_triplets
 
 from ispviewer.dataset.review.filters import TripletSelection
 from ispviewer.dataset.review.queues import QueueKind, QueueSpec
 from ispviewer.gui.gallery_options import TileOptions, heatmap_patch_rgba, uniform_heatmap_rgba
 from ispviewer.gui.heatmap_style import heatmap_rgba
 from ispviewer.gui.queue_choice import filter_choices, spec_from_dict, spec_to_dict, without_unavailable
-from review_helpers import three_triplets
 
 
 def test_a_spec_survives_its_remembered_form():
