@@ -166,6 +166,12 @@ class OutputTiles(QObject):
         self._errors[(triplet_id, next(iter(keys))[1])] = reason
         self.ready.emit()
 
+    def settled(self, patches: list[PatchRecord]) -> bool:
+        """Every output of ``patches`` is there or known not to come (no weights, a failure)."""
+        w = self.weights()
+        return w is None or all((p.id, w.key) in self._outputs or (p.triplet_id, w.key) in self._errors
+                                for p in patches)
+
     @property
     def busy(self) -> bool:
         """Outputs of the current page are still being rendered."""

@@ -73,6 +73,13 @@ class TilePanels(QObject):
         self.request(self._page)
         self.ready.emit()
 
+    def settled(self, patches: list[PatchRecord]) -> bool:
+        """Every panel the options ask for is made for ``patches`` (for screenshots and tests)."""
+        o = self.state.gallery
+        return ((not o.difference or all(self.extras.difference(p.id) is not None for p in patches))
+                and (not o.heatmap or all(self.extras.heatmap(p.id) is not None for p in patches))
+                and (not o.output or self.outputs.settled(patches)))
+
     # ----------------------------------------------------------------- painting
 
     def paint(self, painter: QPainter, x: int, y: int, size: int, gap: int, patch: PatchRecord,
