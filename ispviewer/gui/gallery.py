@@ -264,6 +264,7 @@ class PatchGallery(QWidget):
 
     def _on_options(self, *_args) -> None:
         """A tile option changed: tiles of another width, their extras asked for."""
+        self._update_header()
         self.grid.relayout()
         self.panels.refresh()
         self.set_focus(self.focus)
@@ -296,6 +297,7 @@ class PatchGallery(QWidget):
                                 f"of {self.queue.total}")
         else:
             self.header.setText(f"{review.summary}   page {self.page + 1} of {self.page_count()}   "
+                                f"tiles: {self.panels.caption()}   "
                                 "arrows · A/R/F · Space flicker · Enter open · PgDown/PgUp · V back")
 
     # ----------------------------------------------------------------- focus and selection

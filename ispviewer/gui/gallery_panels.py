@@ -52,6 +52,12 @@ class TilePanels(QObject):
     def names(self) -> tuple[str, ...]:
         return self.state.gallery.panels()
 
+    def caption(self) -> str:
+        """The panels left to right, in words, e.g. "phone + heatmap | target | network output"."""
+        words = {PHONE_PANEL: "phone + heatmap" if self.state.gallery.heatmap else "phone", TARGET_PANEL: "target",
+                 OUTPUT_PANEL: "network output", DIFFERENCE_PANEL: "difference"}
+        return " | ".join(words[n] for n in self.names)
+
     def attach(self, session) -> None:
         self.extras.attach(session)
         self.outputs.attach(session)

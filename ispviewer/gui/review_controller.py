@@ -55,9 +55,10 @@ class ReviewController(QObject):
         self.tiles.failed.connect(lambda text: self.message.emit(f"gallery: {text}", 5000))
         self.label = QLabel()
         self.label.setObjectName("queueStatus")
-        # the status bar may shorten it: it never widens the window's minimum
-        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.label.setMinimumWidth(0)
+        # its whole text where the status bar has room (also beside a message); the status bar may
+        # shorten it, so it never widens the window's minimum
+        self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(1)
         self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
         #: N zooms in when the patch would show smaller than this share of the pane (a setting)
         self.min_patch_share = MIN_PATCH_SHARE
