@@ -362,6 +362,10 @@ class PatchGallery(QWidget):
         if patch is not None:
             self.open_requested.emit(patch)
 
+    def hideEvent(self, event) -> None:  # noqa: N802
+        super().hideEvent(event)
+        self.panels.request([])  # off screen: the extras still being made for the page stop
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         self.grid.relayout()

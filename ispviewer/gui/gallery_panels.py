@@ -71,8 +71,7 @@ class TilePanels(QObject):
         """``patches`` are the page on screen: make what the options ask for."""
         self._page = list(patches)
         self.extras.request(self._page)
-        if self.state.gallery.output:
-            self.outputs.request(self._page)
+        self.outputs.request(self._page if self.state.gallery.output else [])  # off: renders in flight stop
 
     def refresh(self) -> None:
         """Options, colours or weights changed: the page's extras anew (cached ones are kept)."""
