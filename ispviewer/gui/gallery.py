@@ -362,6 +362,11 @@ class PatchGallery(QWidget):
         if patch is not None:
             self.open_requested.emit(patch)
 
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if event.spontaneous() and self.page_patches:  # the window is back (the gallery asks itself otherwise)
+            self.panels.request(self.page_patches)
+
     def hideEvent(self, event) -> None:  # noqa: N802
         super().hideEvent(event)
         self.panels.request([])  # off screen: the extras still being made for the page stop

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QMenu, QToolBar
 from guihelpers import grab_rgb, press_keys
 from inferdata import copy_dataset, demo_template, expected_output, raw_path, save_model, use_weights
 from ispviewer.gui.gallery import GAP
+from ispviewer.gui.gallery_extras import qimage_rgb
 from ispviewer.gui.heatmap_style import colour_table
 from ispviewer.gui.output_canvas import to_uint8
 
@@ -152,3 +153,13 @@ def test_output_tile_is_the_networks_render_of_the_patch(qtbot, make_window, dem
         p = g.page_patches[i]
         expect = to_uint8(expected_output(weights, raw_path(w, p.triplet), (p.x, p.y, p.size, p.size)))
         assert np.abs(panel(g, grab, i, 2) - expect.astype(np.int32)).max() <= 1
+    click_option(qtbot, w, "output")  # off and on again: the outputs are cached, nothing is rendered anew
+    click_option(qtbot, w, "output")
+    assert all(outputs.output(p) is not None for p in g.page_patches) and not outputs.busy
+    other = save_model(tmp_path / "other.pt", seed=5)
+    use_weights(w, qtbot, other)  # other weights: other outputs, rendered in the background again
+    qtbot.waitUntil(lambda: outputs.output(first) is not None, timeout=60000)
+    again = qimage_rgb(outputs.output(first)).astype(np.int32)
+    expect = to_uint8(expected_output(other, raw_path(w, first.triplet), (first.x, first.y, first.size, first.size)))
+    assert np.abs(again - expect).max() <= 1
+    assert np.abs(again - panel(g, grab, 0, 2)).max() > 5  # not the first weights' output
