@@ -112,6 +112,11 @@ def test_filters_and_shard_make_the_builders_queue(qtbot, make_window, tmp_path)
     assert review.queue.patch_ids() == expected(dataset, spec)
     assert {window.session.patch(i).triplet for i in review.queue.patch_ids()} == names
     assert "split train" in window.review.label.text() and "shard 2/2" in window.review.label.text()
+    dialog = open_dialog(qtbot, window)
+    assert dialog.spec() == spec  # the dialog opens on the active queue
+    qtbot.mouseClick(dialog.include_decided, Qt.MouseButton.LeftButton)
+    click(qtbot, dialog, QDialogButtonBox.StandardButton.Ok)
+    assert window.state.review.spec.include_decided and "worst +decided [" in window.review.label.text()
 
 
 def test_an_empty_queue_says_so_in_the_gallery(qtbot, window):
