@@ -31,6 +31,8 @@ from ispviewer.gui.state import WindowState
 EXTRAS_CACHE = 480
 #: decoded heatmap files kept
 HEATMAP_FILES = 8
+#: differences computed (and shown) together
+DIFFERENCE_CHUNK = 8
 
 
 def qimage_rgb(image: QImage) -> np.ndarray:
@@ -192,12 +194,13 @@ class TileExtras(QObject):
             if tile is None or p.id in self._differences or ("difference", p.id) in self._in_flight:
                 continue
             pairs[p.id] = (qimage_rgb(tile.phone), qimage_rgb(tile.target))
-        if not pairs:
-            return
-        keys = {("difference", pid) for pid in pairs}
-        self._in_flight |= keys
-        self._offload.submit(differences, pairs,
-                             on_done=lambda f, k=keys, e=self._epoch: self._differences_done(f, k, e))
+        items = list(pairs.items())
+        for start in range(0, len(items), DIFFERENCE_CHUNK):  # shown a few at a time, as they are made
+            chunk = dict(items[start:start + DIFFERENCE_CHUNK])
+            keys = {("difference", pid) for pid in chunk}
+            self._in_flight |= keys
+            self._offload.submit(differences, chunk,
+                                 on_done=lambda f, k=keys, e=self._epoch: self._differences_done(f, k, e))
 
     def _differences_done(self, future, keys, epoch) -> None:
         if epoch != self._epoch:
