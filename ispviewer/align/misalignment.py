@@ -116,36 +116,54 @@ def smooth_flow(flow: np.ndarray, sigma: float, weight: np.ndarray | None = None
 
 def _affine_fits(r: np.ndarray, w: np.ndarray, n: int) -> np.ndarray:
     """Per patch, the weighted least-squares affine field (N, n * n, 2) of the flow ``r``
-    (N, n * n, 2, zeros where unknown) with weights ``w`` (N, n * n, zeros where unknown)."""
-    c = ((np.arange(n) - (n - 1) / 2) / n).astype(np.float32)
-    x, y = np.tile(c, n), np.repeat(c, n)  # block pixel p = row * n + column
-    one = np.ones_like(x)
-    basis = np.stack([one, x, y], axis=1)  # (n*n, 3)
-    moments = (w @ np.stack([one, x, y, x * x, x * y, y * y], axis=1)).astype(np.float64)  # (N, 6)
-    normal = moments[:, [[0, 1, 2], [1, 3, 4], [2, 4, 5]]] + 1e-9 * np.eye(3)
-    rhs = np.stack([(w * r[..., 0]) @ basis, (w * r[..., 1]) @ basis], axis=-1).astype(np.float64)  # (N, 3, 2)
-    return basis @ np.linalg.solve(normal, rhs).astype(np.float32)
+    (N, n * n, 2, zeros where unknown) with weights ``w`` (N, n * n, zeros where unknown).
+
+    Sums along rows and columns, not matrix products: a multi-threaded BLAS on these small
+    products costs ten times more on a busy machine.
+    """
+    c = ((np.arange(n) - (n - 1) / 2) / n).astype(np.float32)  # block coordinate of column / row
+    w3 = w.reshape(-1, n, n)  # (N, row = y, column = x)
+    by_x, by_y = w3.sum(axis=1), w3.sum(axis=2)  # (N, n): weight per column, per row
+    s0, sx, sy = by_x.sum(axis=1), by_x @ c, by_y @ c
+    sxx, syy, sxy = by_x @ (c * c), by_y @ (c * c), (w3 @ c) @ c
+    normal = np.stack([np.stack([s0, sx, sy], -1), np.stack([sx, sxx, sxy], -1), np.stack([sy, sxy, syy], -1)],
+                      axis=1).astype(np.float64) + 1e-9 * np.eye(3)  # (N, 3, 3)
+    rhs = np.empty((len(w3), 3, 2))
+    for k in (0, 1):
+        v = w3 * r[..., k].reshape(w3.shape)
+        v_x, v_y = v.sum(axis=1), v.sum(axis=2)
+        rhs[:, 0, k], rhs[:, 1, k], rhs[:, 2, k] = v_y.sum(axis=1), v_x @ c, v_y @ c
+    coef = np.linalg.solve(normal, rhs).astype(np.float32)  # (N, 3, 2): offset, d/dx, d/dy
+    fit = np.empty((len(w3), n, n, 2), np.float32)
+    for k in (0, 1):
+        fit[..., k] = (coef[:, 0, k, None, None] + coef[:, 1, k, None, None] * c[None, None, :]
+                       + coef[:, 2, k, None, None] * c[None, :, None])
+    return fit.reshape(r.shape)
 
 
 def _denoise(r: np.ndarray, w: np.ndarray, n: int, measured: np.ndarray) -> tuple[np.ndarray, float]:
     """The residual flow blocks ``r`` (N, n * n, 2; NaN: unknown) with the noise of their non-affine
     part shrunk away (see the module's notes), and the noise power used; ``w`` (N, n * n) weights,
     ``measured`` (N,) bool says which patches may inform the noise estimate."""
-    known = ~np.isnan(r[..., 0])
-    w = np.where(known, w, np.float32(0))
-    values = np.where(known[..., None], r, np.float32(0))
-    fit = _affine_fits(values, w, n)
-    rest = values - fit
+    unknown = np.isnan(r[..., 0])
+    if unknown.any():
+        w = np.where(unknown, np.float32(0), w)
+        r = np.where(unknown[..., None], np.float32(0), r)
+    fit = _affine_fits(r, w, n)
+    rest = r - fit
     total = w.sum(axis=1)
     power = (w * (rest[..., 0] ** 2 + rest[..., 1] ** 2)).sum(axis=1) / np.maximum(total, 1e-9)  # (N,) px^2
     usable = measured & (total > 0)
     if usable.sum() < MIN_NOISE_PATCHES:
-        return r, 0.0
-    noise = min(NOISE_FACTOR * float(np.percentile(power[usable], NOISE_PERCENTILE)), MAX_NOISE_POWER)
-    gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0).astype(np.float32)
-    out = fit + gain[:, None, None] * rest
-    out[~known] = np.nan
-    return out, noise
+        out = r
+    else:
+        noise = min(NOISE_FACTOR * float(np.percentile(power[usable], NOISE_PERCENTILE)), MAX_NOISE_POWER)
+        gain = np.clip(1.0 - noise / np.maximum(power, 1e-12), 0.0, 1.0).astype(np.float32)
+        rest *= gain[:, None, None]
+        out = fit + rest
+    if unknown.any():
+        out[unknown] = np.nan
+    return out, (0.0 if usable.sum() < MIN_NOISE_PATCHES else noise)
 
 
 def patch_flow_stats(flow: np.ndarray, scale: float, positions: np.ndarray, patch_size: int,
