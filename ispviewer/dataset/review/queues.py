@@ -29,6 +29,7 @@ import numpy as np
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import PatchRecord
 from ispviewer.dataset.review.filters import TripletSelection
+from ispviewer.dataset.review.ordering import lex_order
 
 DEFAULT_BAND_PX = 0.3
 
@@ -99,7 +100,7 @@ class Queue:
     entries: np.ndarray  # int64 indices into order
 
     def __post_init__(self):
-        sorter = np.argsort(self.order, kind="stable")
+        sorter = lex_order([self.order])  # ids are unique: the same as a stable argsort, faster
         self._sorted_ids, self._sorter = self.order[sorter], sorter
 
     def __len__(self) -> int:
@@ -192,24 +193,26 @@ def build_queue(manifest: Manifest, spec: QueueSpec) -> Queue:
     threshold = manifest.threshold_px
     triplets = spec.selection.triplet_ids(manifest)
     statuses = ("accepted", "rejected") if spec.audit_rejected else ("accepted",)
-    packed, key = manifest.queue_candidates(spec.kind.value, threshold_px=threshold, band_px=spec.band_px,
-                                            audit_statuses=statuses, triplet_ids=triplets)
-    triplet_ids = packed >> 33
-    patch_ids = (packed >> 1) & ((1 << 32) - 1)
-    decided = (packed & 1).astype(bool)
-    if packed.size:
+    found = manifest.queue_candidates(spec.kind.value, threshold_px=threshold, band_px=spec.band_px,
+                                      audit_statuses=statuses, triplet_ids=triplets)
+    patch_ids, triplet_ids, key = found.patch_ids, found.triplet_ids, found.keys
+    if patch_ids.size:
+        if np.any(patch_ids[1:] < patch_ids[:-1]):  # an index read: patch id order first, so
+            by_id = lex_order([patch_ids])  # that ties below keep it
+            patch_ids, triplet_ids, key = patch_ids[by_id], triplet_ids[by_id], key[by_id]
         rank = _name_rank(manifest)[triplet_ids]
         if spec.kind == QueueKind.WORST:
-            order = np.lexsort((patch_ids, rank, -key))
+            order = lex_order([-key, rank])
         elif spec.kind == QueueKind.NEAR_THRESHOLD:
-            order = np.lexsort((patch_ids, rank, key))
+            order = lex_order([key, rank])
         elif spec.kind == QueueKind.FLAGGED:
-            order = np.lexsort((patch_ids, key, rank))
-        else:
-            order = np.lexsort((patch_ids, _seeded_hash(patch_ids, spec.seed)))
+            order = lex_order([rank, key])
+        else:  # splitmix64 is a bijection: no two patches share a place, any sort gives one order
+            order = np.argsort(_seeded_hash(patch_ids, spec.seed))
         if spec.limit is not None:
             order = order[:spec.limit]
-        patch_ids, triplet_ids, decided = patch_ids[order], triplet_ids[order], decided[order]
+        patch_ids, triplet_ids = patch_ids[order], triplet_ids[order]
+    decided = np.isin(patch_ids, found.person_decided)
     entries = np.arange(patch_ids.size, dtype=np.int64)
     if not spec.include_decided:
         entries = entries[~decided]
