@@ -102,10 +102,17 @@ class TripletTableModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def update_record(self, record: TripletRecord) -> None:
+        """A triplet's fresh record (after a decision): only the cells whose value changed repaint.
+
+        A change that leaves the name alone does not make the sorted view re-sort, and one that
+        shows nothing new (a person confirming the aligner) costs nothing.
+        """
         for row, old in enumerate(self.records):
             if old.id == record.id:
                 self.records[row] = record
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                changed = [c for c in range(len(COLUMNS)) if self._value(old, c) != self._value(record, c)]
+                if changed:
+                    self.dataChanged.emit(self.index(row, min(changed)), self.index(row, max(changed)))
                 return
 
     def set_load_error(self, name: str, message: str | None) -> None:
@@ -293,9 +300,10 @@ class TripletBrowser(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # "flag", "mean px" whole
-        # widths from the rows in view (and a few more), not every row: thousands of triplets would
-        # make each reset and each selection measure every cell
+        # columns are fitted to their contents when the rows change (see _fit_columns), not on every
+        # cell change: a header in ResizeToContents mode re-measures its columns after each decision
+        # (~150 ms with thousands of triplets); widths from the rows in view and a few more
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setResizeContentsPrecision(RESIZE_PRECISION_ROWS)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # long phone names are elided
         header.resizeSection(1, PHONE_COLUMN_WIDTH)
@@ -303,6 +311,7 @@ class TripletBrowser(QWidget):
         header.setSectionResizeMode(ERROR_COL, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(ERROR_COL, 72)  # a word; the whole message is its tooltip
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.model.modelReset.connect(self._fit_columns)
 
         filters = QHBoxLayout()
         filters.addWidget(self.status_box)
@@ -332,6 +341,13 @@ class TripletBrowser(QWidget):
         self.checking_files = False
         if not future.cancelled() and future.exception() is None:
             self.model.set_missing(future.result())
+            self._fit_columns()  # a missing-file mark widens the name column
+
+    def _fit_columns(self) -> None:
+        """Size every column but the phone and error ones (elided, tooltips) to its contents."""
+        for col in range(len(COLUMNS)):
+            if col not in (1, ERROR_COL):
+                self.table.resizeColumnToContents(col)
 
     def shutdown(self) -> None:
         """No file check is applied any more (the window closes)."""

@@ -155,3 +155,55 @@ def test_lex_order_is_lexsort_also_when_the_keys_do_not_fit_in_one_integer():
     assert np.array_equal(lex_order([np.array([5, 5, 5])]), [0, 1, 2])  # equal keys keep the input order
     digest = hashlib.sha1(lex_order([rng.integers(0, 9, 1000), rng.integers(0, 9, 1000)]).tobytes())
     assert digest.hexdigest()  # an int64 array, as the callers index with it
+
+
+def naive_next_open(q, position, step, triplet_id=None, other_than=None):
+    n = len(q)
+    walk = range(position + 1, n) if step > 0 else range(min(position, n) - 1, -1, -1)
+    for j in walk:
+        if j < 0:
+            continue
+        i = q.entries[j]
+        if q.decided[i] or (triplet_id is not None and q.triplet_ids[i] != triplet_id) or \
+                (other_than is not None and q.triplet_ids[i] == other_than):
+            continue
+        return j
+    return None
+
+
+def test_next_open_walks_exactly_like_looking_at_every_entry(tmp_path):
+    rng = np.random.default_rng(7)
+    with random_dataset(tmp_path / "ds", 6) as m:
+        for spec in (QueueSpec("worst", include_decided=True), QueueSpec("worst"), QueueSpec("audit")):
+            q = build_queue(m, spec)
+            ids = q.patch_ids()
+            for pid in rng.choice(ids, size=len(ids) // 3, replace=False):
+                q.mark(int(pid))  # decided while walking
+            triplets = sorted({int(t) for t in q.triplet_ids}) + [10_000]
+            for position in range(-2, len(q) + 2):
+                for step in (1, -1):
+                    assert q.next_open(position, step) == naive_next_open(q, position, step)
+                    for t in triplets:
+                        assert q.next_open(position, step, triplet_id=t) == \
+                            naive_next_open(q, position, step, triplet_id=t), (position, step, t)
+                        assert q.next_open(position, step, other_than=t) == \
+                            naive_next_open(q, position, step, other_than=t), (position, step, t)
+
+
+def test_next_open_across_long_runs_of_decided_entries():
+    from ispviewer.dataset.review.queues import Queue
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    order = rng.permutation(n).astype(np.int64) + 1
+    triplet_ids = rng.integers(1, 6, n).astype(np.int64)
+    decided = rng.random(n) < 0.98  # long runs to skip, in chunks of growing size
+    q = Queue(QueueSpec("worst", include_decided=True), 1.2, order, triplet_ids, decided, np.arange(n))
+    for position in list(range(-1, 40)) + list(rng.integers(0, n, 60)) + [n - 1, n]:
+        for step in (1, -1):
+            assert q.next_open(int(position), step) == naive_next_open(q, int(position), step)
+            for t in (1, 3, 9):
+                assert q.next_open(int(position), step, triplet_id=t) == \
+                    naive_next_open(q, int(position), step, triplet_id=t)
+                assert q.next_open(int(position), step, other_than=t) == \
+                    naive_next_open(q, int(position), step, other_than=t)

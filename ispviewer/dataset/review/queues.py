@@ -102,6 +102,7 @@ class Queue:
     def __post_init__(self):
         sorter = lex_order([self.order])  # ids are unique: the same as a stable argsort, faster
         self._sorted_ids, self._sorter = self.order[sorter], sorter
+        self._by_triplet: tuple[np.ndarray, np.ndarray] | None = None  # see _entries_of
 
     def __len__(self) -> int:
         return int(self.entries.size)
@@ -174,18 +175,51 @@ class Queue:
                   other_than: int | None = None) -> int | None:
         """The next entry after ``position`` (``step`` +1) or before it (-1) that no person has
         decided yet, optionally only within ``triplet_id`` or outside ``other_than``; None when
-        there is none (vectorised: a few ms on 300K entries)."""
-        mask = ~self.decided[self.entries]
+        there is none.  Within a triplet only its own entries are looked at (grouped once per
+        queue); otherwise the entries are scanned in growing chunks from ``position``, so the
+        usual answer — a few entries on — costs microseconds, and none at all a few ms."""
         if triplet_id is not None:
-            mask &= self.triplet_ids[self.entries] == triplet_id
-        if other_than is not None:
-            mask &= self.triplet_ids[self.entries] != other_than
+            candidates = self._entries_of(triplet_id)
+            if step > 0:
+                candidates = candidates[np.searchsorted(candidates, position, side="right"):]
+            else:
+                candidates = candidates[:np.searchsorted(candidates, position, side="left")][::-1]
+            found = self._first_open(candidates, other_than)
+            return None if found is None else int(candidates[found])
+        n = self.entries.size
         if step > 0:
             start = max(position + 1, 0)
-            found = np.flatnonzero(mask[start:])
-            return int(start + found[0]) if found.size else None
-        found = np.flatnonzero(mask[:max(min(position, mask.size), 0)])
-        return int(found[-1]) if found.size else None
+            found = self._first_open(np.arange(start, n), other_than)
+            return None if found is None else start + found
+        stop = max(min(position, n), 0)
+        found = self._first_open(np.arange(stop - 1, -1, -1), other_than)
+        return None if found is None else stop - 1 - found
+
+    def _first_open(self, positions: np.ndarray, other_than: int | None) -> int | None:
+        """Index into ``positions`` (entry positions, in walking order) of the first open one."""
+        chunk, at = 64, 0
+        while at < positions.size:
+            part = self.entries[positions[at:at + chunk]]
+            mask = ~self.decided[part]
+            if other_than is not None:
+                mask &= self.triplet_ids[part] != other_than
+            hit = np.flatnonzero(mask)
+            if hit.size:
+                return at + int(hit[0])
+            at += chunk
+            chunk = min(chunk * 4, 1 << 16)
+        return None
+
+    def _entries_of(self, triplet_id: int) -> np.ndarray:
+        """The positions of the entries of ``triplet_id``, ascending (grouped on first use)."""
+        if self._by_triplet is None:
+            tids = self.triplet_ids[self.entries]
+            grouped = lex_order([tids])  # by triplet, each triplet's entries in queue order
+            sorted_tids = tids[grouped]
+            self._by_triplet = (sorted_tids, grouped)
+        sorted_tids, grouped = self._by_triplet
+        lo, hi = np.searchsorted(sorted_tids, triplet_id, "left"), np.searchsorted(sorted_tids, triplet_id, "right")
+        return grouped[lo:hi]
 
 
 def build_queue(manifest: Manifest, spec: QueueSpec) -> Queue:
