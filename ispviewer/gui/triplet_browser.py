@@ -83,11 +83,17 @@ class TripletTableModel(QAbstractTableModel):
         self.load_errors: dict[str, str] = {}
         self.missing: dict[str, str] = {}  # name -> "missing: phone.jpg, …" (files not on disk)
         self.tags: dict[str, tuple[str, ...]] = {}
+        self._rows: dict[str, int] = {}  # name -> row
+
+    def row_of(self, name: str | None) -> int | None:
+        """The row of the triplet called ``name`` (None: not in the table)."""
+        return self._rows.get(name) if name is not None else None
 
     def set_records(self, records: list[TripletRecord], missing: dict[str, str] | None = None,
                     tags: dict[str, tuple[str, ...]] | None = None) -> None:
         self.beginResetModel()
         self.records = list(records)
+        self._rows = {r.name: row for row, r in enumerate(self.records)}
         self.missing = dict(missing or {})
         if tags is not None:
             self.tags = dict(tags)
@@ -402,24 +408,34 @@ class TripletBrowser(QWidget):
         index = self.table.currentIndex()
         return self.proxy.index(index.row(), 0).data() if index.isValid() else None
 
+    def visible_row(self, name: str | None) -> int | None:
+        """The row ``name`` is shown at (sorted, filtered), None when it is not shown — looked up,
+        not searched: the walk to the next triplet asks on every move."""
+        row = self.model.row_of(name)
+        if row is None:
+            return None
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        return index.row() if index.isValid() else None
+
     def select(self, name: str) -> bool:
-        for row in range(self.proxy.rowCount()):
-            if self.proxy.index(row, 0).data() == name:
-                self.table.setCurrentIndex(self.proxy.index(row, 0))
-                self.table.scrollTo(self.proxy.index(row, 0))
-                return True
+        row = self.visible_row(name)
+        if row is not None:
+            self.table.setCurrentIndex(self.proxy.index(row, 0))
+            self.table.scrollTo(self.proxy.index(row, 0))
+            return True
         self.table.clearSelection()
         return False
 
     def neighbour(self, name: str | None, step: int) -> str | None:
         """The triplet ``step`` rows from ``name`` in the visible order (None past either end)."""
-        names = self.visible_names()
-        if not names:
+        count = self.proxy.rowCount()
+        if not count:
             return None
-        if name not in names:
-            return names[0] if step > 0 else names[-1]
-        i = names.index(name) + step
-        return names[i] if 0 <= i < len(names) else None
+        row = self.visible_row(name)
+        if row is None:
+            return self.proxy.index(0 if step > 0 else count - 1, 0).data()
+        i = row + step
+        return self.proxy.index(i, 0).data() if 0 <= i < count else None
 
     def _follow(self, record: TripletRecord | None) -> None:
         """The current triplet changed: its row is selected."""

@@ -58,3 +58,33 @@ def test_the_queue_position_is_saved_once_resting_and_when_the_dataset_closes(qt
     w.close_dataset()  # before the debounce: the position is written while closing
     with Manifest.open(dataset, readonly=True) as m:
         assert m.review_position(annotator, key) == last
+
+
+def test_without_a_heatmap_file_the_loader_draws_the_patches_heatmap_off_the_gui_thread(qtbot, window,
+                                                                                        dataset, monkeypatch):
+    import numpy as np
+
+    from ispviewer.gui.heatmap_style import heatmap_rgba
+    from ispviewer.gui.loader import load_triplet
+    from ispviewer.gui.sources import heatmap_from_patches, make_request
+
+    with Manifest.open(dataset, readonly=True) as m:
+        request = make_request(m.triplet("t02"), m.resolve, root=dataset)  # no heatmap file
+        with_file = make_request(m.triplet("t01"), m.resolve, root=dataset)
+    assert request.heatmap_path is None and with_file.heatmap_path is not None
+    loaded = load_triplet(request)
+    heatmap, rgba, style = loaded.patch_heatmap
+    want = heatmap_from_patches(loaded.patches)
+    assert style == (request.heatmap_vmax, request.heatmap_floor)
+    assert heatmap.scale == want.scale and np.array_equal(heatmap.values, want.values, equal_nan=True)
+    assert np.array_equal(rgba, heatmap_rgba(want.values, *style))
+    from_file = load_triplet(with_file)
+    assert from_file.heatmap is not None and from_file.patch_heatmap is None  # the file's heatmap is used
+    from ispviewer.gui import viewer
+
+    drawn_here = []
+    monkeypatch.setattr(viewer, "heatmap_from_patches", lambda p: drawn_here.append(p) or heatmap_from_patches(p))
+    press_keys(window, "PgDown")  # t02 in the window: its heatmap is the loader's, not redrawn here
+    qtbot.waitUntil(lambda: window.state.shown == "t02" and not window.state.loading, timeout=10000)
+    assert drawn_here == []
+    assert window.viewer.overlays["phone"].heatmap.image is not None
