@@ -36,6 +36,10 @@ COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "reje
                "tags (ispviewer tag)")
 MEAN_COL, ERROR_COL = COLUMNS.index("mean px"), COLUMNS.index("error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+#: the roles the table answers (any other is None without looking at the record)
+_ROLES = frozenset((Qt.ItemDataRole.DisplayRole, SORT_ROLE, Qt.ItemDataRole.ToolTipRole,
+                    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole,
+                    Qt.ItemDataRole.TextAlignmentRole))
 PHONE_COLUMN_WIDTH = 96
 RESIZE_PRECISION_ROWS = 100  # rows a column's width is measured on
 
@@ -171,7 +175,7 @@ class TripletTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # a cell's paint asks for ~10 roles
             return None
         r = self.records[index.row()]
         col = index.column()
