@@ -142,13 +142,14 @@ def main() -> int:
         QTest.keySequence(w, QKeySequence("V"))
         app.processEvents()
         first = w.state.triplet.id
+        within_here = 0  # N presses within a triplet in this repeat
         for _step in range(200):  # N within the triplet, until it moves on
             until(app, lambda w=w: not w.state.loading)
             queue, here = w.state.review.queue, w.state.review.position
             crossing = queue.next_open(-1 if here is None else here, 1, w.state.triplet.id) is None
             following = w.review.walker.next_triplet(w.state.triplet.id)
             prefetched = False
-            if following is not None and _step and crossing:  # the next triplet is prefetched by then
+            if following is not None and within_here and crossing:  # the next triplet is prefetched by then
                 request = w.navigator.request_for(w.session.triplet(following))
                 prefetched = until(app, lambda w=w, r=request: w.loader.cached(r) is not None, 10, False)
             if profile is not None and crossing:
@@ -170,7 +171,8 @@ def main() -> int:
                 profile.disable()
             if w.state.triplet.id == first:
                 n_within.append(ms)
-            elif not n_within:  # the saved position was the triplet's last open patch: walk the next one
+                within_here += 1
+            elif not within_here:  # the saved position was the triplet's last open patch: walk the next one
                 first = w.state.triplet.id
             else:
                 n_across.append(ms)
