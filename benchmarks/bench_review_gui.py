@@ -19,12 +19,15 @@ median of ``--repeats`` (ms):
   references  — decoding one phone JPEG; one repaint of the gallery page.
 
     python benchmarks/bench_review_gui.py [--size 4032x3024] [--repeats 5] [--fallback-repeats 2] [--workdir DIR]
+        [--profile FILE]   (the GUI thread's profile of the N presses that cross to another triplet)
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import shutil
 import sqlite3
 import statistics
@@ -131,7 +134,9 @@ def main() -> int:
                     help="cold first pages without the patch-tile caches (slow: ~2 image decodes a triplet)")
     ap.add_argument("--triplets", type=int, default=2424)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "ispviewer-bench-review-gui")
+    ap.add_argument("--profile", type=Path)
     args = ap.parse_args()
+    profile = cProfile.Profile() if args.profile else None
     size = tuple(int(v) for v in args.size.split("x"))
     root = args.workdir / f"dataset-{args.size}-{args.triplets}-tiles"
     if not (root / "manifest.sqlite").exists():
@@ -194,15 +199,18 @@ def main() -> int:
         QTest.keySequence(w, QKeySequence("V"))
         app.processEvents()
         first = w.state.triplet.id
+        within_here = 0  # N presses within a triplet in this repeat
         for _step in range(200):  # N within the triplet, until it moves on
             until(app, lambda w=w: not w.state.loading)
             queue, here = w.state.review.queue, w.state.review.position
             crossing = queue.next_open(-1 if here is None else here, 1, w.state.triplet.id) is None
             following = w.review.walker.next_triplet(w.state.triplet.id)
             prefetched = False
-            if following is not None and _step and crossing:  # the next triplet is prefetched by then
+            if following is not None and within_here and crossing:  # the next triplet is prefetched by then
                 request = w.navigator.request_for(w.session.triplet(following))
                 prefetched = until(app, lambda w=w, r=request: w.loader.cached(r) is not None, 10, False)
+            if profile is not None and crossing:
+                profile.enable()
             t0 = time.perf_counter()
             QTest.keySequence(w, QKeySequence("N"))
             try:
@@ -216,8 +224,13 @@ def main() -> int:
                                    f"{r.position} -> {w.review.walker.patch_at(r.position)}") from None
             w.viewer.repaint()
             ms = 1000 * (time.perf_counter() - t0)
+            if profile is not None:
+                profile.disable()
             if w.state.triplet.id == first:
                 n_within.append(ms)
+                within_here += 1
+            elif not within_here:  # the saved position was the triplet's last open patch: walk the next one
+                first = w.state.triplet.id
             else:
                 n_across.append(ms)
                 print(f"(N across: the next triplet was {'' if prefetched else 'NOT '}prefetched)")
@@ -269,6 +282,11 @@ def main() -> int:
     show("N within the triplet, centred and painted", n_within, None, 50)
     if n_across:
         show("N to the next (prefetched) triplet", n_across, decode, 50)
+    if profile is not None:
+        with open(args.profile, "w") as fh:
+            pstats.Stats(profile, stream=fh).sort_stats("cumulative").print_stats(50)
+            pstats.Stats(profile, stream=fh).sort_stats("tottime").print_stats(25)
+        print(f"profile of N across triplets: {args.profile}")
     return 0
 
 

@@ -26,6 +26,14 @@ person whose decision the patch holds, NULL for the aligner's), ``decisions.anno
 from, e.g. ``audit``), ``review_positions`` (where each person stands in each queue) and
 ``merge_conflicts`` (decisions another copy of the dataset made differently, kept beside the
 local ones).
+
+Version 6 adds indexes only, for review queues at scale: ``patches_queue_measured`` holds every
+measurable patch by misalignment with its triplet and decider (a queue of the worst or of the
+near-threshold patches, and the threshold preview, read it instead of the table),
+``patches_queue_flagged`` the patches the flagged queue holds, in reading order per triplet, and
+``patches_decided_by_person`` the patches a person decided (the queues' "reviewed n of m").
+Each holds every column its queries name (SQLite reads an index alone only then).
+Nothing is stored differently, so a v5 reader (a read-only open) sees the same data.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ from __future__ import annotations
 import sqlite3
 
 APPLICATION_ID = 0x49535056  # "ISPV"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 #: Oldest version a read-only open can use as it is (later versions only add nullable columns,
 #: which the reader treats as NULL when absent), so old datasets on read-only media still open.
 READONLY_MIN_VERSION = 1
@@ -175,8 +183,16 @@ CREATE INDEX decisions_by_queue ON decisions(queue) WHERE queue IS NOT NULL;
 CREATE INDEX decisions_by_person ON decisions(patch_id, id) WHERE actor = 'user';
 """
 
+_V6 = """
+CREATE INDEX patches_queue_measured ON patches(misalignment_px, triplet_id, decided_by, measurable)
+    WHERE measurable = 1 AND misalignment_px IS NOT NULL;
+CREATE INDEX patches_queue_flagged ON patches(triplet_id, y, x, measurable, misalignment_px, status)
+    WHERE measurable = 0 OR misalignment_px IS NULL OR status = 'flagged';
+CREATE INDEX patches_decided_by_person ON patches(decided_by) WHERE decided_by = 'user';
+"""
+
 #: MIGRATIONS[n] takes a database at version n-1 to version n.
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5, 6: _V6}
 
 
 def apply_migrations(conn: sqlite3.Connection, from_version: int) -> None:

@@ -258,6 +258,7 @@ class PatchGallery(QWidget):
         if self.page + 1 < self.page_count():  # the next page is prefetched, once this one is painted
             QTimer.singleShot(PREFETCH_DELAY_MS, lambda p=self.page: self._prefetch(p + 1))
         self.grid.relayout()
+        self.grid.update()  # a new page: every tile
         self.set_focus(min(focus, len(self.page_patches) - 1))
         self._update_header()
         self.page_shown.emit(self.page)
@@ -305,12 +306,19 @@ class PatchGallery(QWidget):
     def set_focus(self, index: int) -> None:
         if not self.page_patches:
             return
+        before = self.focus
         self.focus = min(max(index, 0), len(self.page_patches) - 1)
         self.flickered = False
         rect = self.grid.tile_rect(self.focus)
         self.scroll.ensureVisible(rect.center().x(), rect.center().y(), rect.width() // 2 + GAP,
                                   rect.height() // 2 + GAP)
-        self.grid.update()
+        for i in {before, self.focus}:  # the two tiles whose focus frame changed, not the page
+            self.update_tile(i)
+
+    def update_tile(self, index: int) -> None:
+        """Repaint one tile (its frames included)."""
+        if 0 <= index < len(self.page_patches):
+            self.grid.update(self.grid.tile_rect(index).adjusted(-6, -6, 6, 6))
 
     def move_focus(self, step: int, extend: bool = False) -> None:
         if extend:
@@ -351,11 +359,11 @@ class PatchGallery(QWidget):
         for i, p in enumerate(self.page_patches):
             if p.id == patch.id:
                 self.page_patches[i] = patch
-                self.grid.update(self.grid.tile_rect(i).adjusted(-6, -6, 6, 6))
+                self.update_tile(i)
 
     def flicker(self) -> None:
         self.flickered = not self.flickered
-        self.grid.update(self.grid.tile_rect(self.focus).adjusted(-6, -6, 6, 6))
+        self.update_tile(self.focus)
 
     def open_focused(self) -> None:
         patch = self.focused_patch()

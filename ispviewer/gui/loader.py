@@ -30,6 +30,7 @@ from ispviewer.gui.sources import (
     TARGET,
     Heatmap,
     LoadRequest,
+    heatmap_from_patches,
     load_aligned_target,
     load_heatmap_file,
     load_patches,
@@ -59,6 +60,9 @@ class LoadedTriplet:
     heatmap_style: tuple[float, float] | None = None  # (vmax, floor) it was coloured with
     patches: list[PatchRecord] | None = None  # None: not read here (the window reads them)
     grid: GridPaths | None = None  # the patch grid, prebuilt
+    #: without a heatmap file: the heatmap drawn from the patches, coloured for (vmax, floor) —
+    #: (Heatmap, rgba, (vmax, floor)), prebuilt off the GUI thread as the grid is
+    patch_heatmap: tuple | None = None
     preview: bool = False  # decoded at reduced size; the full-resolution result follows
 
 
@@ -119,7 +123,7 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
         TARGET: lambda: build_pyramid(load_aligned_target(request, reduce, notes), frame_size=frame),
         PHONE: lambda: build_pyramid(load_phone(request, reduce), frame_size=frame),
         "heatmap": heatmap_part if request.heatmap_path is not None and read else None,
-        "patches": (lambda: read_patches(request)) if request.root is not None and read else None,
+        "patches": (lambda: _read_patches_and_heatmap(request)) if request.root is not None and read else None,
     }
     tasks = {k: f for k, f in tasks.items() if f is not None}
     # the target runs in this thread, first, while the parts pool decodes the phone and reads the rest
@@ -135,7 +139,8 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
         if key in outcome:
             result.pyramids[key] = outcome[key]
     if "patches" in outcome:
-        result.patches, result.grid = outcome["patches"].patches, outcome["patches"].grid
+        patches_read, result.patch_heatmap = outcome["patches"]
+        result.patches, result.grid = patches_read.patches, patches_read.grid
     if "heatmap" in outcome:
         result.heatmap, result.heatmap_rgba = outcome["heatmap"]
         result.heatmap_style = (request.heatmap_vmax, request.heatmap_floor)
@@ -149,9 +154,21 @@ def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,
     return result
 
 
+def _read_patches_and_heatmap(request: LoadRequest) -> tuple[PatchesRead, tuple | None]:
+    """The patches, and where the triplet has no heatmap file their heatmap, coloured (at 12 MP a
+    heatmap drawn from patches spread over the frame takes the GUI thread ~100-200 ms)."""
+    read = read_patches(request)
+    if request.heatmap_path is not None:
+        return read, None
+    heatmap = heatmap_from_patches(read.patches)
+    style = (request.heatmap_vmax, request.heatmap_floor)
+    return read, (heatmap, None if heatmap is None else heatmap_rgba(heatmap.values, *style), style)
+
+
 def _adopt_reads(result: LoadedTriplet, preview: LoadedTriplet) -> None:
     """Give a full-resolution result (loaded with ``read=False``) its preview's patches and heatmap."""
     result.patches, result.grid = preview.patches, preview.grid
+    result.patch_heatmap = preview.patch_heatmap
     if result.heatmap is None and "heatmap" not in result.errors:
         result.heatmap, result.heatmap_rgba = preview.heatmap, preview.heatmap_rgba
         result.heatmap_style = preview.heatmap_style
@@ -252,6 +269,7 @@ class TripletLoader(QObject):
             cached = self._cache.get(full)
             if cached is not None:
                 cached.patches, cached.grid = result.patches, result.grid
+                cached.patch_heatmap = None  # drawn from the earlier patches: the GUI thread redraws it
             if current:
                 self.patches_refreshed.emit(name, result)
             return

@@ -52,6 +52,8 @@ from ispviewer.gui.write_status import WriteStatus
 DECISION_ACTIONS = ("accept", "reject", "flag", "accept_reason", "reject_reason", "flag_reason")
 CLOSE_WAIT_S = 3.0  # closing with queued decisions waits this long before asking
 BROWSER_WIDTH = 470  # the triplet dock's default width: every column readable
+#: decoded triplets kept: the current one, the next queued one (N) and the browser's two neighbours
+LOADER_CACHE = 4
 HISTOGRAM_SETTLE_MS = 120  # a burst of decisions redraws the histogram once
 
 
@@ -93,7 +95,7 @@ class MainWindow(QMainWindow):
         # the open dataset's groups; looked up at each call, so the dock never keeps a closed session alive
         self.histogram.group_source = lambda by: self.session.group_keys(by) if self.session is not None else {}
         self.overlay_controls = OverlayControls(self.state.overlays)
-        self.loader = TripletLoader(cache_size=3, parent=self)
+        self.loader = TripletLoader(cache_size=LOADER_CACHE, parent=self)
         self.navigator = TripletNavigator(self.state, self.loader, self.viewer, self.browser, self)
         self.review = ReviewController(self.state, self.navigator, self.viewer, self)
         self.centre_stack.addWidget(self.review.gallery)
@@ -261,6 +263,7 @@ class MainWindow(QMainWindow):
     def close_dataset(self, timeout: float = 10.0) -> None:
         if self.session is None:
             return
+        self.review.save_position()  # while the manifest is open
         left = self.session.close(timeout=timeout)
         if left:
             self.statusBar().showMessage(f"{len(left)} decision(s) could not be saved: "

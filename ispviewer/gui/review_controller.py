@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QSizePolicy
+from superqt.utils import qdebounced
 
 from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import ManifestError
@@ -26,6 +27,9 @@ from ispviewer.gui.state import WindowState
 
 #: N zooms in when the patch would show smaller than this share of the pane (else the zoom is kept)
 MIN_PATCH_SHARE = 1.0 / 3.0
+#: the position in the queue is written once the person rests this long (and when the dataset
+#: closes or the queue changes), not on each N: a durable write costs the GUI thread ~5-20 ms
+POSITION_SAVE_MS = 500
 #: the dataset memory's key of the queue chosen last
 QUEUE_MEMORY_KEY = "review_queue"
 
@@ -61,6 +65,8 @@ class ReviewController(QObject):
         self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
         self.label.setMinimumWidth(1)
         self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
+        self._save_soon = qdebounced(self.save_position, timeout=POSITION_SAVE_MS, parent=self)
+        self._prefetching: tuple[tuple, object] | None = None  # (triplet id and style, its load request)
         #: N zooms in when the patch would show smaller than this share of the pane (a setting)
         self.min_patch_share = MIN_PATCH_SHARE
         review = state.review
@@ -78,7 +84,7 @@ class ReviewController(QObject):
         self.triage = triage
         self.tiles.attach(session)
         self.panels.attach(session)
-        self.walker = QueueWalker(self.state.review, session.manifest, session.annotator)
+        self.walker = QueueWalker(self.state.review, session.manifest, session.annotator, self._save_soon)
         session.decision_shown.connect(self._on_decision)
         self.memory = None  # the remembered queue is not overwritten while it is put back
         spec = None
@@ -92,7 +98,20 @@ class ReviewController(QObject):
         if self.memory is not None:
             self.memory.set(QUEUE_MEMORY_KEY, spec_to_dict(spec))
 
+    def save_position(self) -> None:
+        """Write where the person is in the active queue, if it moved (the window calls it before
+        the dataset closes)."""
+        self._save_soon.cancel()
+        if self.walker is None:
+            return
+        try:
+            self.walker.save_position()
+        except ManifestError as exc:
+            self.message.emit(f"review position not saved: {exc}", 5000)
+
     def detach(self) -> None:
+        self._save_soon.cancel()
+        self._prefetching = None
         self.walker = None
         self.triage = None
         self.memory = None
@@ -212,15 +231,25 @@ class ReviewController(QObject):
         self._prefetch_next(patch.triplet_id)
 
     def _prefetch_next(self, triplet_id: int) -> None:
-        """Have the triplet N moves on to decoded before it is asked for."""
+        """Have the triplet N moves on to decoded before it is asked for (its load request is made
+        once, not on every N: resolving its files costs a few ms)."""
         session = self.state.dataset
         following = self.walker.next_triplet(triplet_id) if self.walker is not None else None
         if session is None or following is None:
             return
-        try:
-            self.navigator.loader.prefetch(self.navigator.request_for(session.triplet(following)))
-        except ManifestError:
-            pass
+        o = self.state.overlays
+        key = (following, o.heatmap_vmax, o.heatmap_floor)  # what the request depends on
+        if self._prefetching is None or self._prefetching[0] != key:
+            try:
+                self._prefetching = (key, self.navigator.request_for(session.triplet(following)))
+            except ManifestError:
+                return
+        self.navigator.loader.prefetch(self._prefetching[1])  # nothing to do when cached or on its way
+
+    @property
+    def prefetch_request(self):
+        """The load request of the triplet N moves on to, once asked for (None before)."""
+        return None if self._prefetching is None else self._prefetching[1]
 
     # ----------------------------------------------------------------- gallery and status
 

@@ -10,6 +10,7 @@ the person's position (in the manifest; read-only datasets keep it for the sessi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -47,13 +48,19 @@ class ReviewState:
 class QueueWalker:
     """Builds the active queue and walks it; ``manifest`` reads, ``annotator`` owns the positions."""
 
-    def __init__(self, state: ReviewState, manifest, annotator: str):
+    def __init__(self, state: ReviewState, manifest, annotator: str,
+                 save_later: Callable[[], None] | None = None):
+        """``save_later``: asked to call :meth:`save_position` soon, after each move (a window
+        debounces it, so walking costs no write); None: each move is saved at once."""
         self.state = state
         self.manifest = manifest
         self.progress = QueueProgress(manifest, annotator)
+        self._save_later = save_later
+        self._unsaved = False  # the position moved since it was last saved
 
     def build(self, spec: QueueSpec | None = None) -> Queue:
         """(Re)build the queue ``spec`` (default: the current one) and resume the saved position."""
+        self.save_position()  # the queue left behind keeps where the person was
         spec = spec or self.state.spec
         queue = build_queue(self.manifest, spec)
         saved = self.progress.saved_patch(queue)
@@ -77,7 +84,19 @@ class QueueWalker:
         if queue is None or position is None or not 0 <= position < len(queue):
             return
         self.state.position = position
-        self.progress.save(queue, position)
+        self._unsaved = True
+        if self._save_later is None:
+            self.save_position()
+        else:
+            self._save_later()
+
+    def save_position(self) -> None:
+        """Write the position if it moved since the last write (a failed write is retried next time)."""
+        queue = self.state.queue
+        if not self._unsaved or queue is None:
+            return
+        self.progress.save(queue, self.state.position)
+        self._unsaved = False
 
     def patch_at(self, position: int | None) -> int | None:
         queue = self.state.queue
@@ -109,6 +128,9 @@ class QueueWalker:
         if queue is None or queue.empty:
             return None
         origin = self.state.position if self.state.position is not None else -1
+        if triplet_id is not None:  # N leaves the triplet from its last open entry: the same answer
+            last = queue.next_open(len(queue), -1, triplet_id)  # on every N until then
+            origin = max(origin, last) if last is not None else origin
         found = self._other_triplet(queue, origin, 1, triplet_id)
         return None if found is None else queue.triplet_of(found)
 

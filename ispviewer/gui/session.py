@@ -166,9 +166,11 @@ class DatasetSession(QObject):
         new = dataclasses.replace(old, status=decision.status, decided_by=decision.decided_by,
                                   reason=decision.reason, annotator=person)
         self._own[patch_id] = new
+        # the write first: the writer commits it while this thread redraws (its answer is handled
+        # on this thread, so never before the decision is shown)
+        self._submit(decide_job(patch_id, decision, description, origin, self.annotator, self.queue_kind))
         self.current.update(new)
         self.decision_shown.emit(new)
-        self._submit(decide_job(patch_id, decision, description, origin, self.annotator, self.queue_kind))
 
     def apply_threshold(self, threshold_px: float, origin: UndoStep | None = None) -> None:
         if self.writer is None:

@@ -36,6 +36,10 @@ COLUMN_TIPS = ("triplet name", "phone make and model", "accepted patches", "reje
                "tags (ispviewer tag)")
 MEAN_COL, ERROR_COL = COLUMNS.index("mean px"), COLUMNS.index("error")
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+#: the roles the table answers (any other is None without looking at the record)
+_ROLES = frozenset((Qt.ItemDataRole.DisplayRole, SORT_ROLE, Qt.ItemDataRole.ToolTipRole,
+                    Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.DecorationRole,
+                    Qt.ItemDataRole.TextAlignmentRole))
 PHONE_COLUMN_WIDTH = 96
 RESIZE_PRECISION_ROWS = 100  # rows a column's width is measured on
 
@@ -83,11 +87,17 @@ class TripletTableModel(QAbstractTableModel):
         self.load_errors: dict[str, str] = {}
         self.missing: dict[str, str] = {}  # name -> "missing: phone.jpg, …" (files not on disk)
         self.tags: dict[str, tuple[str, ...]] = {}
+        self._rows: dict[str, int] = {}  # name -> row
+
+    def row_of(self, name: str | None) -> int | None:
+        """The row of the triplet called ``name`` (None: not in the table)."""
+        return self._rows.get(name) if name is not None else None
 
     def set_records(self, records: list[TripletRecord], missing: dict[str, str] | None = None,
                     tags: dict[str, tuple[str, ...]] | None = None) -> None:
         self.beginResetModel()
         self.records = list(records)
+        self._rows = {r.name: row for row, r in enumerate(self.records)}
         self.missing = dict(missing or {})
         if tags is not None:
             self.tags = dict(tags)
@@ -102,10 +112,17 @@ class TripletTableModel(QAbstractTableModel):
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def update_record(self, record: TripletRecord) -> None:
+        """A triplet's fresh record (after a decision): only the cells whose value changed repaint.
+
+        A change that leaves the name alone does not make the sorted view re-sort, and one that
+        shows nothing new (a person confirming the aligner) costs nothing.
+        """
         for row, old in enumerate(self.records):
             if old.id == record.id:
                 self.records[row] = record
-                self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+                changed = [c for c in range(len(COLUMNS)) if self._value(old, c) != self._value(record, c)]
+                if changed:
+                    self.dataChanged.emit(self.index(row, min(changed)), self.index(row, max(changed)))
                 return
 
     def set_load_error(self, name: str, message: str | None) -> None:
@@ -158,7 +175,7 @@ class TripletTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # a cell's paint asks for ~10 roles
             return None
         r = self.records[index.row()]
         col = index.column()
@@ -293,9 +310,10 @@ class TripletBrowser(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(22)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # "flag", "mean px" whole
-        # widths from the rows in view (and a few more), not every row: thousands of triplets would
-        # make each reset and each selection measure every cell
+        # columns are fitted to their contents when the rows change (see _fit_columns), not on every
+        # cell change: a header in ResizeToContents mode re-measures its columns after each decision
+        # (~150 ms with thousands of triplets); widths from the rows in view and a few more
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setResizeContentsPrecision(RESIZE_PRECISION_ROWS)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)  # long phone names are elided
         header.resizeSection(1, PHONE_COLUMN_WIDTH)
@@ -303,6 +321,7 @@ class TripletBrowser(QWidget):
         header.setSectionResizeMode(ERROR_COL, QHeaderView.ResizeMode.Interactive)
         header.resizeSection(ERROR_COL, 72)  # a word; the whole message is its tooltip
         self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.model.modelReset.connect(self._fit_columns)
 
         filters = QHBoxLayout()
         filters.addWidget(self.status_box)
@@ -332,6 +351,13 @@ class TripletBrowser(QWidget):
         self.checking_files = False
         if not future.cancelled() and future.exception() is None:
             self.model.set_missing(future.result())
+            self._fit_columns()  # a missing-file mark widens the name column
+
+    def _fit_columns(self) -> None:
+        """Size every column but the phone and error ones (elided, tooltips) to its contents."""
+        for col in range(len(COLUMNS)):
+            if col not in (1, ERROR_COL):
+                self.table.resizeColumnToContents(col)
 
     def shutdown(self) -> None:
         """No file check is applied any more (the window closes)."""
@@ -386,24 +412,34 @@ class TripletBrowser(QWidget):
         index = self.table.currentIndex()
         return self.proxy.index(index.row(), 0).data() if index.isValid() else None
 
+    def visible_row(self, name: str | None) -> int | None:
+        """The row ``name`` is shown at (sorted, filtered), None when it is not shown — looked up,
+        not searched: the walk to the next triplet asks on every move."""
+        row = self.model.row_of(name)
+        if row is None:
+            return None
+        index = self.proxy.mapFromSource(self.model.index(row, 0))
+        return index.row() if index.isValid() else None
+
     def select(self, name: str) -> bool:
-        for row in range(self.proxy.rowCount()):
-            if self.proxy.index(row, 0).data() == name:
-                self.table.setCurrentIndex(self.proxy.index(row, 0))
-                self.table.scrollTo(self.proxy.index(row, 0))
-                return True
+        row = self.visible_row(name)
+        if row is not None:
+            self.table.setCurrentIndex(self.proxy.index(row, 0))
+            self.table.scrollTo(self.proxy.index(row, 0))
+            return True
         self.table.clearSelection()
         return False
 
     def neighbour(self, name: str | None, step: int) -> str | None:
         """The triplet ``step`` rows from ``name`` in the visible order (None past either end)."""
-        names = self.visible_names()
-        if not names:
+        count = self.proxy.rowCount()
+        if not count:
             return None
-        if name not in names:
-            return names[0] if step > 0 else names[-1]
-        i = names.index(name) + step
-        return names[i] if 0 <= i < len(names) else None
+        row = self.visible_row(name)
+        if row is None:
+            return self.proxy.index(0 if step > 0 else count - 1, 0).data()
+        i = row + step
+        return self.proxy.index(i, 0).data() if 0 <= i < count else None
 
     def _follow(self, record: TripletRecord | None) -> None:
         """The current triplet changed: its row is selected."""

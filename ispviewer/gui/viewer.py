@@ -113,7 +113,13 @@ class TripletViewer(QWidget):
         prebuilt = self.state.patches.prebuilt
         self._update_grid(prebuilt if isinstance(prebuilt, GridPaths) else None, patches)
         if not self._heatmap_from_file:
-            self._set_heatmap(heatmap_from_patches(patches), from_file=False)
+            loaded = self.loaded  # its grid is the prebuilt one: the patches are exactly the loaded ones
+            drawn = loaded.patch_heatmap if loaded is not None and prebuilt is not None \
+                and prebuilt is loaded.grid else None
+            if drawn is not None and drawn[2] == self.heatmap_style:
+                self._set_heatmap(drawn[0], from_file=False, rgba=drawn[1])
+            else:
+                self._set_heatmap(heatmap_from_patches(patches), from_file=False)
         self._show_selection()
 
     def _on_patch_changed(self, patch: PatchRecord, old: PatchRecord) -> None:

@@ -336,7 +336,7 @@ def test_v1_manifest_migrates_keeping_every_decision(tmp_path, monkeypatch):
         assert m.triplet("a").aligned_target == "aligned/a.jpg"
         assert m.patch(pid).status == Status.REJECTED  # the user's decision survives re-alignment
     conn = sqlite3.connect(root / "manifest.sqlite")
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION == 6
     conn.close()
     backup = sqlite3.connect(root / "manifest.sqlite.v1.bak")  # the v1 file as it was, before migrating
     assert backup.execute("PRAGMA user_version").fetchone()[0] == 1

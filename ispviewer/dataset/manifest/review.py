@@ -1,16 +1,21 @@
 """Dataset-wide review: the rows review queues are built from, where each person stands in a
 queue, who decided what, and the outcome of audited patches.
 
-Queue candidates come back as two int64 arrays (built by SQLite's ``group_concat`` and parsed
-by NumPy, because creating 300K Python row objects alone would take longer than the whole queue
-may): ``packed`` holds ``triplet_id << 33 | patch_id << 1 | decided_by_a_person`` and ``key``
-the kind's sort key (see :data:`CANDIDATE_KINDS`); the ordering itself is done by the caller.
+Queue candidates come back as NumPy arrays (built by SQLite's ``group_concat`` and parsed by
+NumPy, because creating 300K Python row objects alone would take longer than the whole queue
+may): the patch ids, their triplets and the kind's sort key (see :data:`CANDIDATE_KINDS`), and
+the ids of every patch a person decided, all read in one snapshot; the ordering itself is done
+by the caller.  Each kind reads the narrow index schema 6 keeps for it (a dataset opened
+read-only at an older schema scans the table instead, with the same result).
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -21,25 +26,36 @@ from ispviewer.dataset.records import PatchRecord
 #: Quantum of the integer misalignment keys, px (ordering is exact to a millionth of a pixel).
 KEY_SCALE = 1_000_000
 
-_PACKED = "((p.triplet_id << 33) | (p.id << 1) | (p.decided_by = 'user'))"
 #: patches a person decided (from any queue) that the aligner had given an audited status before
 _AUDITED = ("(p.decided_by = 'user' AND p.id IN (SELECT d.patch_id FROM decisions d WHERE d.id IN "
             "(SELECT MIN(id) FROM decisions WHERE actor = 'user' GROUP BY patch_id) "
             "AND d.old_status IN ({statuses})))")
+_MEASURED = "p.measurable = 1 AND p.misalignment_px IS NOT NULL"
+_FLAGGED = "(p.measurable = 0 OR p.misalignment_px IS NULL OR p.status = 'flagged')"
 
-#: kind -> (condition, sort key).  Keys are integers: misalignment in KEY_SCALE units, or the
-#: reading position y << 20 | x (None: the patch id, which ``packed`` holds already).
+#: kind -> (condition, sort key, index read).  Keys are integers: misalignment in KEY_SCALE
+#: units, or the reading position y << 20 | x (None: the patch id).  The index (schema 6) holds
+#: every column the kind reads, so the table itself is not read; None: a plain table scan, which
+#: beats reading ~90% of the table through any index.
 CANDIDATE_KINDS = {
-    "worst": ("p.measurable = 1 AND p.misalignment_px IS NOT NULL",
-              f"CAST(round(p.misalignment_px * {KEY_SCALE}) AS INTEGER)"),
-    "near-threshold": ("p.measurable = 1 AND p.misalignment_px IS NOT NULL "
-                       "AND p.misalignment_px BETWEEN :threshold - :band AND :threshold + :band",
-                       f"CAST(round(abs(p.misalignment_px - :threshold) * {KEY_SCALE}) AS INTEGER)"),
-    "flagged": ("(p.measurable = 0 OR p.misalignment_px IS NULL OR p.status = 'flagged')",
-                "((p.y << 20) | p.x)"),
-    # "+p.status": a full scan beats ~90% of the table read through the status index
-    "audit": ("((p.decided_by = 'auto' AND +p.status IN ({statuses})) OR " + _AUDITED + ")", None),
+    "worst": (_MEASURED, f"CAST(round(p.misalignment_px * {KEY_SCALE}) AS INTEGER)", "patches_queue_measured"),
+    "near-threshold": (_MEASURED + " AND p.misalignment_px BETWEEN :threshold - :band AND :threshold + :band",
+                       f"CAST(round(abs(p.misalignment_px - :threshold) * {KEY_SCALE}) AS INTEGER)",
+                       "patches_queue_measured"),
+    "flagged": (_FLAGGED, "((p.y << 20) | p.x)", "patches_queue_flagged"),
+    "audit": ("((p.decided_by = 'auto' AND p.status IN ({statuses})) OR " + _AUDITED + ")", None, None),
 }
+_PERSON_INDEX = "patches_decided_by_person"
+
+
+@dataclass(frozen=True)
+class QueueCandidates:
+    """Every patch a queue holds (decided ones included), in no particular order."""
+
+    patch_ids: np.ndarray  # int64
+    triplet_ids: np.ndarray  # int64, aligned with patch_ids
+    keys: np.ndarray  # int64, the kind's sort key, aligned with patch_ids
+    person_decided: np.ndarray  # int64, sorted: the ids of every patch a person decided (whole dataset)
 
 
 class ReviewTable(ManifestBase):
@@ -65,30 +81,47 @@ class ReviewTable(ManifestBase):
 
     def queue_candidates(self, kind: str, *, threshold_px: float, band_px: float = 0.3,
                          audit_statuses: tuple[str, ...] = ("accepted",),
-                         triplet_ids: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """``(packed, key)`` of every patch a queue of ``kind`` holds, decided ones included."""
+                         triplet_ids: list[int] | None = None) -> QueueCandidates:
+        """The patches a queue of ``kind`` holds, decided ones included, and who decided (one snapshot)."""
+        sql, params, people = self._queue_sql(kind, threshold_px, band_px, audit_statuses, triplet_ids)
+        with self._lock:
+            try:
+                with _snapshot(self._conn):
+                    ids, triplets, keys = self._conn.execute(sql, params).fetchone()
+                    (decided,) = self._conn.execute(people).fetchone()
+            except sqlite3.DatabaseError as exc:
+                raise ManifestError(f"{self.root}: cannot be read ({exc}); run `ispviewer check`") from None
+        ids = _int_array(ids)
+        return QueueCandidates(ids, _int_array(triplets), ids.copy() if keys is None else _int_array(keys),
+                               np.sort(_int_array(decided)))
+
+    def queue_plan(self, kind: str, *, threshold_px: float, band_px: float = 0.3,
+                   audit_statuses: tuple[str, ...] = ("accepted",), triplet_ids: list[int] | None = None) -> str:
+        """How SQLite reads a queue's candidates (its query plan, one line per step)."""
+        sql, params, people = self._queue_sql(kind, threshold_px, band_px, audit_statuses, triplet_ids)
+        rows = self._read("EXPLAIN QUERY PLAN " + sql, params) + self._read("EXPLAIN QUERY PLAN " + people)
+        return "\n".join(str(r["detail"]) for r in rows)
+
+    def _queue_sql(self, kind: str, threshold_px: float, band_px: float, audit_statuses: tuple[str, ...],
+                   triplet_ids: list[int] | None) -> tuple[str, dict, str]:
         if kind not in CANDIDATE_KINDS:
             raise ValueError(f"unknown queue kind {kind!r}")
         statuses = ", ".join(f"'{s}'" for s in audit_statuses if s in ("accepted", "rejected")) or "''"
-        condition, key = CANDIDATE_KINDS[kind]
+        condition, key, index = CANDIDATE_KINDS[kind]
         condition = condition.replace("{statuses}", statuses)
         params: dict[str, object] = {"threshold": float(threshold_px), "band": float(band_px)}
         if triplet_ids is not None:
             condition += " AND p.triplet_id IN (SELECT value FROM json_each(:triplets))"
             params["triplets"] = json.dumps([int(t) for t in triplet_ids])
+        indexes = self._indexes()
+        # the planner is told: without statistics it may pick an index that it reads row by row
+        source = f"INDEXED BY {index}" if index in indexes else "NOT INDEXED"
         keys_sql = f"group_concat({key})" if key else "NULL"
-        sql = f"SELECT group_concat({_PACKED}), {keys_sql} FROM patches p WHERE {condition}"
-        with self._lock:
-            try:
-                packed, keys = self._conn.execute(sql, params).fetchone()
-            except sqlite3.DatabaseError as exc:
-                raise ManifestError(f"{self.root}: cannot be read ({exc}); run `ispviewer check`") from None
-        if not packed:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        packed = np.fromstring(packed, dtype=np.int64, sep=",")
-        if key is None:
-            return packed, (packed >> 1) & ((1 << 32) - 1)
-        return packed, np.fromstring(keys, dtype=np.int64, sep=",")
+        sql = (f"SELECT group_concat(p.id), group_concat(p.triplet_id), {keys_sql} "
+               f"FROM patches p {source} WHERE {condition}")
+        people = ("SELECT group_concat(p.id) FROM patches p "
+                  f"{'INDEXED BY ' + _PERSON_INDEX if _PERSON_INDEX in indexes else ''} WHERE p.decided_by = 'user'")
+        return sql, params, people
 
     @decoded
     def patches_by_id(self, patch_ids) -> dict[int, PatchRecord]:
@@ -157,5 +190,30 @@ class ReviewTable(ManifestBase):
     def _tables(self) -> set[str]:
         return {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
+    def _indexes(self) -> set[str]:
+        return {r[0] for r in self._read("SELECT name FROM sqlite_master WHERE type = 'index'")}
+
     def _columns(self, table: str) -> set[str]:
         return {r["name"] for r in self._read(f"PRAGMA table_info({table})")}
+
+
+@contextmanager
+def _snapshot(conn: sqlite3.Connection) -> Iterator[None]:
+    """One read transaction (the statements inside see the same state of the file), unless the
+    connection is inside a transaction already."""
+    if conn.in_transaction:
+        yield
+        return
+    conn.execute("BEGIN")
+    try:
+        yield
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
+
+
+def _int_array(text: str | None) -> np.ndarray:
+    """``group_concat`` of integers -> int64 array (empty for NULL: no rows)."""
+    if not text:
+        return np.zeros(0, np.int64)
+    return np.fromstring(text, dtype=np.int64, sep=",")
