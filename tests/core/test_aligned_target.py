@@ -63,7 +63,11 @@ def test_align_job_writes_the_aligned_target_in_the_phone_frame(dataset):
     cached = load_rgb(path)
     warped = warp_target_to_phone(load_rgb(dataset / t.files.target), np.array(result.homography), (480, 360))
     diff = np.abs(cached.astype(np.int16) - warped.astype(np.int16))
-    assert diff.mean() < 2.0  # JPEG q95 of the very same warp (the demo photos carry sensor noise)
+    # JPEG q95 of an equivalent anti-aliased warp: the luma is warped from the aligner's own
+    # area-averaged luminance, the chroma at half resolution; the demo photos carry sensor noise,
+    # so two area-averaging grids differ by ~1 grey level (the very same warp, encoded, by ~1.3)
+    assert diff.mean() < 2.5
+    assert np.abs((cached.astype(np.float64) - warped).reshape(-1, 3).mean(axis=0)).max() < 0.5  # no colour cast
     shifted = np.abs(cached[:, 1:].astype(np.int16) - warped[:, :-1].astype(np.int16))
     assert shifted.mean() > 2 * diff.mean()  # a 1 px error would show: the tolerance is meaningful
     assert _sampling_factors(path) == [0x11, 0x11, 0x11]  # 4:4:4, no chroma subsampling
