@@ -20,7 +20,13 @@ import cv2
 import numpy as np
 
 from ispviewer.align.geometry import resize_matrix
-from ispviewer.align.warp import PrefilteredTarget, prefilter_target, target_scale, warp_prefiltered, warp_target_to_phone
+from ispviewer.align.warp import (
+    PrefilteredTarget,
+    prefilter_target,
+    target_scale,
+    warp_prefiltered,
+    warp_target_to_phone,
+)
 from ispviewer.dataset.alignment_files import ALIGNED_DIR
 from ispviewer.dataset.atomic import write_atomically
 
