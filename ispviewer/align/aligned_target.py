@@ -52,53 +52,58 @@ def render_aligned_target(target_rgb: np.ndarray, homography: np.ndarray,
     return np.ascontiguousarray(warp_target_to_phone(target_rgb, np.asarray(homography, np.float64), phone_size))
 
 
-def render_aligned_target_from(target_rgb: np.ndarray, luminance: PrefilteredTarget, homography: np.ndarray,
+def render_aligned_target_from(target_bgr: np.ndarray, luminance: PrefilteredTarget, homography: np.ndarray,
                                phone_size: tuple[int, int]) -> np.ndarray:
-    """The whole aligned target, as :func:`render_aligned_target` draws it, for about half the work.
+    """The whole aligned target, as :func:`render_aligned_target` draws it, for about half the work;
+    channels in OpenCV's order (B, G, R) in and out.
 
     ``luminance`` is the target's luminance already area-averaged to about the phone scale (what
     the aligner warps, :attr:`TripletAlignment.prefiltered`): the luma is that image warped at
     full resolution; the chroma (Cr, Cb), which carries little detail, is averaged and warped at
-    half the phone resolution and interpolated back.  uint8 RGB of the phone frame's size.
+    half the phone resolution and interpolated back.  uint8 BGR of the phone frame's size.
     """
     H = np.asarray(homography, np.float64)
     w, h = (int(v) for v in phone_size)
     luma = warp_prefiltered(luminance, H, (0, 0, w, h))
     # chroma at half resolution: the target halved by whole blocks (OpenCV's fast path), then
     # area-averaged to half the phone scale; half-frame pixel j is centred on phone px 2j + 0.5
-    th, tw = target_rgb.shape[:2]
+    th, tw = target_bgr.shape[:2]
     half_target = (tw // 2, th // 2)
-    small = cv2.resize(target_rgb[:half_target[1] * 2, :half_target[0] * 2], half_target,
+    small = cv2.resize(target_bgr[:half_target[1] * 2, :half_target[0] * 2], half_target,
                        interpolation=cv2.INTER_AREA)
-    chroma = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_RGB2YCrCb)[..., 1:])
-    to_half = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]])  # phone px -> half-frame px
-    half_H = to_half @ H
-    pre = prefilter_target(chroma, target_scale(half_H, ((w + 1) // 2, (h + 1) // 2)) / 2)
+    chroma = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)[..., 1:])
+    half_size = ((w + 1) // 2, (h + 1) // 2)
+    half_H = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]]) @ H  # target px -> half-frame px
+    pre = prefilter_target(chroma, target_scale(half_H, half_size) / 2)  # chroma px per half-frame px
     pre = PrefilteredTarget(pre.image, pre.from_target @ resize_matrix((half_target[0] * 2, half_target[1] * 2),
                                                                        half_target))
-    half = warp_prefiltered(pre, half_H, (0, 0, (w + 1) // 2, (h + 1) // 2), border_value=128)
+    half = warp_prefiltered(pre, half_H, (0, 0, *half_size), border_value=128)  # outside: black
     full = cv2.resize(half, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)[:h, :w]
-    return cv2.cvtColor(cv2.merge([luma, full[..., 0], full[..., 1]]), cv2.COLOR_YCrCb2RGB)
+    return cv2.cvtColor(cv2.merge([luma, full[..., 0], full[..., 1]]), cv2.COLOR_YCrCb2BGR)
 
 
-def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY) -> bytes:
-    """JPEG bytes of a uint8 RGB image, 4:4:4 chroma."""
+def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY, *, channels: str = "rgb") -> bytes:
+    """JPEG bytes of a uint8 RGB image (``channels="bgr"``: B, G, R order), 4:4:4 chroma."""
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint8 RGB (h, w, 3) image, got {rgb.dtype} {rgb.shape}")
+    if channels not in ("rgb", "bgr"):
+        raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
         params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _SAMPLING_444]
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    ok, buf = cv2.imencode(".jpg", rgb if channels == "bgr" else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ValueError("OpenCV could not encode the aligned target as JPEG")
     return buf.tobytes()
 
 
-def save_aligned_target(path: str | os.PathLike, rgb: np.ndarray, quality: int = JPEG_QUALITY) -> None:
-    """Store an aligned target image as a JPEG at ``path``; :class:`AlignedTargetError` on failure."""
+def save_aligned_target(path: str | os.PathLike, rgb: np.ndarray, quality: int = JPEG_QUALITY, *,
+                        channels: str = "rgb") -> None:
+    """Store an aligned target image (``channels``: 'rgb', or 'bgr' for OpenCV's order) as a JPEG at
+    ``path``; :class:`AlignedTargetError` on failure."""
     path = Path(path)
     try:
-        write_atomically(path, encode_jpeg(rgb, quality))
+        write_atomically(path, encode_jpeg(rgb, quality, channels=channels))
     except OSError as exc:
         raise AlignedTargetError(f"{path}: cannot write the aligned target ({exc.strerror or exc})") from None
 

@@ -101,19 +101,24 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     local process pool, Dask workers (:mod:`ispviewer.align.distributed`), ``ispviewer check
     --repair`` and the GUI's re-align.  Spawned workers unpickle it by its qualified name.
     """
+    import cv2
+
     from ispviewer.align.errors import AlignmentError
     from ispviewer.align.pipeline import AlignParams, align_triplet
     from ispviewer.dataset.heatmap_file import save_heatmap
-    from ispviewer.dataset.images import ImageReadError, load_rgb
+    from ispviewer.dataset.images import ImageReadError, load_bgr
     from ispviewer.dataset.manifest import ManifestError, safe_join
 
     try:  # every path from the manifest stays inside the dataset (no '..', absolute or symlink escape)
         phone_path, target_path, heatmap_path = (safe_join(Path(job.root), rel)
                                                  for rel in (job.phone, job.target, job.heatmap))
-        phone = load_rgb(phone_path)
-        target = load_rgb(target_path)
+        # in OpenCV's channel order, as decoded: the aligner needs only the luminance (the same
+        # BT.601 luma as from RGB, bit for bit) and the aligned-target cache is encoded from B, G, R
+        phone = cv2.cvtColor(load_bgr(phone_path), cv2.COLOR_BGR2GRAY)
+        target = load_bgr(target_path)
         params = AlignParams(patch_size=job.patch_size, threshold_px=job.threshold_px)
-        aligned = align_triplet(phone, target, params, keep_prefiltered=job.aligned is not None)
+        aligned = align_triplet(phone, cv2.cvtColor(target, cv2.COLOR_BGR2GRAY), params,
+                                keep_prefiltered=job.aligned is not None)
     except (ImageReadError, AlignmentError, ManifestError) as exc:
         return job.name, None, str(exc)
     except MemoryError:
@@ -146,7 +151,7 @@ def _write_aligned_target(job: AlignJob, target: np.ndarray, aligned: TripletAli
         path = safe_join(Path(job.root), job.aligned)
         image = render_aligned_target_from(target, aligned.prefiltered, aligned.homography, aligned.phone_size)
         aligned.prefiltered = None
-        save_aligned_target(path, image)
+        save_aligned_target(path, image, channels="bgr")
     except Exception:  # noqa: BLE001 - only a cache: the viewer warps the target itself without it
         return None
     return job.aligned
