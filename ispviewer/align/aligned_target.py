@@ -20,13 +20,7 @@ import cv2
 import numpy as np
 
 from ispviewer.align.geometry import resize_matrix
-from ispviewer.align.warp import (
-    PrefilteredTarget,
-    prefilter_target,
-    target_scale,
-    warp_prefiltered,
-    warp_target_to_phone,
-)
+from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered, warp_target_to_phone
 from ispviewer.dataset.alignment_files import ALIGNED_DIR
 from ispviewer.dataset.atomic import write_atomically
 
@@ -54,32 +48,32 @@ def render_aligned_target(target_rgb: np.ndarray, homography: np.ndarray,
 
 def render_aligned_target_from(target_bgr: np.ndarray, luminance: PrefilteredTarget, homography: np.ndarray,
                                phone_size: tuple[int, int]) -> np.ndarray:
-    """The whole aligned target, as :func:`render_aligned_target` draws it, for about half the work;
-    channels in OpenCV's order (B, G, R) in and out.
+    """The whole aligned target, as :func:`render_aligned_target` draws it, for about a third of the
+    work; channels in OpenCV's order (B, G, R) in and out.
 
     ``luminance`` is the target's luminance already area-averaged to about the phone scale (what
     the aligner warps, :attr:`TripletAlignment.prefiltered`): the luma is that image warped at
-    full resolution; the chroma (Cr, Cb), which carries little detail, is averaged and warped at
-    half the phone resolution and interpolated back.  uint8 BGR of the phone frame's size.
+    full resolution.  The chroma (Cr, Cb), which carries little detail, comes from the target
+    halved by 2x2 blocks, warped at half the phone resolution and interpolated back (the halving
+    already removes what a warp to half the phone scale could alias).  uint8 BGR of the phone
+    frame's size.
     """
     H = np.asarray(homography, np.float64)
     w, h = (int(v) for v in phone_size)
-    luma = warp_prefiltered(luminance, H, (0, 0, w, h))
-    # chroma at half resolution: the target halved by whole blocks (OpenCV's fast path), then
-    # area-averaged to half the phone scale; half-frame pixel j is centred on phone px 2j + 0.5
     th, tw = target_bgr.shape[:2]
-    half_target = (tw // 2, th // 2)
-    small = cv2.resize(target_bgr[:half_target[1] * 2, :half_target[0] * 2], half_target,
-                       interpolation=cv2.INTER_AREA)
-    chroma = np.ascontiguousarray(cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb)[..., 1:])
-    half_size = ((w + 1) // 2, (h + 1) // 2)
+    halved = (tw // 2, th // 2)
+    small = cv2.resize(target_bgr[:halved[1] * 2, :halved[0] * 2], halved, interpolation=cv2.INTER_AREA)
+    ycc = PrefilteredTarget(cv2.cvtColor(small, cv2.COLOR_BGR2YCrCb),
+                            resize_matrix((halved[0] * 2, halved[1] * 2), halved))
+    # half-frame pixel j is centred on phone px 2j + 0.5; all three channels are warped (OpenCV's
+    # fast path), then the luma is replaced by the full-resolution one
     half_H = np.array([[0.5, 0, -0.25], [0, 0.5, -0.25], [0, 0, 1]]) @ H  # target px -> half-frame px
-    pre = prefilter_target(chroma, target_scale(half_H, half_size) / 2)  # chroma px per half-frame px
-    pre = PrefilteredTarget(pre.image, pre.from_target @ resize_matrix((half_target[0] * 2, half_target[1] * 2),
-                                                                       half_target))
-    half = warp_prefiltered(pre, half_H, (0, 0, *half_size), border_value=128)  # outside: black
-    full = cv2.resize(half, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)[:h, :w]
-    return cv2.cvtColor(cv2.merge([luma, full[..., 0], full[..., 1]]), cv2.COLOR_YCrCb2BGR)
+    half = warp_prefiltered(ycc, half_H, (0, 0, (w + 1) // 2, (h + 1) // 2), border_value=128)
+    full = cv2.resize(half, None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    if full.shape[:2] != (h, w):  # an odd frame size
+        full = np.ascontiguousarray(full[:h, :w])
+    cv2.mixChannels([warp_prefiltered(luminance, H, (0, 0, w, h))], [full], [0, 0])
+    return cv2.cvtColor(full, cv2.COLOR_YCrCb2BGR)
 
 
 def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY, *, channels: str = "rgb") -> bytes:
