@@ -138,7 +138,6 @@ def test_render_from_the_aligners_luminance_is_the_warp(phone_size):
     assert np.abs((fast[inner].astype(np.float64) - warped[inner]).reshape(-1, 3).mean(axis=0)).max() < 0.5
     shifted = np.abs(fast[inner][:, 1:].astype(np.int16) - warped[inner][:, :-1])
     assert shifted.mean() > 2 * diff.mean()  # a 1 px error would show
-
     grey = [cv2.cvtColor(np.ascontiguousarray(x[inner]), cv2.COLOR_RGB2GRAY).astype(np.float32) for x in (fast, warped)]
     (sx, sy), _ = cv2.phaseCorrelate(grey[0], grey[1])
     assert max(abs(sx), abs(sy)) < 0.05  # registered to a small fraction of a pixel
