@@ -16,13 +16,19 @@ set (4 triplets, 2000x1500), the hard demo variant (4 triplets, 2000x1500: camer
 capture, lens distortion, rig parallax; unmeasured patches counted by reason) and a non-rigid
 synthetic set (displacement varying inside patches, where decisions are not trivially all "accepted").
 
-    python benchmarks/bench_align.py [--repeats 5] [--workdir DIR] [--quick]
+With ``--baseline SRC`` (a source tree of the code to compare with, e.g. made by
+``git worktree add /tmp/main main`` or ``git archive main ispviewer | tar -x -C /tmp/main``), the
+timing child and the accuracy sets also run on that code, in the same run, and both are printed
+(stage timings side by side, CPU seconds of the whole alignment as the ratio to quote).
+
+    python benchmarks/bench_align.py [--repeats 5] [--workdir DIR] [--quick] [--baseline SRC]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -76,6 +82,21 @@ def make_inputs(work: Path) -> dict:
 # --------------------------------------------------------------------------- timing (child)
 
 
+def _cpu_timed(function):
+    """(list, wrapper): the wrapper calls ``function`` and appends the CPU seconds it took (all
+    threads of this process) to the list."""
+    seconds = []
+
+    def timed(*args, **kwargs):
+        start = time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            seconds.append(time.process_time() - start)
+
+    return seconds, timed
+
+
 def child(phone: str, target: str, repeats: int) -> None:
     """Runs in a fresh process: prints one JSON line with timings and peak RSS."""
     import cv2
@@ -87,6 +108,7 @@ def child(phone: str, target: str, repeats: int) -> None:
     params = AlignParams()
     decode, total, stages, cache = [], [], [], []
     cache_path = Path(tempfile.mkdtemp()) / "aligned.jpg"
+    cpu, align_triplet = _cpu_timed(align_triplet)
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
         p, t = load_rgb(phone), load_rgb(target)
@@ -102,14 +124,21 @@ def child(phone: str, target: str, repeats: int) -> None:
         total.append(t2 - t0)
         stages.append(result.timings)
     cache_path.unlink(missing_ok=True)
-    print(json.dumps({"decode": decode, "total": total, "stages": stages, "cache": cache,
+    print(json.dumps({"decode": decode, "total": total, "stages": stages, "cache": cache, "cpu": cpu,
                       "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                       "patches": len(result.patches)}))
 
 
-def run_child(info: dict, repeats: int) -> dict:
+def _env(source: Path | None) -> dict | None:
+    """The environment of a child that imports ispviewer from ``source`` (None: this checkout)."""
+    if source is None:
+        return None
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(source), os.environ.get("PYTHONPATH", "")]))
+
+
+def run_child(info: dict, repeats: int, source: Path | None = None) -> dict:
     out = subprocess.run([sys.executable, __file__, "--child", info["phone"], info["target"], str(repeats)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, env=_env(source))
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -217,11 +246,18 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], sys.argv[3], int(sys.argv[4]))
         return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "--accuracy-child":  # WORKDIR QUICK
+        work = Path(sys.argv[2])
+        accuracy(make_inputs(work), work, sys.argv[3] == "1")
+        return 0
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5, help="warm repeats after the cold run")
     ap.add_argument("--workdir", type=Path, help="keep the generated inputs here (reused next time)")
     ap.add_argument("--quick", action="store_true", help="smaller accuracy sets")
+    ap.add_argument("--baseline", type=Path, help="source tree of the code to compare with, run in the same run")
     args = ap.parse_args()
+    if args.baseline is not None and not (args.baseline / "ispviewer" / "__init__.py").is_file():
+        ap.error(f"--baseline {args.baseline}: no ispviewer package there")
     with tempfile.TemporaryDirectory() as tmp:
         work = args.workdir or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -244,8 +280,20 @@ def main() -> int:
               f"median {statistics.median(r['cache'][1:] or r['cache']):.3f} s")
         print(f"  peak RSS of the timing process: {r['peak_mb']:.0f} MB   [target <= 2560 MB]; "
               f"{r['patches']} patches; {load_average()}, after")
+        if args.baseline is not None:
+            b = run_child(info, args.repeats, args.baseline)
+            b_stages = {k: statistics.median(s[k] for s in b["stages"][1:] or b["stages"]) for k in b["stages"][0]}
+            print(f"  baseline {args.baseline} stages (median s): "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in b_stages.items()))
+            mine, theirs = (statistics.median(x["cpu"][1:] or x["cpu"]) for x in (r, b))
+            print(f"  align CPU per triplet (median): {mine:.3f} s vs baseline {theirs:.3f} s "
+                  f"({mine / theirs:.2f}x); {load_average()}")
         print("accuracy:")
         accuracy(info, work, args.quick)
+        if args.baseline is not None:
+            print(f"accuracy of the baseline {args.baseline}, same sets:", flush=True)
+            subprocess.run([sys.executable, __file__, "--accuracy-child", str(work), "1" if args.quick else "0"],
+                           check=True, env=_env(args.baseline))
         ok = best <= 3.0 and r["peak_mb"] <= 2560
         print("speed/memory targets met" if ok else "speed/memory targets NOT met")
     return 0

@@ -57,8 +57,10 @@ class AlignParams:
     flow: str | FlowEstimator = "dis"  # registered name or an estimator instance
     flow_scale: float = 0.5  # flow runs at this fraction of the phone resolution
     stats_scale: float = 0.25  # patch statistics (and smoothing) at this fraction, <= flow_scale
-    flow_smooth_px: float = 10.0  # sigma (phone px) of the smoothing of flow vectors: noise debias
+    flow_smooth_px: float = 4.0  # sigma (phone px) of the smoothing of flow vectors before measuring
+    #                              (light: the per-patch noise shrinkage removes what noise it leaves)
     normalize_sigma_px: float = 16.0  # local-contrast window (phone px) of the photometric normalization
+    normalize_blur_px: float = 1.0  # light blur (phone px) of both luminances before normalizing
     structure_px: tuple[float, float] = (0.5, 2.0)  # local RMS gradient (grey levels / phone px):
     #                                                   flow untrusted below the first, trusted above the second
     min_texture: float = 0.4  # grey levels / phone px (structure tensor's smaller eigenvalue)
@@ -241,8 +243,9 @@ def _flow(phone: np.ndarray, aligned: np.ndarray, estimator: FlowEstimator, para
     p_tensor = structure_tensor(p_small, s, _scaled_size(phone_size, q))
     t_tensor = structure_tensor(t_small, s, _scaled_size(phone_size, q))
     window = params.normalize_sigma_px * s
-    p_norm = normalize_luminance(match_tone(p_small, t_small), window_sigma=window)
-    t_norm = normalize_luminance(t_small, window_sigma=window)
+    blur = params.normalize_blur_px * s
+    p_norm = normalize_luminance(match_tone(p_small, t_small), blur_sigma=blur, window_sigma=window)
+    t_norm = normalize_luminance(t_small, blur_sigma=blur, window_sigma=window)
     flow = np.asarray(estimator.estimate(p_norm, t_norm), np.float32)
     stats_size = _scaled_size(phone_size, q)
     consistent = flow_inconsistency(p_norm, t_norm, flow, params.max_residual, params.max_flow_step_px, stats_size)
@@ -288,10 +291,6 @@ def _measure(H: np.ndarray, flow: np.ndarray, p_tensor, t_tensor, consistent: tu
                       *params.structure_px)
     consistent = combine(*consistent, structure)
     weight = structure * consistent
-    flow = smooth_flow(flow, params.flow_smooth_px * q, weight)
-    stats = patch_flow_stats(flow, q, positions, size, offsets, weight)
-    if params.refine:  # the residuals stay: only how (H, offsets) express each patch's match changes
-        H, offsets = _refit(H, flow, weight, positions, offsets, phone_size, target_size, params)
     texture = np.minimum(patch_texture(p_tensor, q, positions, size), patch_texture(t_tensor, q, positions, size))
     trusted_share = patch_means(structure, q, positions, size)
     inconsistent = 1 - patch_means(consistent, q, positions, size)
@@ -300,6 +299,10 @@ def _measure(H: np.ndarray, flow: np.ndarray, p_tensor, t_tensor, consistent: tu
                           clipped_share > params.max_clipped_share, inconsistent > params.max_inconsistent_share,
                           found.at_edge)
     measurable = np.array([c is None or c == EDGE_OF_SEARCH for c in causes])
+    flow = smooth_flow(flow, params.flow_smooth_px * q, weight)
+    stats = patch_flow_stats(flow, q, positions, size, offsets, weight, denoise=measurable)
+    if params.refine:  # the residuals stay: only how (H, offsets) express each patch's match changes
+        H, offsets = _refit(H, flow, weight, positions, offsets, phone_size, target_size, params)
     magnitude = stats.magnitude
     if not measurable.all():
         lat = Lattice.of(positions, size, q)

@@ -84,6 +84,9 @@ SPECS = (
     ActionSpec("queue_audit", "Queue: &audit sample", ("Ctrl+4",), "mdi6.dice-multiple-outline",
                "Review queue: a random sample of the accepted patches (their share of bad ones is estimated)",
                checkable=True),
+    ActionSpec("queue_options", "Queue &options…", ("Ctrl+5",), "mdi6.tune-variant",
+               "Choose the review queue's band, audit seed, filters (phone, triplet names, split, illumination) "
+               "and shard, and how far N zooms in"),
     ActionSpec("help", "&Keyboard shortcuts", ("F1",), "mdi6.help-circle-outline", "Show the shortcuts"),
 )
 

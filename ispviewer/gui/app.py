@@ -63,7 +63,8 @@ def wait_for_tiles(window, app, timeout_s: float = SCREENSHOT_TIMEOUT_S) -> bool
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         app.processEvents()
-        if all(gallery.tiles.tile(p.id) is not None for p in gallery.page_patches):
+        if (all(gallery.tiles.tile(p.id) is not None for p in gallery.page_patches)
+                and gallery.panels.settled(gallery.page_patches)):  # and the extras the tile options ask for
             for _ in range(5):
                 app.processEvents()
             return True

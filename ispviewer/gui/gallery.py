@@ -18,6 +18,7 @@ from PySide6.QtGui import QColor, QFont, QKeyEvent, QPainter, QPen
 from PySide6.QtWidgets import QLabel, QScrollArea, QSizePolicy, QVBoxLayout, QWidget
 
 from ispviewer.dataset.records import DecidedBy, PatchRecord, Status
+from ispviewer.gui.gallery_panels import TilePanels
 from ispviewer.gui.gallery_tiles import TileSource
 from ispviewer.gui.state import WindowState
 
@@ -45,10 +46,14 @@ class TileGrid(QWidget):
 
     # ----------------------------------------------------------------- geometry
 
+    def panel_size(self) -> int:
+        """Logical size of one panel (a patch at 1:1 device pixels)."""
+        return int(self.gallery.patch_size() / max(self.devicePixelRatioF(), 1e-6))
+
     def tile_size(self) -> tuple[int, int]:
-        """Logical size of one tile (two patches at 1:1 device pixels, the label below)."""
-        size = self.gallery.patch_size() / max(self.devicePixelRatioF(), 1e-6)
-        return int(2 * size + GAP // 2), int(size + LABEL_H)
+        """Logical size of one tile (its panels side by side, the label below)."""
+        size, n = self.panel_size(), len(self.gallery.panels.names)
+        return int(n * size + (n - 1) * (GAP // 2)), int(size + LABEL_H)
 
     def columns(self) -> int:
         w, _ = self.tile_size()
@@ -63,7 +68,10 @@ class TileGrid(QWidget):
     def relayout(self) -> None:
         n = len(self.gallery.page_patches)
         w, h = self.tile_size()
-        rows = -(-n // self.columns()) if n else 1
+        if not n:  # room for the words that say why there is nothing
+            self.setFixedSize(max(self.gallery.scroll.viewport().width() - 2, 200), 3 * h)
+            return
+        rows = -(-n // self.columns())
         self.setFixedSize(self.columns() * (w + GAP) + GAP, rows * (h + GAP) + GAP)
 
     def index_at(self, x: float, y: float) -> int | None:
@@ -78,23 +86,19 @@ class TileGrid(QWidget):
         g = self.gallery
         painter = QPainter(self)
         painter.fillRect(self.rect(), QColor("#202226"))
-        dpr = self.devicePixelRatioF()
         font = QFont(self.font())
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.85))
         painter.setFont(font)
+        if not g.page_patches:
+            painter.setPen(QColor("#c8ccd2"))
+            painter.drawText(self.rect().adjusted(GAP, GAP, -GAP, -GAP), Qt.TextFlag.TextWordWrap
+                             | Qt.AlignmentFlag.AlignCenter, g.empty_text())
+        size = self.panel_size()
         for i, patch in enumerate(g.page_patches):
             rect = self.tile_rect(i)
             if not rect.intersects(_event.rect()):
                 continue
-            tile = g.tiles.tile(patch.id)
-            half = (rect.width() - GAP // 2) // 2
-            if tile is None:
-                painter.fillRect(rect.x(), rect.y(), rect.width(), rect.height() - LABEL_H, QColor("#2c2f34"))
-            else:
-                left = tile.target if (g.flickered and i == g.focus) else tile.phone
-                for image, x in ((left, rect.x()), (tile.target, rect.x() + half + GAP // 2)):
-                    image.setDevicePixelRatio(dpr)  # one image pixel per device pixel
-                    painter.drawImage(x, rect.y(), image)
+            g.panels.paint(painter, rect.x(), rect.y(), size, GAP // 2, patch, g.flickered and i == g.focus)
             colour = STATUS_COLOURS[patch.status]
             mis = f"{patch.misalignment_px:.2f} px" if patch.misalignment_px is not None else "not measurable"
             who = (patch.annotator or "a person") if patch.decided_by == DecidedBy.USER else "auto"
@@ -179,10 +183,12 @@ class PatchGallery(QWidget):
     page_shown = Signal(int)  # page index, once its records are on screen (tiles may still arrive)
 
     def __init__(self, state: WindowState, tiles: TileSource,
-                 decide_patches: Callable[[list[PatchRecord], Status], bool], parent: QWidget | None = None):
+                 decide_patches: Callable[[list[PatchRecord], Status], bool], parent: QWidget | None = None,
+                 panels: TilePanels | None = None):
         super().__init__(parent)
         self.state = state
         self.tiles = tiles
+        self.panels = panels if panels is not None else TilePanels(state, tiles, parent=self)
         self.decide_patches = decide_patches
         self.page = 0
         self.page_patches: list[PatchRecord] = []
@@ -205,6 +211,10 @@ class PatchGallery(QWidget):
         layout.addWidget(self.header)
         layout.addWidget(self.scroll, 1)
         tiles.ready.connect(self.grid.update)
+        self.panels.ready.connect(self.grid.update)
+        self.page_shown.connect(lambda _page: self.panels.request(self.page_patches))
+        for name in ("output", "difference", "heatmap"):
+            getattr(state.gallery.events, name).connect(self._on_options)
         state.review.events.queue.connect(self._on_queue)
         state.review.events.reviewed.connect(self._update_header)
 
@@ -252,6 +262,21 @@ class PatchGallery(QWidget):
         self._update_header()
         self.page_shown.emit(self.page)
 
+    def _on_options(self, *_args) -> None:
+        """A tile option changed: tiles of another width, their extras asked for."""
+        self._update_header()
+        self.grid.relayout()
+        self.panels.refresh()
+        self.set_focus(self.focus)
+
+    def empty_text(self) -> str:
+        """What the gallery says when it has no tile to show."""
+        q = self.queue
+        if q is None:
+            return "No review queue: open a dataset"
+        return (f"Nothing to review: the {self.state.review.spec.describe()} queue is empty (reviewed "
+                f"{self.state.review.reviewed} of {q.total}). Queue… (Ctrl+5) chooses another queue or filters.")
+
     def _prefetch(self, page: int) -> None:
         q, dataset = self.queue, self.state.dataset
         if q is None or dataset is None or page != self.page + 1 or page >= self.page_count():
@@ -272,6 +297,7 @@ class PatchGallery(QWidget):
                                 f"of {self.queue.total}")
         else:
             self.header.setText(f"{review.summary}   page {self.page + 1} of {self.page_count()}   "
+                                f"tiles: {self.panels.caption()}   "
                                 "arrows · A/R/F · Space flicker · Enter open · PgDown/PgUp · V back")
 
     # ----------------------------------------------------------------- focus and selection
@@ -335,6 +361,15 @@ class PatchGallery(QWidget):
         patch = self.focused_patch()
         if patch is not None:
             self.open_requested.emit(patch)
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if event.spontaneous() and self.page_patches:  # the window is back (the gallery asks itself otherwise)
+            self.panels.request(self.page_patches)
+
+    def hideEvent(self, event) -> None:  # noqa: N802
+        super().hideEvent(event)
+        self.panels.request([])  # off screen: the extras still being made for the page stop
 
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)

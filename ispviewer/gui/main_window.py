@@ -29,6 +29,7 @@ from ispviewer.gui import settings as keys
 from ispviewer.gui.actions import build_actions, decorate_undo
 from ispviewer.gui.dataset_memory import DatasetMemory, add_recent
 from ispviewer.gui.decisions import ThresholdCommand
+from ispviewer.gui.gallery_toolbar import restore_options, save_options
 from ispviewer.gui.histogram_dock import ThresholdHistogram
 from ispviewer.gui.histogram_refresh import HistogramRefresher
 from ispviewer.gui.inference_tools import InferenceTools
@@ -113,6 +114,9 @@ class MainWindow(QMainWindow):
         # network output, flicker/difference, re-alignment
         self.tools = InferenceTools(self.state, self.viewer, self.actions_, self.statusBar(), self)
         self.tools.realigned.connect(lambda name: self.show_triplet(name, keep_view=True))
+        self.review.panels.outputs.weights = lambda: self.tools.output.weights.current  # the pane's weights
+        self.tools.output.weights.loaded.connect(lambda _w: self.review.panels.refresh())
+        self.review.build_toolbar(self.actions_["queue_options"])
         self.histogram_refresher = HistogramRefresher(self.histogram, self._histogram_shown,
                                                       lambda text: self.statusBar().showMessage(text, 5000))
         self._histogram_deferred = False
@@ -154,6 +158,9 @@ class MainWindow(QMainWindow):
             queues.addAction(a[f"queue_{kind}"])
             a[f"queue_{kind}"].triggered.connect(lambda _=False, k=kind: self.review.set_kind(k))
         a["queue_worst"].setChecked(True)
+        self.state.review.events.spec.connect(lambda spec: a[f"queue_{spec.kind.value}"].setChecked(True))
+        a["queue_options"].triggered.connect(lambda: self.review.ask_queue(self))
+        self.review.share_changed.connect(lambda share: self.settings.setValue(keys.REVIEW_PATCH_SHARE, share))
         a["gallery"].toggled.connect(self.review.show_gallery)
         self.review.gallery_toggled.connect(self._show_gallery)
         self.review.message.connect(self.statusBar().showMessage)
@@ -221,7 +228,8 @@ class MainWindow(QMainWindow):
         self.close_dataset()
         self.state.dataset = session
         self.triage = Triage(session, self.undo_stack, self.state)
-        self.review.attach(session, self.triage, self.settings.value(keys.REVIEW_ANNOTATOR))
+        self.review.attach(session, self.triage, self.settings.value(keys.REVIEW_ANNOTATOR),
+                           DatasetMemory(self.settings, session.root))
         session.triplet_changed.connect(self._on_triplet_changed)
         session.triplets_reloaded.connect(self._reload_triplets)
         session.triplets_reloaded.connect(lambda: self.loader.forget())  # a threshold: cached patches are stale
@@ -272,7 +280,8 @@ class MainWindow(QMainWindow):
     def _set_dataset_enabled(self, enabled: bool) -> None:
         writable = enabled and self.session is not None and not self.session.readonly
         for name in ("next_triplet", "prev_triplet", "next_patch", "prev_patch", "zoom_patch", "gallery",
-                     "queue_worst", "queue_near-threshold", "queue_flagged", "queue_audit"):
+                     "queue_worst", "queue_near-threshold", "queue_flagged", "queue_audit",
+                     "queue_options"):
             self.actions_[name].setEnabled(enabled)
         for name in DECISION_ACTIONS + ("realign",):
             self.actions_[name].setEnabled(writable)
@@ -411,6 +420,9 @@ class MainWindow(QMainWindow):
         overlays.heatmap_floor = max(0.0, keys.read_float(s, keys.HEATMAP_FLOOR, overlays.heatmap_floor))
         overlays.heatmap_visible = keys.read_bool(s, keys.HEATMAP_VISIBLE, True)
         overlays.grid_visible = keys.read_bool(s, keys.GRID_VISIBLE, True)
+        restore_options(s, self.state.gallery)
+        self.review.min_patch_share = min(1.0, max(0.01, keys.read_float(s, keys.REVIEW_PATCH_SHARE,
+                                                                         self.review.min_patch_share)))
 
     def _confirm_quit_unsaved(self) -> bool:
         n = self.session.pending
@@ -431,6 +443,7 @@ class MainWindow(QMainWindow):
         s.setValue(keys.HEATMAP_FLOOR, overlays.heatmap_floor)
         s.setValue(keys.HEATMAP_VISIBLE, overlays.heatmap_visible)
         s.setValue(keys.GRID_VISIBLE, overlays.grid_visible)
+        save_options(s, self.state.gallery)
         s.sync()
 
     def closeEvent(self, event) -> None:  # noqa: N802

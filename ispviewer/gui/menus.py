@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QMenu
 
 from ispviewer.gui.compare import FLICKER_PAIRS
+from ispviewer.gui.gallery_toolbar import tiles_menu
 from ispviewer.gui.session_restore import recent_menu
 from ispviewer.gui.viewer import PANE_TITLES
 
@@ -20,7 +21,7 @@ MENUS: dict[str, list[str | None]] = {
     "&Edit": ["undo", "redo", None, "accept", "reject", "flag", None, "accept_reason", "reject_reason",
               "flag_reason"],
     "&Navigate": ["next_triplet", "prev_triplet", None, "next_patch", "prev_patch", None, "queue_worst",
-                  "queue_near-threshold", "queue_flagged", "queue_audit", None, "find"],
+                  "queue_near-threshold", "queue_flagged", "queue_audit", "queue_options", None, "find"],
     "&View": ["gallery", None, "zoom_fit", "zoom_100", "zoom_in", "zoom_out", "zoom_patch", None,
               "heatmap", "grid", None, "flicker", "side_by_side", "difference"],
     "&Tools": ["render_full", "cancel_render", None, "realign"],
@@ -48,6 +49,7 @@ def build_menus(window) -> tuple[QMenu, dict[tuple[str, str], QAction]]:
             menu.insertMenu(actions["load_weights"], recent)
         if title == "&View":
             pairs = flicker_pair_menu(menu, window.state, window)
+            tiles_menu(menu, window.review.tile_actions)
             menu.addSeparator()
             for dock in window.docks.values():
                 menu.addAction(dock.toggleViewAction())

@@ -15,14 +15,19 @@ from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest import ManifestError
 from ispviewer.dataset.records import PatchRecord, Status
 from ispviewer.dataset.review.audit import audit_estimates
-from ispviewer.dataset.review.queues import QueueKind, QueueSpec
+from ispviewer.dataset.review.queues import QueueKind, QueueSpec, with_kind
 from ispviewer.gui.gallery import PAGE_SIZE, PatchGallery
+from ispviewer.gui.gallery_panels import TilePanels
 from ispviewer.gui.gallery_tiles import TileSource
+from ispviewer.gui.gallery_toolbar import gallery_toolbar, tile_actions
+from ispviewer.gui.queue_choice import filter_choices, spec_from_dict, spec_to_dict, without_unavailable
 from ispviewer.gui.review_state import QueueWalker
 from ispviewer.gui.state import WindowState
 
 #: N zooms in when the patch would show smaller than this share of the pane (else the zoom is kept)
 MIN_PATCH_SHARE = 1.0 / 3.0
+#: the dataset memory's key of the queue chosen last
+QUEUE_MEMORY_KEY = "review_queue"
 
 
 class ReviewController(QObject):
@@ -30,6 +35,7 @@ class ReviewController(QObject):
 
     message = Signal(str, int)
     gallery_toggled = Signal(bool)
+    share_changed = Signal(float)  # N's zoom share was chosen in the queue dialog (for the settings)
 
     def __init__(self, state: WindowState, navigator, viewer, parent: QObject | None = None):
         super().__init__(parent)
@@ -39,56 +45,89 @@ class ReviewController(QObject):
         self.triage = None
         self.walker: QueueWalker | None = None
         self.tiles = TileSource(parent=self)
-        self.gallery = PatchGallery(state, self.tiles, self.decide_patches)
+        self.panels = TilePanels(state, self.tiles, parent=self)
+        self.gallery = PatchGallery(state, self.tiles, self.decide_patches, panels=self.panels)
+        self.tile_actions = tile_actions(state.gallery, self.gallery)
+        self.memory = None  # the open dataset's DatasetMemory: the queue chosen is remembered there
+        self.error: str | None = None  # why the last queue asked for could not be built
+        self.queue_dialog = None
         self.gallery.open_requested.connect(self.open_in_main)
         self.tiles.failed.connect(lambda text: self.message.emit(f"gallery: {text}", 5000))
         self.label = QLabel()
         self.label.setObjectName("queueStatus")
-        # the status bar may shorten it: it never widens the window's minimum
-        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        self.label.setMinimumWidth(0)
+        # its whole text where the status bar has room (also beside a message); the status bar may
+        # shorten it, so it never widens the window's minimum
+        self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        self.label.setMinimumWidth(1)
         self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
+        #: N zooms in when the patch would show smaller than this share of the pane (a setting)
+        self.min_patch_share = MIN_PATCH_SHARE
         review = state.review
         for name in ("queue", "position", "reviewed"):
             getattr(review.events, name).connect(self._show_summary)
+        review.events.spec.connect(self._remember_spec)
         state.events.shown.connect(self._on_shown)
 
     # ----------------------------------------------------------------- dataset
 
-    def attach(self, session, triage, annotator_setting: str | None = None) -> None:
+    def attach(self, session, triage, annotator_setting: str | None = None, memory=None) -> None:
+        """A dataset opened: the queue remembered for it in ``memory`` (a DatasetMemory) is made
+        active (without it, or when that queue cannot be built any more: the current kind)."""
         session.annotator = current_annotator(annotator_setting)
         self.triage = triage
         self.tiles.attach(session)
+        self.panels.attach(session)
         self.walker = QueueWalker(self.state.review, session.manifest, session.annotator)
         session.decision_shown.connect(self._on_decision)
-        self.set_kind(self.state.review.spec.kind)
+        self.memory = None  # the remembered queue is not overwritten while it is put back
+        spec = None
+        if memory is not None and memory.get(QUEUE_MEMORY_KEY) is not None:
+            spec = without_unavailable(spec_from_dict(memory.get(QUEUE_MEMORY_KEY)), session.manifest)
+        if spec is None or not self.set_spec(spec):
+            self.set_spec(QueueSpec(self.state.review.spec.kind))
+        self.memory = memory
+
+    def _remember_spec(self, spec: QueueSpec) -> None:
+        if self.memory is not None:
+            self.memory.set(QUEUE_MEMORY_KEY, spec_to_dict(spec))
 
     def detach(self) -> None:
         self.walker = None
         self.triage = None
+        self.memory = None
         self._pending = None
+        if self.queue_dialog is not None:
+            self.queue_dialog.reject()
         self.tiles.detach()
+        self.panels.detach()
         review = self.state.review
         review.position = None
         review.queue = None
         self.label.setText("")
 
     def set_kind(self, kind: QueueKind | str) -> None:
-        """Make a queue of ``kind`` active (its position resumed for this person)."""
+        """Make a queue of ``kind`` active with the other choices kept (its position resumed)."""
+        self.set_spec(with_kind(self.state.review.spec, kind))
+
+    def set_spec(self, spec: QueueSpec) -> bool:
+        """Make the queue ``spec`` active (its position resumed for this person); False, and the
+        queue before kept, when it cannot be built (the message says why)."""
         if self.walker is None:
-            return
-        spec = QueueSpec(QueueKind(kind))
+            return False
         try:
             queue = self.walker.build(spec)
-        except ManifestError as exc:
+        except (ManifestError, ValueError) as exc:
+            self.error = str(exc)
             self.message.emit(f"review queue: {exc}", 0)
-            return
+            return False
+        self.error = None
         session = self.state.dataset
         if session is not None:
             session.queue_kind = spec.kind.value
         if queue.empty:
             self.message.emit(f"The {spec.describe()} queue is empty (reviewed {queue.reviewed} of "
                               f"{queue.total})", 5000)
+        return True
 
     # ----------------------------------------------------------------- decisions
 
@@ -166,7 +205,7 @@ class ReviewController(QObject):
         cx, cy = patch.x - 0.5 + patch.size / 2, patch.y - 0.5 + patch.size / 2
         if zoom is None:
             pane = min(self.viewer.viewport_size())
-            wanted = MIN_PATCH_SHARE * pane / patch.size if pane > 0 else view.zoom
+            wanted = self.min_patch_share * pane / patch.size if pane > 0 else view.zoom
             zoom = max(view.zoom, wanted)
         view.set_view(cx, cy, zoom)
         self._prefetch_next(patch.triplet_id)
@@ -208,5 +247,51 @@ class ReviewController(QObject):
         except ManifestError:
             return []
 
+    # ----------------------------------------------------------------- queue choices
+
+    def build_toolbar(self, queue_action) -> None:
+        """The gallery's toolbar (tile options, Queue…) over its tiles."""
+        self.gallery.layout().insertWidget(0, gallery_toolbar(self.tile_actions, queue_action))
+
+    def ask_queue(self, parent) -> None:
+        """Queue options…: the dialog, filled with the active queue and this dataset's filters."""
+        session = self.state.dataset
+        if session is None or self.walker is None:
+            return
+        from ispviewer.gui.queue_dialog import QueueDialog
+
+        try:
+            choices = filter_choices(session.manifest)
+        except ManifestError as exc:
+            self.message.emit(f"review queue: {exc}", 0)
+            return
+        if self.queue_dialog is not None:
+            self.queue_dialog.reject()
+        dialog = QueueDialog(self.state.review.spec, choices, self._apply_from_dialog, self.min_patch_share,
+                             self._set_share, parent)
+        self.queue_dialog = dialog
+        dialog.finished.connect(lambda _r, d=dialog: self._dialog_closed(d))
+        dialog.open()
+
+    def _apply_from_dialog(self, spec: QueueSpec) -> bool:
+        ok = self.set_spec(spec)
+        if not ok and self.queue_dialog is not None:
+            self.queue_dialog.show_error(f"This queue cannot be built: {self.error}")
+        return ok
+
+    def _set_share(self, share: float) -> None:
+        self.min_patch_share = min(1.0, max(0.01, float(share)))
+        self.share_changed.emit(self.min_patch_share)
+
+    def _dialog_closed(self, dialog) -> None:
+        if self.queue_dialog is dialog:
+            self.queue_dialog = None
+        window = dialog.parentWidget()
+        dialog.deleteLater()
+        if window is not None:  # the keys back to where they were: the tiles or the images
+            window.activateWindow()
+            (self.gallery.grid if self.gallery_visible else self.viewer).setFocus()
+
     def shutdown(self) -> None:
+        self.panels.shutdown()
         self.tiles.shutdown()

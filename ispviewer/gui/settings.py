@@ -19,6 +19,7 @@ HEATMAP_FLOOR = "overlay/heatmap_floor_px"
 HEATMAP_VISIBLE = "overlay/heatmap"
 GRID_VISIBLE = "overlay/grid"
 REVIEW_ANNOTATOR = "review/annotator"  # the person's name for decisions (ISPVIEWER_USER wins)
+REVIEW_PATCH_SHARE = "review/n_zoom_share"  # N zooms in until the patch is this share of the pane
 
 
 def open_settings() -> QSettings:

@@ -27,6 +27,7 @@ from psygnal import Signal, SignalGroupDescriptor
 
 from ispviewer.dataset.records import DecisionEvent, PatchRecord, TripletRecord
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
+from ispviewer.gui.gallery_options import TileOptions
 from ispviewer.gui.heatmap_style import DEFAULT_FLOOR_PX
 from ispviewer.gui.review_state import ReviewState
 
@@ -216,6 +217,8 @@ class WindowState:
     compare: CompareState = field(default_factory=CompareState)
     #: the active dataset-wide review queue and the position in it
     review: ReviewState = field(default_factory=ReviewState)
+    #: what the gallery's tiles show besides the phone and target patches
+    gallery: TileOptions = field(default_factory=TileOptions)
 
     @property
     def selected_patch(self) -> PatchRecord | None:

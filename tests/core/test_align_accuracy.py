@@ -1,8 +1,9 @@
 """The aligner against ground truth: the demo generator's triplets and non-rigid synthetic pairs.
 
-Targets (issue 3): per-patch |reported - true| misalignment, mean <= 0.15 px; auto decisions agree
-with the truth on >= 95% of patches whose true misalignment is more than 0.2 px from the
-threshold; homography error <= 0.5 px at the phone frame's corners.
+Targets on the demo's own triplets: per-patch |reported - true| misalignment, mean <= 0.10 px; auto
+decisions agree with the truth on >= 98% of patches whose true misalignment is more than 0.2 px
+from the threshold; homography error <= 0.3 px at the phone frame's corners (measured: 0.056 px,
+100%, 0.11 px).  The non-rigid synthetic set is harder (patches straddle 0..3 px ripples).
 """
 
 from __future__ import annotations
@@ -60,9 +61,9 @@ def demo_results(demo_triplets):
             for phone, target, gt in demo_triplets]
 
 
-def test_demo_homography_within_half_a_pixel_at_the_corners(demo_results):
+def test_demo_homography_within_a_third_of_a_pixel_at_the_corners(demo_results):
     for result, gt in demo_results:
-        assert corner_error(result.homography, gt.homography, gt.phone_size) <= 0.5
+        assert corner_error(result.homography, gt.homography, gt.phone_size) <= 0.3
 
 
 def test_demo_misalignment_error_and_decisions(demo_results):
@@ -73,8 +74,8 @@ def test_demo_misalignment_error_and_decisions(demo_results):
         agree += s["agree"]
         assert sum(p.measurable for p in result.patches) >= 0.8 * len(result.patches)
     assert len(errors) >= 40
-    assert np.mean(errors) <= 0.15
-    assert np.mean(agree) >= 0.95
+    assert np.mean(errors) <= 0.10
+    assert np.mean(agree) >= 0.98
 
 
 @pytest.fixture(scope="module")

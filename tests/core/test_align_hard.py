@@ -79,11 +79,11 @@ def test_accuracy_on_the_hard_set(hard_set):
     score = Score(THRESHOLD)
     for _, _, gt, result in items:
         score.add(result, gt.homography, gt.true_misalignment)
-    # measured on this set: mean 0.11 px, agreement 99%, corners 0.39 px (small frames extrapolate
-    # the homography further; 0.23 px at 2000x1500 in the benchmark)
-    assert score.mean_error <= 0.15, score.summary()
+    # the targets; measured on this set: mean 0.074 px, agreement 100%, corners 0.27 px (small
+    # frames extrapolate the homography further; 0.14 px at 2000x1500 in the benchmark)
+    assert score.mean_error <= 0.10, score.summary()
     assert score.agreement >= 0.98, score.summary()
-    assert score.worst_corner <= 0.45, score.summary()
+    assert score.worst_corner <= 0.30, score.summary()
     # flagging is not a way out: most patches are measured, and most flagged ones are truly misaligned
     flagged = sum(score.unmeasured.values())
     assert flagged <= 0.45 * score.patches, score.summary()
@@ -148,5 +148,5 @@ def test_every_flagged_or_rejected_patch_says_why(hard_set):
                 if p.cause == EDGE_OF_SEARCH:
                     assert reason.endswith(EDGE_OF_SEARCH)
             else:
-                assert reason is None and p.cause in (None, EDGE_OF_SEARCH)
+                assert p.cause in (None, EDGE_OF_SEARCH) and reason == p.cause  # a caveat stays
     assert FLOW_NOT_TRUSTED in seen

@@ -126,6 +126,43 @@ def test_patch_stats_of_a_known_flow():
     assert np.nanmean(heat[:, :16]) == pytest.approx(1.0)
 
 
+def test_noise_shrinkage_removes_flow_noise_but_keeps_local_motion(monkeypatch):
+    """Flow noise inflates a mean magnitude; the shrinkage takes it out, and leaves alone motion
+    that truly varies inside a patch (a moved disc) and what an affine field explains."""
+    from ispviewer.align import misalignment
+
+    rng = np.random.default_rng(0)
+    pos = patch_grid((1024, 1024), 128)
+    q, n = 0.25, 32
+    ys, xs = np.mgrid[0:256, 0:256].astype(np.float32)
+    truth = np.dstack([0.3 + 0.002 * xs, 0.1 - 0.001 * ys]).astype(np.float32)  # a homography residual
+    disc = (xs - 48) ** 2 + (ys - 48) ** 2 < 12 ** 2  # patch (128, 128): a disc moved by 3 px
+    truth[disc] += (3.0, 0.0)
+    noise = cv2.GaussianBlur(rng.normal(0, 1, (256, 256, 2)).astype(np.float32), (0, 0), 1.5) * 2.5
+    offsets = np.zeros((len(pos), 2), np.float32)
+
+    def true_means():
+        m = np.hypot(truth[..., 0], truth[..., 1])
+        return m.reshape(8, n, 8, n).mean(axis=(1, 3)).ravel()
+
+    everywhere = np.ones(len(pos), bool)
+    capped = patch_flow_stats(truth + noise, q, pos, 128, offsets, denoise=everywhere)
+    assert capped.noise_power == misalignment.MAX_NOISE_POWER  # more noise than any DIS flow shows
+    monkeypatch.setattr(misalignment, "MAX_NOISE_POWER", np.inf)
+    plain = patch_flow_stats(truth + noise, q, pos, 128, offsets)
+    clean = patch_flow_stats(truth + noise, q, pos, 128, offsets, denoise=everywhere)
+    expected = true_means()
+    moved = (pos == (128, 128)).all(axis=1)
+    plain_error = np.abs(plain.mean - expected)[~moved].mean()
+    assert plain_error > 0.15  # the noise reads as misalignment...
+    # ...and most of it goes (what is left: the noise's own affine part, which no shrinkage can tell)
+    assert np.abs(clean.mean - expected)[~moved].mean() < min(0.08, plain_error / 3)
+    assert clean.mean[moved][0] == pytest.approx(expected[moved][0], rel=0.1)  # the disc is kept
+    assert clean.noise_power > capped.noise_power
+    exact = patch_flow_stats(truth, q, pos, 128, offsets, denoise=everywhere)
+    assert np.abs(exact.mean - expected).max() < 0.02  # nothing to remove: nothing removed
+
+
 def test_weighted_smoothing_fills_flat_areas_from_their_surroundings():
     flow = np.zeros((60, 60, 2), np.float32)
     flow[..., 0] = 1.0

@@ -108,6 +108,35 @@ def test_threshold_changes_auto_decisions_only(manifest):
     assert manifest.threshold_px == 0.5
 
 
+EDGE_OF_SEARCH = "match at the edge of the search range"  # the aligner's caveat (ispviewer.align.trust)
+
+
+def test_threshold_changes_keep_the_edge_of_search_caveat(manifest):
+    """A patch matched at the edge of the search range says so whatever the threshold, and a
+    patch that stays rejected names the threshold in force."""
+    tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
+    edge, plain = (PatchMeasurement(x=32 * i, y=0, size=32, dx=8.0, dy=0.0, ncc=0.9, misalignment_px=m,
+                                    misalignment_p95=m, measurable=True, cause=cause)
+                   for i, (m, cause) in enumerate(((1.5, EDGE_OF_SEARCH), (1.5, None))))
+    manifest.store_alignment(tid, AlignmentResult(IDENTITY, (edge, plain), None, 1.2))
+
+    def reasons():
+        return [(p.status, p.reason) for p in manifest.patches(tid)]
+
+    assert reasons() == [(Status.REJECTED, f"misalignment 1.50 px > 1.2 px; {EDGE_OF_SEARCH}"),
+                         (Status.REJECTED, "misalignment 1.50 px > 1.2 px")]
+    assert manifest.apply_threshold(2.0) == 2  # both accepted: the caveat stays with the edge patch
+    assert reasons() == [(Status.ACCEPTED, EDGE_OF_SEARCH), (Status.ACCEPTED, None)]
+    assert manifest.apply_threshold(1.0) == 2  # rejected again: the caveat comes back with the new figure
+    assert reasons() == [(Status.REJECTED, f"misalignment 1.50 px > 1 px; {EDGE_OF_SEARCH}"),
+                         (Status.REJECTED, "misalignment 1.50 px > 1 px")]
+    assert manifest.apply_threshold(1.4) == 0  # still rejected: same decision, the reason follows
+    assert reasons() == [(Status.REJECTED, f"misalignment 1.50 px > 1.4 px; {EDGE_OF_SEARCH}"),
+                         (Status.REJECTED, "misalignment 1.50 px > 1.4 px")]
+    edge_id = manifest.patches(tid)[0].id
+    assert [h.reason for h in manifest.history(edge_id)][-1] == f"misalignment 1.50 px > 1 px; {EDGE_OF_SEARCH}"
+
+
 def test_reimport_is_idempotent(manifest):
     tid, _ = manifest.add_triplet("a", FILES, RAW, (96, 72))
     assert manifest.add_triplet("a", FILES, RAW, (96, 72)) == (tid, False)

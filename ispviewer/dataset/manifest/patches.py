@@ -8,7 +8,7 @@ from ispviewer.dataset.annotator import current_annotator
 from ispviewer.dataset.manifest.connection import ManifestBase, ManifestError, decoded, utc_now
 from ispviewer.dataset.manifest.rows import event_from_row, log_decision, patch_from_row
 from ispviewer.dataset.records import DecidedBy, DecisionEvent, PatchRecord, Status
-from ispviewer.dataset.rules import auto_status
+from ispviewer.dataset.rules import auto_status, caveat_of
 
 
 class PatchTable(ManifestBase):
@@ -75,19 +75,27 @@ class PatchTable(ManifestBase):
         return {"rejected": int(row["rejected"] or 0), "accepted": int(row["accepted"] or 0)}
 
     def apply_threshold(self, threshold_px: float) -> int:
-        """Re-decide every auto decision with a new threshold; returns how many patches changed."""
+        """Re-decide every auto decision with a new threshold; returns how many patches changed status.
+
+        A patch keeps the aligner's caveat (e.g. match at the edge of the search range) in its
+        reason; a patch that stays rejected gets the reason that names the new threshold (no new
+        history event: its decision did not change).
+        """
         now = utc_now()
         changed = 0
         with self._write() as db:
-            rows = db.execute("SELECT id, status, misalignment_px, measurable FROM patches "
+            rows = db.execute("SELECT id, status, reason, misalignment_px, measurable FROM patches "
                               "WHERE decided_by = 'auto'").fetchall()
             for r in rows:
-                status, reason = auto_status(r["misalignment_px"], bool(r["measurable"]), threshold_px)
+                status, reason = auto_status(r["misalignment_px"], bool(r["measurable"]), threshold_px,
+                                             caveat_of(r["status"], r["reason"]))
                 if status.value != r["status"]:
                     db.execute("UPDATE patches SET status = ?, reason = ? WHERE id = ?",
                                (status.value, reason, r["id"]))
                     log_decision(db, r["id"], now, DecidedBy.AUTO, Status(r["status"]), status, reason)
                     changed += 1
+                elif reason != r["reason"]:
+                    db.execute("UPDATE patches SET reason = ? WHERE id = ?", (reason, r["id"]))
             db.execute("INSERT INTO meta(key, value) VALUES ('threshold_px', ?) "
                        "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (repr(float(threshold_px)),))
         return changed

@@ -79,6 +79,10 @@ class QueueSpec:
             text += f" ±{self.band_px:g} px"
         if self.kind == QueueKind.AUDIT:
             text += f" (seed {self.seed}{', rejected too' if self.audit_rejected else ''})"
+        if self.limit is not None:
+            text += f" first {self.limit}"
+        if self.include_decided:
+            text += " +decided"
         extra = self.selection.describe()
         if extra:
             text += " [" + ", ".join(f"{k} {v}" for k, v in extra.items()) + "]"
