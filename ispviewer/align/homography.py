@@ -1,6 +1,6 @@
 """Global alignment: SIFT + RANSAC homography (target -> phone), refined at full resolution.
 
-1. ``sift_homography``: SIFT on area-downscaled luminance (long side ~512 px), Lowe's ratio
+1. ``sift_homography``: SIFT on area-downscaled luminance (long side ~256 px), Lowe's ratio
    test, robust (MAGSAC++) homography, rescaled to full-resolution pixel coordinates.
 2. ``refine_homography``: a grid of textured phone templates is matched by NCC (sub-pixel) in the
    target warped with the current estimate; a robust fit to these full-resolution
@@ -32,7 +32,16 @@ from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered
 
 @dataclass(frozen=True)
 class SiftParams:
-    long_side: int = 512  # SIFT runs on luminance downscaled to about this long side
+    #: SIFT runs on luminance downscaled to about this long side.  OpenCV's SIFT doubles its input
+    #: before its first octave, so 256 px finds features down to the scale of a 512 px image, at a
+    #: quarter of the cost of SIFT on a 512 px image; the template refinement then pins the estimate
+    #: down at full resolution.
+    long_side: int = 256
+    #: fewer inliers than ``confident_inliers`` there (little texture, a small or blurred frame,
+    #: a scene that changed): SIFT again at ``retry_long_side`` (None: never), the estimate with more
+    #: inliers kept
+    retry_long_side: int | None = 512
+    confident_inliers: int = 100
     features: int = 1500
     ratio: float = 0.75  # Lowe's ratio test
     ransac_px: float = 1.5  # inlier distance at the SIFT scale
@@ -75,9 +84,34 @@ def _features(sift, gray: np.ndarray, what: str):
 
 def sift_homography(phone_gray: np.ndarray, target_gray: np.ndarray, params: SiftParams = SiftParams(),
                     threads: int = 1) -> tuple[np.ndarray, int, int]:
-    """Coarse homography target -> phone at full resolution: (H, ratio-test matches, inliers)."""
-    p_small, p_up = _downscale(phone_gray, params.long_side)
-    t_small, t_up = _downscale(target_gray, params.long_side)
+    """Coarse homography target -> phone at full resolution: (H, ratio-test matches, inliers).
+
+    SIFT runs at ``params.long_side``; when that leaves fewer than ``params.confident_inliers``
+    inliers (or finds none), once more at ``params.retry_long_side`` (the estimate with more
+    inliers is kept; the error of the larger scale when neither finds one).
+    """
+    retry = params.retry_long_side
+    if retry is None or retry <= params.long_side:
+        return _sift_homography_at(phone_gray, target_gray, params, params.long_side, threads)
+    try:
+        first = _sift_homography_at(phone_gray, target_gray, params, params.long_side, threads)
+    except AlignmentError:
+        first = None
+    if first is not None and first[2] >= params.confident_inliers:
+        return first
+    try:
+        second = _sift_homography_at(phone_gray, target_gray, params, retry, threads)
+    except AlignmentError:
+        if first is None:
+            raise
+        return first
+    return second if first is None or second[2] >= first[2] else first
+
+
+def _sift_homography_at(phone_gray: np.ndarray, target_gray: np.ndarray, params: SiftParams, long_side: int,
+                        threads: int) -> tuple[np.ndarray, int, int]:
+    p_small, p_up = _downscale(phone_gray, long_side)
+    t_small, t_up = _downscale(target_gray, long_side)
     if threads > 1:  # cv2 releases the GIL: detect in both images at once
         with ThreadPoolExecutor(2) as pool:
             jobs = [pool.submit(_features, cv2.SIFT_create(nfeatures=params.features), img, what)
@@ -208,7 +242,7 @@ def refine_layout(frame: tuple[int, int]) -> tuple[tuple[int, int], int]:
 
 def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.ndarray,
                       target_size: tuple[int, int], *, grid: tuple[int, int] | None = None,
-                      template: int | None = None, radii: tuple[int, ...] = (12, 3), min_ncc: float = 0.6,
+                      template: int | None = None, radii: tuple[int, ...] = (16, 3), min_ncc: float = 0.6,
                       fit_px: tuple[float, ...] = (0.15, 0.3, 0.6)) -> tuple[np.ndarray, int]:
     """Correct ``H0`` with full-resolution NCC correspondences: (H, correspondences used).
 
