@@ -32,10 +32,12 @@ def match_tone(phone: np.ndarray, target: np.ndarray, min_count: int = 32) -> np
     The curve is, per phone grey level, the mean target level at the same pixels (the images are
     already aligned to a few pixels, and means over many pixels do not care), made monotonic.
     """
-    p = phone.ravel()
-    count = np.bincount(p, minlength=256).astype(np.float64)
-    total = np.bincount(p, weights=target.ravel().astype(np.float64), minlength=256)
+    # the joint histogram (exact counts: float32 holds whole numbers to 2**24 per bin) gives both
+    # the count and the sum of target levels per phone level, at a tenth of two bincounts' cost
+    joint = cv2.calcHist([phone, target], [0, 1], None, [256, 256], [0, 256, 0, 256]).astype(np.float64)
     levels = np.arange(256, dtype=np.float64)
+    count = joint.sum(axis=1)
+    total = joint @ levels
     seen = count >= min_count
     if seen.sum() < 2:
         return phone

@@ -101,6 +101,22 @@ def test_tone_and_contrast_differences_do_not_read_as_motion():
     assert np.linalg.norm(flow[20:-20, 20:-20], axis=-1).mean() < 0.05
 
 
+def test_tone_curve_is_the_monotonic_mean_target_level_per_phone_level():
+    rng = np.random.default_rng(5)
+    phone = rng.integers(0, 256, (300, 400), dtype=np.uint8)
+    phone[:, :7] = 17  # a level seen often; levels seen fewer than 32 times are interpolated
+    target = np.clip(0.5 * phone + rng.normal(40, 12, phone.shape), 0, 255).astype(np.uint8)
+    levels = np.arange(256)
+    count = np.array([(phone == v).sum() for v in levels])
+    mean = np.array([target[phone == v].mean() if c else 0 for v, c in zip(levels, count)])
+    seen = count >= 32
+    curve = np.maximum.accumulate(np.interp(levels, levels[seen], mean[seen]))
+    expected = np.clip(curve + 0.5, 0, 255).astype(np.uint8)[phone]
+    assert np.array_equal(match_tone(phone, target), expected)
+    flat = np.full((40, 40), 9, np.uint8)
+    assert match_tone(flat, flat + 1) is flat  # one level seen: no curve to fit
+
+
 def test_dis_settings_are_checked():
     with pytest.raises(ValueError):
         DISFlowEstimator("slowest")
