@@ -240,9 +240,18 @@ def refine_layout(frame: tuple[int, int]) -> tuple[tuple[int, int], int]:
     return (16, 12), 64
 
 
+def refine_radii(frame: tuple[int, int], sift: SiftParams = SiftParams()) -> tuple[int, ...]:
+    """Search radii (phone px) of :func:`refine_homography` after :func:`sift_homography` on a phone
+    frame (w, h): SIFT on a copy downscaled k >= 2 times leaves an error of several phone px at the
+    frame's far sites, so the first search reaches +-16 px (measured on the hard demo set at
+    2000 x 1500: +-12 px lost a fifth of the sites there); SIFT at full resolution starts within
+    a pixel or two, and +-12 px is ample."""
+    return (16, 3) if max(frame) // sift.long_side > 1 else (12, 3)
+
+
 def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.ndarray,
                       target_size: tuple[int, int], *, grid: tuple[int, int] | None = None,
-                      template: int | None = None, radii: tuple[int, ...] = (16, 3), min_ncc: float = 0.6,
+                      template: int | None = None, radii: tuple[int, ...] = (12, 3), min_ncc: float = 0.6,
                       fit_px: tuple[float, ...] = (0.15, 0.3, 0.6)) -> tuple[np.ndarray, int]:
     """Correct ``H0`` with full-resolution NCC correspondences: (H, correspondences used).
 

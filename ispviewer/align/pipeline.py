@@ -22,6 +22,7 @@ from ispviewer.align.homography import (
     SiftParams,
     check_homography,
     refine_homography,
+    refine_radii,
     refit_to_flow,
     sift_homography,
 )
@@ -188,7 +189,7 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
         pre = prefilter_target(target, factor)
         used = 0
         if params.refine:
-            H, used = refine_homography(phone, pre, H, target_size)
+            H, used = refine_homography(phone, pre, H, target_size, radii=refine_radii(phone_size, params.sift))
             if abs(target_scale(H, phone_size) / factor - 1) > 0.02:
                 pre = prefilter_target(target, target_scale(H, phone_size))
         coverage = check_homography(H, phone_size, target_size, params.limits)
