@@ -48,7 +48,8 @@ def estimate_relation(packed: PackedRaw, phone_rgb: np.ndarray) -> RawRelation:
     """The raw->image relation by SIFT + RANSAC; AlignmentError when none is found."""
     raw_gray = _to_u8(quick_demosaic(packed))  # half resolution: packed pixel = 2 raw px
     phone_gray = _to_u8(luminance(phone_rgb))
-    H, _matches, inliers = sift_homography(raw_gray, phone_gray, SiftParams(long_side=512, retry_long_side=None, min_inliers=12))
+    params = SiftParams(long_side=512, retry_long_side=None, min_inliers=12)  # the relation's SIFT, unchanged
+    H, _matches, inliers = sift_homography(raw_gray, phone_gray, params)
     H = np.diag([2.0, 2.0, 1.0]) @ H  # phone image px -> raw frame px
     H /= H[2, 2]
     a = H[:2, :2]
