@@ -163,7 +163,7 @@ def test_a_prefetched_triplet_is_painted_before_the_browser_row_follows(qtbot, w
         QTest.keySequence(window, QKeySequence("PgDown"))
         assert not window.state.loading and window.viewer.loaded.name == "t02"  # from the cache
         assert window.browser.current_name() == "t01"  # not yet: the images go first
-        qtbot.waitUntil(lambda: window.browser.current_name() == "t02" and rows_at_paint)
+        qtbot.waitUntil(lambda: window.browser.current_name() == "t02" and bool(rows_at_paint))
     finally:
         viewport.removeEventFilter(spy)
     assert rows_at_paint[0] == ("t02", "t01")  # the new images were painted before the row moved
