@@ -16,10 +16,14 @@ The batch section (``--batch-only`` runs it alone) times ``align_dataset`` with 
 count (``ispviewer align``'s) on two batches of 12 MP phone / 24 MP target triplets — copies of
 bench_align's photographic triplet (4032x3024 phone, 6048x4024 target) and of the 12 MP demo
 triplet above — and prints the wall time per triplet next to the decode floor of the same images
-(decoding both JPEGs of every triplet, spread over the same number of processes).
+(decoding both JPEGs of every triplet, spread over the same number of processes). With
+``--baseline DIR`` (a checkout of an earlier commit, e.g. ``git worktree add /tmp/base <commit>``)
+every batch is also timed with that code, alternately with this one (A B B A ...), each batch in a
+fresh Python process, and the per-triplet speed-up is printed run for run: on a shared machine
+only a ratio taken under the same load means anything.
 
     python benchmarks/bench_scaling.py [--count 6] [--size 2000x1500] [--repeats 3] [--workdir DIR]
-                                       [--batch-only] [--batch 8]
+                                       [--batch-only] [--batch 8] [--baseline DIR]
 """
 
 from __future__ import annotations
@@ -198,25 +202,51 @@ def _time_batch(sources: Path, work: Path, workers: int) -> tuple[float, float]:
     return elapsed, cpu
 
 
-def batch_section(work: Path, big: Path, copies: int, repeats: int) -> None:
+def _time_batch_in(code: Path, sources: Path, work: Path, workers: int) -> tuple[float, float]:
+    """:func:`_time_batch` in a fresh Python process that imports ``ispviewer`` from ``code``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(code), str(Path(__file__).parent)]))
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--time-one-batch", str(sources),
+                          "--workdir", str(work), "--workers", str(workers)],
+                         env=env, check=True, capture_output=True, text=True, cwd=str(code))
+    wall, cpu, origin = json.loads(out.stdout.strip().splitlines()[-1])
+    if Path(origin).resolve() != (code / "ispviewer").resolve():
+        raise SystemExit(f"the batch under {code} imported ispviewer from {origin}")
+    return wall, cpu
+
+
+def batch_section(work: Path, big: Path, copies: int, repeats: int, baseline: Path | None = None) -> None:
     import os
 
     workers = min(2, os.cpu_count() or 1)  # `ispviewer align`'s default
-    print(f"\nbatch of {copies} 12 MP / 24 MP triplets, align_dataset with the default {workers} worker(s) "
-          f"({load_average()}):")
+    here = Path(__file__).resolve().parents[1]
+    versions = {"this code": here} if baseline is None else {"this code": here, "baseline": baseline.resolve()}
+    print(f"\nbatch of {copies} 12 MP / 24 MP triplets, align_dataset with the default {workers} worker(s), "
+          f"each batch in a fresh process ({load_average()})" + (f"; baseline: {baseline}" if baseline else "") + ":")
     for label, sources in _batch_sources(work, big, copies).items():
-        floors, walls = [], []
-        for _ in range(repeats):  # interleaved: load changes hit both alike
+        floors, runs = [], {v: [] for v in versions}
+        for r in range(repeats):  # interleaved, A B B A ...: load changes hit every version alike
             floors.append(_decode_floor(sources, workers))
-            wall, cpu = _time_batch(sources, work, workers)
-            walls.append((wall / copies, cpu / copies))
-        (floor, floor_cpu), (wall, cpu) = min(floors), min(walls)
-        print(f"  {label:<20} wall {wall:.3f} s per triplet (best of {repeats}: "
-              f"{' '.join(f'{v[0]:.2f}' for v in walls)}) vs decode floor {floor:.3f} s: {wall / floor:.2f}x")
-        runs = " ".join(f"{v[1]:.2f}" for v in walls)
-        print(f"  {'':<20} CPU  {cpu:.3f} s per triplet, all processes (runs: {runs}) "
-              f"vs decode {floor_cpu:.3f} s: {cpu / floor_cpu:.2f}x; on {workers} idle core(s): "
-              f"~{cpu / workers:.2f} s per triplet wall")
+            for version in (list(versions) if r % 2 == 0 else list(versions)[::-1]):
+                wall, cpu = _time_batch_in(versions[version], sources, work, workers)
+                runs[version].append((wall / copies, cpu / copies))
+        floor, floor_cpu = min(floors)
+        for version, values in runs.items():
+            wall, cpu = min(values)
+            print(f"  {label:<20} {version:<10} wall {wall:.3f} s per triplet (best of {repeats}: "
+                  f"{' '.join(f'{v[0]:.2f}' for v in values)}) vs decode floor {floor:.3f} s: {wall / floor:.2f}x")
+            print(f"  {'':<31} CPU  {cpu:.3f} s per triplet, all processes (runs: "
+                  f"{' '.join(f'{v[1]:.2f}' for v in values)}) vs decode {floor_cpu:.3f} s: {cpu / floor_cpu:.2f}x; "
+                  f"on {workers} idle core(s): ~{cpu / workers:.2f} s per triplet wall")
+        if baseline is not None:
+            pairs = list(zip(runs["baseline"], runs["this code"]))
+            print(f"  {'':<20} speed-up over the baseline, run for run: wall "
+                  f"{' '.join(f'{b[0] / n[0]:.2f}x' for b, n in pairs)}, CPU "
+                  f"{' '.join(f'{b[1] / n[1]:.2f}x' for b, n in pairs)}")
     print(f"  ({load_average()}; on a shared machine compare the ratios to the floor, run for run; CPU time is "
           "the figure least moved by other processes)")
 
@@ -229,13 +259,27 @@ def main() -> None:
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--batch", type=int, default=8, help="triplets per batch in the batch section")
     ap.add_argument("--batch-only", action="store_true", help="run only the batch section")
+    ap.add_argument("--baseline", type=Path, default=None,
+                    help="a checkout of earlier code: the batch section times it too, alternately with this code")
+    ap.add_argument("--time-one-batch", type=Path, default=None, help=argparse.SUPPRESS)  # internal: one timed batch
+    ap.add_argument("--workers", type=int, default=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
-    size = tuple(int(v) for v in args.size.lower().split("x"))
     work = args.workdir or Path(tempfile.gettempdir()) / "ispviewer_bench_scaling"
     work.mkdir(parents=True, exist_ok=True)
+    if args.time_one_batch is not None:
+        import json
+
+        import ispviewer
+
+        wall, cpu = _time_batch(args.time_one_batch, work, args.workers)
+        print(json.dumps([wall, cpu, str(Path(ispviewer.__file__).parent)]))
+        return
+    if args.baseline is not None and not (args.baseline / "ispviewer" / "align").is_dir():
+        raise SystemExit(f"--baseline {args.baseline}: not a checkout of this project")
+    size = tuple(int(v) for v in args.size.lower().split("x"))
     demo, big = _sources(work, args.count, size)
     if args.batch_only:
-        batch_section(work, big, args.batch, args.repeats)
+        batch_section(work, big, args.batch, args.repeats, args.baseline)
         return
     print(f"start: {load_average()}")
     clusters = {w: _Cluster(w) for w in (1, 2)}
@@ -282,7 +326,7 @@ def main() -> None:
     print(f"projected for the poster's {POSTER_PAIRS} pairs from CPU time (each worker an idle core of this kind):")
     for workers in (1, 2, 16, 64):
         print(f"  {workers:>3} worker(s): {POSTER_PAIRS * cpu_big / workers / 3600:6.2f} h")
-    batch_section(work, big, args.batch, args.repeats)
+    batch_section(work, big, args.batch, args.repeats, args.baseline)
 
 
 if __name__ == "__main__":

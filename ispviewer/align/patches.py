@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -58,8 +59,8 @@ def subpixel_peak(score: np.ndarray, interior_only: bool = False) -> tuple[float
 
 def _vertex(a: float, b: float, c: float) -> float:
     """Offset of the vertex of the parabola through (-1, a), (0, b), (1, c), within +-0.5."""
-    den = a - 2 * b + c
-    return 0.0 if den >= 0 else float(np.clip(0.5 * (a - c) / den, -0.5, 0.5))
+    den = a - 2 * b + c  # in the score map's own precision (float32)
+    return 0.0 if den >= 0 else float(min(max(0.5 * (a - c) / den, -0.5), 0.5))  # not np.clip: 10x its cost here
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def _peak(score: np.ndarray) -> tuple[float, float, float, bool]:
     sx, sy, best = subpixel_peak(score)
     h, w = score.shape
     edge = not (0 < round(sx) < w - 1 and 0 < round(sy) < h - 1)
-    return sx, sy, best if np.isfinite(best) else 0.0, edge
+    return sx, sy, best if math.isfinite(best) else 0.0, edge
 
 
 def _shrink(image: np.ndarray, f: int) -> np.ndarray:

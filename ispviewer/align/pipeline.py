@@ -36,7 +36,7 @@ from ispviewer.align.misalignment import (
 from ispviewer.align.patches import patch_grid, search_patches
 from ispviewer.align.photometric import gradient_energy, match_tone, normalize_luminance, structure_tensor, trust
 from ispviewer.align.trust import EDGE_OF_SEARCH, combine, flow_inconsistency, patch_causes
-from ispviewer.align.warp import prefilter_target, target_scale, warp_prefiltered
+from ispviewer.align.warp import PrefilteredTarget, prefilter_target, target_scale, warp_prefiltered
 from ispviewer.dataset.records import AlignmentResult, PatchMeasurement, Status
 from ispviewer.dataset.rules import DEFAULT_THRESHOLD_PX
 from ispviewer.dataset.rules import auto_status as _rule
@@ -113,6 +113,9 @@ class TripletAlignment:
     sift_inliers: int
     refine_points: int
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage, plus "total"
+    #: the target's luminance area-averaged to about the phone scale (what the aligned luminance was
+    #: warped from), kept only when asked (``keep_prefiltered``): the aligned-target cache reuses it
+    prefiltered: PrefilteredTarget | None = field(default=None, repr=False)
 
     def to_result(self, heatmap: str | None, params: AlignParams,
                   aligned_target: str | None = None) -> AlignmentResult:
@@ -157,10 +160,12 @@ def _check_sizes(phone: np.ndarray, target: np.ndarray, params: AlignParams) -> 
 
 
 def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
-                  params: AlignParams = AlignParams()) -> TripletAlignment:
+                  params: AlignParams = AlignParams(), *, keep_prefiltered: bool = False) -> TripletAlignment:
     """Align the Nikon target to the phone ISP image and measure every patch's misalignment.
 
     Images are uint8 RGB (h, w, 3) or luminance (h, w).  Raises :class:`AlignmentError`.
+    ``keep_prefiltered``: the result keeps the target luminance area-averaged to the phone scale
+    (``prefiltered``), for rendering the aligned target without averaging the target again.
     The same images give the same result in any process: RANSAC's random generator (per thread
     in OpenCV) is re-seeded here.
     """
@@ -199,7 +204,8 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
         margin = -(-(max(params.search_radius, params.wide_radius + 4) + 6) // 4) * 4
         region = (-margin, -margin, phone_size[0] + 2 * margin, phone_size[1] + 2 * margin)
         aligned = warp_prefiltered(pre, H, region, border_mode=cv2.BORDER_REPLICATE)
-        del pre
+        if not keep_prefiltered:
+            pre = None  # 12 MP the aligner no longer needs
 
     with _stage(timings, "patches"):
         found = search_patches(phone, aligned, (-margin, -margin), positions, params.patch_size,
@@ -216,7 +222,8 @@ def align_triplet(phone_rgb: np.ndarray, target_rgb: np.ndarray,
     timings["total"] = time.perf_counter() - t_start
     return TripletAlignment(homography=H, patches=patches, heatmap=heatmap, heatmap_scale=params.heatmap_scale,
                             phone_size=phone_size, target_size=target_size, coverage=coverage,
-                            sift_matches=n_matches, sift_inliers=n_inliers, refine_points=used, timings=timings)
+                            sift_matches=n_matches, sift_inliers=n_inliers, refine_points=used, timings=timings,
+                            prefiltered=pre)
 
 
 def _scaled_size(size: tuple[int, int], scale: float) -> tuple[int, int]:

@@ -36,8 +36,9 @@ class TileCacheWrite:
 
 
 def write_tile_cache(root: str | Path, heatmap: str | None, phone: np.ndarray, aligned_target: np.ndarray,
-                     patches: Iterable) -> TileCacheWrite:
-    """Write the patch-tile cache of the alignment whose heatmap is ``heatmap`` (relative to ``root``);
+                     patches: Iterable, *, channels: str = "rgb") -> TileCacheWrite:
+    """Write the patch-tile cache of the alignment whose heatmap is ``heatmap`` (relative to ``root``)
+    from the phone image and aligned target (``channels``: their order, "rgb" or OpenCV's "bgr");
     never raises."""
     from ispviewer.dataset.manifest import safe_join
 
@@ -46,7 +47,8 @@ def write_tile_cache(root: str | Path, heatmap: str | None, phone: np.ndarray, a
         return TileCacheWrite(None, error="the heatmap's name implies no patch-tile cache")
     t0 = time.perf_counter()
     try:
-        size = write_patch_tiles(safe_join(Path(root), rel), phone, aligned_target, (spec_of(p) for p in patches))
+        size = write_patch_tiles(safe_join(Path(root), rel), phone, aligned_target, (spec_of(p) for p in patches),
+                                 channels=channels)
     except Exception as exc:  # noqa: BLE001 - only a cache: the gallery cuts tiles from the images without it
         return TileCacheWrite(None, error=f"{rel}: {exc}")
     return TileCacheWrite(rel, size, time.perf_counter() - t0)

@@ -38,9 +38,9 @@ def save_heatmap(path: str | os.PathLike, heatmap: np.ndarray, scale: float) -> 
         raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
     if not 0 < scale <= 1:
         raise ValueError(f"heatmap scale must be in (0, 1], got {scale}")
-    with atomic_file(path) as fh:
-        np.savez_compressed(fh, heatmap=heatmap.astype(np.float16), scale=np.float64(scale),
-                            version=np.int32(FORMAT_VERSION))
+    with atomic_file(path) as fh:  # stored, not deflated: float16 flow magnitudes deflate by ~15%
+        # only, for 20-50x the time of writing them (0.05-0.1 s a 12 MP triplet's map)
+        np.savez(fh, heatmap=heatmap.astype(np.float16), scale=np.float64(scale), version=np.int32(FORMAT_VERSION))
 
 
 def load_heatmap(path: str | os.PathLike) -> tuple[np.ndarray, float]:

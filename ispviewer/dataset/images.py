@@ -417,11 +417,26 @@ def load_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
     HEIC/HEIF files (by content, whatever their name) are decoded by :mod:`.heif`, oriented too.
     """
     path = Path(path)
-    _check_file(path)
     if is_heif(path):
+        _check_file(path)
         from ispviewer.dataset.heif import load_heif_rgb
 
         return load_heif_rgb(path, reduce)
+    return np.ascontiguousarray(cv2.cvtColor(_decode_jpeg(path, reduce), cv2.COLOR_BGR2RGB))
+
+
+def load_bgr(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
+    """:func:`load_rgb` with the channels in OpenCV's order (B, G, R): a JPEG as its decoder gives it,
+    without a conversion pass over the pixels (for code that hands the image to OpenCV)."""
+    path = Path(path)
+    if is_heif(path):
+        return np.ascontiguousarray(cv2.cvtColor(load_rgb(path, reduce), cv2.COLOR_RGB2BGR))
+    return _decode_jpeg(path, reduce)
+
+
+def _decode_jpeg(path: Path, reduce: int) -> np.ndarray:
+    """A JPEG decoded to uint8 BGR (H, W, 3), EXIF orientation applied, checked as :func:`load_rgb` says."""
+    _check_file(path)
     with open(path, "rb") as fh:
         data = fh.read()
     width, height = _jpeg_header_size(path, data[: 1 << 20])
@@ -435,8 +450,7 @@ def load_rgb(path: str | os.PathLike, reduce: int = 1) -> np.ndarray:
         bgr = cv2.imdecode(np.frombuffer(data, np.uint8), flags)
     if bgr is None:
         raise ImageReadError(path, "JPEG data is corrupt and could not be decoded")
-    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(rgb)
+    return bgr
 
 
 # --------------------------------------------------------------------------- any phone image

@@ -94,20 +94,23 @@ def crop(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
     return out
 
 
-def _encode(rgb: np.ndarray, quality: int) -> bytes:
+def _encode(image: np.ndarray, quality: int, channels: str) -> bytes:
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
         params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _SAMPLING_444]
-    ok, buf = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
+    ok, buf = cv2.imencode(".jpg", image if channels == "bgr" else cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ValueError("OpenCV could not encode a patch tile as JPEG")
     return buf.tobytes()
 
 
 def encode_patch_tiles(phone: np.ndarray, aligned_target: np.ndarray, specs: Iterable[TileSpec],
-                       quality: int = JPEG_QUALITY) -> bytes:
+                       quality: int = JPEG_QUALITY, *, channels: str = "rgb") -> bytes:
     """The cache file's bytes for the patches ``specs`` of a phone image and its aligned target
-    (uint8 RGB, both of the phone frame's size)."""
+    (uint8, both of the phone frame's size; R, G, B order, or B, G, R with ``channels="bgr"`` as
+    OpenCV decodes — the file holds the same JPEGs either way)."""
+    if channels not in ("rgb", "bgr"):
+        raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
     for what, image in (("phone image", phone), ("aligned target", aligned_target)):
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] < 3:
             raise ValueError(f"{what}: expected a uint8 RGB (h, w, 3) image, got {image.dtype} {image.shape}")
@@ -117,17 +120,17 @@ def encode_patch_tiles(phone: np.ndarray, aligned_target: np.ndarray, specs: Ite
     for i, s in enumerate(specs):
         if s.size <= 0:
             raise ValueError(f"patch at {s.x},{s.y} has size {s.size}")
-        p = _encode(crop(phone, s.x, s.y, s.size), quality)
-        t = _encode(crop(aligned_target, s.tx, s.ty, s.size), quality)
+        p = _encode(crop(phone, s.x, s.y, s.size), quality, channels)
+        t = _encode(crop(aligned_target, s.tx, s.ty, s.size), quality, channels)
         index[i] = (s.x, s.y, s.size, s.tx, s.ty, len(p), len(t), zlib.crc32(p), zlib.crc32(t))
         blobs += (p, t)
     return b"".join([_HEADER.pack(MAGIC, FORMAT_VERSION, int(quality), len(specs)), index.tobytes(), *blobs])
 
 
 def write_patch_tiles(path: str | os.PathLike, phone: np.ndarray, aligned_target: np.ndarray,
-                      specs: Iterable[TileSpec], quality: int = JPEG_QUALITY) -> int:
+                      specs: Iterable[TileSpec], quality: int = JPEG_QUALITY, *, channels: str = "rgb") -> int:
     """Write the cache file atomically (the folder is created); its size in bytes."""
-    data = encode_patch_tiles(phone, aligned_target, specs, quality)
+    data = encode_patch_tiles(phone, aligned_target, specs, quality, channels=channels)
     with atomic_file(path) as fh:
         fh.write(data)
     return len(data)

@@ -105,3 +105,33 @@ def test_failed_triplet_is_recorded_and_batch_goes_on(dataset, capsys):
         assert m.triplet("demo_000").align_state == AlignState.ALIGNED
     assert main(["stats", str(dataset)]) == 0
     assert "failed triplet demo_001" in capsys.readouterr().out
+
+
+def _measured(m: Manifest, name: str) -> list[tuple]:
+    t = m.triplet(name)
+    return [t.homography] + sorted((p.x, p.y, p.dx, p.dy, p.ncc, p.misalignment_px, p.measurable, p.status, p.reason)
+                             for p in m.patches(t.id))
+
+
+def test_measurements_do_not_depend_on_threads_or_process(dataset, tmp_path):
+    """The same triplet measures the same in a spawned one-thread worker and in this process with
+    several OpenCV threads (SIFT then runs in two threads at once): a Dask worker, the local pool,
+    the GUI's re-align and ``check --repair`` all store identical figures."""
+    from ispviewer.align.batch import BatchSummary, align_job, plan_jobs
+
+    assert not align_dataset(dataset, workers=1, patch_size=64, log=lambda *a: None).failed
+    threads = cv2.getNumThreads()
+    try:
+        with Manifest.open(dataset) as m:
+            pooled = [_measured(m, name) for name in ("demo_000", "demo_001")]
+            jobs, ids = plan_jobs(m, BatchSummary(), threshold_px=None, patch_size=64, force=True,
+                                  log=lambda *a: None)
+            for n in (2, 4, 1):
+                cv2.setNumThreads(n)
+                for job in jobs:
+                    name, result, error = align_job(job)
+                    assert error is None
+                    m.store_alignment(ids[name], result)
+                assert [_measured(m, name) for name in ("demo_000", "demo_001")] == pooled, f"{n} threads"
+    finally:
+        cv2.setNumThreads(threads)

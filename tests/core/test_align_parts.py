@@ -187,7 +187,7 @@ def test_heatmap_round_trip(tmp_path):
     assert np.array_equal(np.isnan(back), np.isnan(heat))
     assert np.nanmax(np.abs(back - heat)) < 3e-3  # float16
     assert [p.name for p in path.parent.iterdir()] == ["t.npz"]  # no temporary file left
-    assert path.stat().st_size < heat.nbytes / 2
+    assert path.stat().st_size < heat.nbytes / 2 + 1024  # float16, plus the archive's headers (stored, not deflated)
 
 
 @pytest.mark.parametrize("content", [b"", b"not a zip", None])

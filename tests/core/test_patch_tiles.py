@@ -78,14 +78,18 @@ def test_each_tile_is_the_full_image_crop_for_every_capture_geometry(aligned_dem
                 got_phone, got_target = tiles[s.key]
                 want_phone, want_target = crop(phone, s.x, s.y, s.size), crop(truth, s.tx, s.ty, s.size)
                 assert got_phone.shape == got_target.shape == (s.size, s.size, 3)
-                # exactly the JPEG of that very crop: the right image, the right place
+                # the phone tile is exactly the JPEG of that very crop: the right image, the right place
                 assert np.array_equal(got_phone, jpeg_round_trip(want_phone))
-                assert np.array_equal(got_target, jpeg_round_trip(want_target))
+                # the target tile is cut from the aligner's own render of the aligned target (its
+                # chroma from a halved target), so it equals the exact warp up to resampling and JPEG
                 # the demo's per-pixel sensor noise is JPEG's worst case (real photos: below 2, tested below)
-                assert mean_abs(got_phone, want_phone) < 3.0 and mean_abs(got_target, want_target) < 3.0
+                # (the target's half-resolution chroma adds ~1 level there)
+                assert mean_abs(got_phone, want_phone) < 3.0 and mean_abs(got_target, want_target) < 4.0
             s = specs[len(specs) // 2]  # the tolerance is meaningful: one pixel off would show
             assert mean_abs(tiles[s.key][0], crop(phone, s.x + 1, s.y, s.size)) > 2 * mean_abs(
                 tiles[s.key][0], crop(phone, s.x, s.y, s.size))
+            assert mean_abs(tiles[s.key][1], crop(truth, s.tx + 1, s.ty, s.size)) > 2 * mean_abs(
+                tiles[s.key][1], crop(truth, s.tx, s.ty, s.size))
             seen_turned |= t.raw.orientation != 1
             seen_cropped |= t.raw.crop is not None
     assert seen_turned and seen_cropped
