@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-
 from superqt.utils import qdebounced
 
 from ispviewer.dataset.records import AlignState, TripletRecord
