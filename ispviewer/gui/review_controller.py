@@ -67,6 +67,9 @@ class ReviewController(QObject):
         self._pending: tuple[int, str, float | None] | None = None  # (patch id, triplet, zoom) once shown
         self._save_soon = qdebounced(self.save_position, timeout=POSITION_SAVE_MS, parent=self)
         self._prefetching: tuple[tuple, object] | None = None  # (triplet id and style, its load request)
+        # its decode starts once the event loop has painted the patch N moved to: on a crossing, two
+        # decoding threads would otherwise take the cores from the new triplet's first paint
+        self._start_prefetch_soon = qdebounced(self._start_prefetch, timeout=0, parent=self)
         #: N zooms in when the patch would show smaller than this share of the pane (a setting)
         self.min_patch_share = MIN_PATCH_SHARE
         review = state.review
@@ -111,6 +114,7 @@ class ReviewController(QObject):
 
     def detach(self) -> None:
         self._save_soon.cancel()
+        self._start_prefetch_soon.cancel()
         self._prefetching = None
         self.walker = None
         self.triage = None
@@ -232,7 +236,7 @@ class ReviewController(QObject):
 
     def _prefetch_next(self, triplet_id: int) -> None:
         """Have the triplet N moves on to decoded before it is asked for (its load request is made
-        once, not on every N: resolving its files costs a few ms)."""
+        once, not on every N: resolving its files costs a few ms; the decode starts after the paint)."""
         session = self.state.dataset
         following = self.walker.next_triplet(triplet_id) if self.walker is not None else None
         if session is None or following is None:
@@ -244,7 +248,11 @@ class ReviewController(QObject):
                 self._prefetching = (key, self.navigator.request_for(session.triplet(following)))
             except ManifestError:
                 return
-        self.navigator.loader.prefetch(self._prefetching[1])  # nothing to do when cached or on its way
+        self._start_prefetch_soon()
+
+    def _start_prefetch(self) -> None:
+        if self._prefetching is not None and self.state.dataset is not None:
+            self.navigator.loader.prefetch(self._prefetching[1])  # nothing to do when cached or on its way
 
     @property
     def prefetch_request(self):
@@ -323,5 +331,6 @@ class ReviewController(QObject):
             (self.gallery.grid if self.gallery_visible else self.viewer).setFocus()
 
     def shutdown(self) -> None:
+        self._start_prefetch_soon.cancel()
         self.panels.shutdown()
         self.tiles.shutdown()

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import qdebounced
 
 from ispviewer.dataset.records import AlignState, TripletRecord
 from ispviewer.gui.background import Generation, Offload
@@ -280,6 +281,10 @@ class TripletBrowser(QWidget):
     def __init__(self, state: WindowState, parent: QWidget | None = None):
         super().__init__(parent)
         self.state = state
+        # the row follows the current triplet right after the window painted it, not before: a jump
+        # to a far row scrolls and repaints the whole table (10-40 ms), which would delay the new
+        # images on screen; a burst of triplet changes (PgDown held) selects the last one once
+        self._follow_soon = qdebounced(self._follow_current, timeout=0, parent=self)
         state.events.triplet.connect(self._follow)
         self.model = TripletTableModel(self)
         self.proxy = TripletFilter(self)
@@ -361,6 +366,7 @@ class TripletBrowser(QWidget):
 
     def shutdown(self) -> None:
         """No file check is applied any more (the window closes)."""
+        self._follow_soon.cancel()
         self._file_checker.shutdown()
 
     def set_triplets(self, records: list[TripletRecord], resolve=None,
@@ -442,7 +448,12 @@ class TripletBrowser(QWidget):
         return self.proxy.index(i, 0).data() if 0 <= i < count else None
 
     def _follow(self, record: TripletRecord | None) -> None:
-        """The current triplet changed: its row is selected."""
+        """The current triplet changed: its row is selected once the event loop has painted."""
+        if record is not None:
+            self._follow_soon()
+
+    def _follow_current(self) -> None:
+        record = self.state.triplet
         if record is not None:
             self.select(record.name)
 

@@ -136,3 +136,35 @@ def test_shortcuts_work_while_the_table_has_focus(qtbot, window):
     assert window.state.triplet.name == "t03"
     press_keys(table, "N")
     assert window.triage.selected is not None
+
+
+def test_a_prefetched_triplet_is_painted_before_the_browser_row_follows(qtbot, window):
+    """A switch to a cached triplet paints its images first; the browser's row (a scroll that
+    repaints the table) follows right after."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    request = window.navigator.request_for(window.session.triplet("t02"))
+    qtbot.waitUntil(lambda: window.loader.cached(request) is not None, timeout=10000)
+    qtbot.waitUntil(lambda: window.browser.current_name() == "t01")
+    rows_at_paint = []  # the browser's row each time the phone pane painted
+
+    class PaintSpy(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if event.type() == QEvent.Type.Paint:
+                rows_at_paint.append((window.viewer.loaded.name, window.browser.current_name()))
+            return False
+
+    spy = PaintSpy()
+    viewport = window.viewer.panes[PHONE].graphics.viewport()
+    viewport.installEventFilter(spy)
+    try:
+        QTest.keySequence(window, QKeySequence("PgDown"))
+        assert not window.state.loading and window.viewer.loaded.name == "t02"  # from the cache
+        assert window.browser.current_name() == "t01"  # not yet: the images go first
+        qtbot.waitUntil(lambda: window.browser.current_name() == "t02" and bool(rows_at_paint))
+    finally:
+        viewport.removeEventFilter(spy)
+    assert rows_at_paint[0] == ("t02", "t01")  # the new images were painted before the row moved
+    assert window.browser.current_name() == "t02"

@@ -88,3 +88,21 @@ def test_without_a_heatmap_file_the_loader_draws_the_patches_heatmap_off_the_gui
     qtbot.waitUntil(lambda: window.state.shown == "t02" and not window.state.loading, timeout=10000)
     assert drawn_here == []
     assert window.viewer.overlays["phone"].heatmap.image is not None
+
+
+def test_n_starts_decoding_the_next_triplet_only_after_the_event_loop_turned(qtbot, window, monkeypatch):
+    """The prefetch is predicted at once but its decode waits for the paint of the patch N moved to
+    (two decoding threads would take the cores from it)."""
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtTest import QTest
+
+    w = window
+    started = []
+    original = w.loader.prefetch
+    monkeypatch.setattr(w.loader, "prefetch", lambda request: (started.append(request.name), original(request)))
+    QTest.keySequence(w, QKeySequence("N"))  # the key handled, the event loop not run yet
+    request = w.review.prefetch_request
+    assert request is not None and w.state.selected is not None
+    assert started == []
+    qtbot.waitUntil(lambda: request.name in started, timeout=2000)
+    qtbot.waitUntil(lambda: w.loader.cached(request) is not None, timeout=15000)
