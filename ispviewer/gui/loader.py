@@ -10,6 +10,7 @@ full-resolution triplet.
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -86,6 +87,8 @@ class LoadJob:
 class PatchesRead:
     patches: list[PatchRecord]
     grid: GridPaths
+    #: ``time.monotonic()`` just before the manifest was read: a write committed after it may be missing
+    read_at: float = 0.0
 
 
 def _describe(exc: BaseException) -> str:
@@ -97,8 +100,9 @@ def _describe(exc: BaseException) -> str:
 
 
 def read_patches(request: LoadRequest) -> PatchesRead:
+    read_at = time.monotonic()
     patches = load_patches(request)
-    return PatchesRead(patches, grid_paths(patches))  # QPainterPath/QPen are reentrant value types
+    return PatchesRead(patches, grid_paths(patches), read_at)  # QPainterPath/QPen are reentrant value types
 
 
 def load_triplet(request: LoadRequest, parts: ThreadPoolExecutor | None = None,

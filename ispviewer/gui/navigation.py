@@ -125,7 +125,7 @@ class TripletNavigator(QObject):
         """The manifest's current patches of a triplet shown from the cache."""
         current = self.state.triplet
         if self.session is not None and current is not None and name == current.name:
-            self.session.refresh_patches(current.id, read.patches)
+            self.session.refresh_patches(current.id, read.patches, read.read_at)
 
     def _prefetch_neighbours(self) -> None:
         self.prefetch_pending = False

@@ -9,6 +9,7 @@ immediately) and the write confirms it when it lands.
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -51,6 +52,7 @@ class DatasetSession(QObject):
         self.current = patches if patches is not None else PatchSet()
         self._own: dict[int, PatchRecord] = {}  # this window's latest decision per patch, any triplet
         self._unconfirmed = 0  # writes submitted whose answer the GUI thread has not handled yet
+        self._answered_at = float("-inf")  # time.monotonic() of the latest write answer handled
         self.writer: DecisionWriter | None = None
         if not self.readonly:
             self.writer = DecisionWriter(manifest.root, parent=self)
@@ -100,12 +102,17 @@ class DatasetSession(QObject):
         changed = any(a is not b for a, b in zip(merged, patches))
         self.current.replace(triplet_id, merged, None if changed else prebuilt)
 
-    def refresh_patches(self, triplet_id: int, patches: list[PatchRecord]) -> bool:
+    def refresh_patches(self, triplet_id: int, patches: list[PatchRecord], read_at: float | None = None) -> bool:
         """Fresh patches of the current triplet from the manifest; True if they differ from ours.
 
-        Ignored while writes are queued (the optimistic state is newer than the manifest then).
+        Ignored while writes are queued (the optimistic state is newer than the manifest then), and
+        when one of this window's writes was answered after the read began (``read_at``,
+        ``time.monotonic()``): the read may predate that commit, and would take the decision just
+        shown back off the screen.  The next re-read picks up what another process decided.
         """
         if triplet_id != self.current_triplet_id or self.pending:
+            return False
+        if read_at is not None and read_at <= self._answered_at:
             return False
         fresh = {p.id: p for p in patches}
         if fresh == self.current.as_dict():
@@ -189,6 +196,7 @@ class DatasetSession(QObject):
 
     def _on_written(self, job: WriteJob, result) -> None:
         self._unconfirmed -= 1
+        self._answered_at = time.monotonic()
         if isinstance(result, PatchRecord):
             if self.pending == 0:
                 # only when nothing newer is queued, or a later optimistic state would flicker back
@@ -203,6 +211,7 @@ class DatasetSession(QObject):
 
     def _on_failed(self, job: WriteJob, message: str) -> None:
         self._unconfirmed -= 1
+        self._answered_at = time.monotonic()
         if job.patch_id is not None:
             self._own.pop(job.patch_id, None)  # never show the unsaved decision again, on any triplet
         if job.patch_id is not None and job.patch_id in self.current:

@@ -205,3 +205,34 @@ def test_decisions_of_another_process_appear_after_switching(qtbot, window, data
     assert window.state.triplet.name == "t02"
     qtbot.waitUntil(lambda: window.session.patch(victim.id).reason == "checked elsewhere", timeout=5000)
     assert any(p.id == victim.id and p.status == Status.FLAGGED for p in window.state.patches)
+
+
+def test_a_re_read_that_began_before_a_decision_was_committed_does_not_undo_it_on_screen(qtbot, window, dataset):
+    """A cached triplet's patches are re-read in the background; when that read started before the
+    person's decision was committed and arrives after its answer, the decision stays shown."""
+    import time
+
+    t01 = window.state.triplet
+    before = time.monotonic()
+    with Manifest.open(dataset, readonly=True) as m:
+        stale = m.patches(t01.id)  # what a read begun now returns
+    press_keys(window, "N")
+    patch = window.triage.selected
+    press_keys(window, "F")
+    wait_saved(qtbot, window)
+    assert window.state.patches.get(patch.id).status == Status.FLAGGED
+    # the stale read arrives now: ignored, the decision stays on screen
+    assert not window.session.refresh_patches(t01.id, stale, before)
+    assert window.state.patches.get(patch.id).status == Status.FLAGGED
+    assert window.state.patches.get(patch.id).decided_by == DecidedBy.USER
+    # a read begun after the commit is taken (here it agrees: nothing changes on screen)
+    with Manifest.open(dataset, readonly=True) as m:
+        fresh = m.patches(t01.id)
+    window.session.refresh_patches(t01.id, fresh, time.monotonic())
+    assert window.state.patches.get(patch.id).status == Status.FLAGGED
+    # and a read begun after the commit that shows another process's change replaces ours
+    with Manifest.open(dataset) as other:
+        other.decide(patch.id, Status.ACCEPTED, "checked elsewhere")
+        fresh = other.patches(t01.id)
+    assert window.session.refresh_patches(t01.id, fresh, time.monotonic())
+    assert window.state.patches.get(patch.id).status == Status.ACCEPTED
