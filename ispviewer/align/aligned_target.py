@@ -23,11 +23,11 @@ from ispviewer.align.geometry import resize_matrix
 from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered, warp_target_to_phone
 from ispviewer.dataset.alignment_files import ALIGNED_DIR
 from ispviewer.dataset.atomic import write_atomically
+from ispviewer.dataset.patch_tiles import encode_jpeg_444
 
 #: High enough that the cache is visually the warp itself (checked by the tests).
 JPEG_QUALITY = 95
 #: 4:4:4 chroma: no colour subsampling, so colour edges stay where the warp put them.
-_SAMPLING_444 = getattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR_444", 0x111111)
 
 
 class AlignedTargetError(Exception):
@@ -82,13 +82,7 @@ def encode_jpeg(rgb: np.ndarray, quality: int = JPEG_QUALITY, *, channels: str =
         raise ValueError(f"expected a uint8 RGB (h, w, 3) image, got {rgb.dtype} {rgb.shape}")
     if channels not in ("rgb", "bgr"):
         raise ValueError(f"channels must be 'rgb' or 'bgr', got {channels!r}")
-    params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
-    if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
-        params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _SAMPLING_444]
-    ok, buf = cv2.imencode(".jpg", rgb if channels == "bgr" else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
-    if not ok:
-        raise ValueError("OpenCV could not encode the aligned target as JPEG")
-    return buf.tobytes()
+    return encode_jpeg_444(rgb, quality, channels)
 
 
 def save_aligned_target(path: str | os.PathLike, rgb: np.ndarray, quality: int = JPEG_QUALITY, *,

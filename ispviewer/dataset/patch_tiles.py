@@ -94,13 +94,16 @@ def crop(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
     return out
 
 
-def _encode(image: np.ndarray, quality: int, channels: str) -> bytes:
+def encode_jpeg_444(image: np.ndarray, quality: int, channels: str = "rgb") -> bytes:
+    """JPEG bytes of a uint8 three-channel image with full-resolution chroma (4:4:4), the encoding of
+    the aligner's display caches (this file's crops and the aligned target); ``channels``: "rgb" or
+    OpenCV's "bgr" order."""
     params = [cv2.IMWRITE_JPEG_QUALITY, int(quality)]
     if hasattr(cv2, "IMWRITE_JPEG_SAMPLING_FACTOR"):
         params += [cv2.IMWRITE_JPEG_SAMPLING_FACTOR, _SAMPLING_444]
     ok, buf = cv2.imencode(".jpg", image if channels == "bgr" else cv2.cvtColor(image, cv2.COLOR_RGB2BGR), params)
     if not ok:
-        raise ValueError("OpenCV could not encode a patch tile as JPEG")
+        raise ValueError("OpenCV could not encode the image as JPEG")
     return buf.tobytes()
 
 
@@ -120,8 +123,8 @@ def encode_patch_tiles(phone: np.ndarray, aligned_target: np.ndarray, specs: Ite
     for i, s in enumerate(specs):
         if s.size <= 0:
             raise ValueError(f"patch at {s.x},{s.y} has size {s.size}")
-        p = _encode(crop(phone, s.x, s.y, s.size), quality, channels)
-        t = _encode(crop(aligned_target, s.tx, s.ty, s.size), quality, channels)
+        p = encode_jpeg_444(crop(phone, s.x, s.y, s.size), quality, channels)
+        t = encode_jpeg_444(crop(aligned_target, s.tx, s.ty, s.size), quality, channels)
         index[i] = (s.x, s.y, s.size, s.tx, s.ty, len(p), len(t), zlib.crc32(p), zlib.crc32(t))
         blobs += (p, t)
     return b"".join([_HEADER.pack(MAGIC, FORMAT_VERSION, int(quality), len(specs)), index.tobytes(), *blobs])
