@@ -26,7 +26,7 @@ from ispviewer.align.geometry import (
     resize_matrix,
     target_footprint,
 )
-from ispviewer.align.patches import subpixel_peak
+from ispviewer.align.patches import ncc_map, subpixel_peak
 from ispviewer.align.warp import PrefilteredTarget, warp_prefiltered
 
 
@@ -281,7 +281,7 @@ def refine_homography(phone_gray: np.ndarray, pre: PrefilteredTarget, H0: np.nda
             tpl = cv2.GaussianBlur(phone_gray[y:y + template, x:x + template], (0, 0), 1.0)
             win = warp_prefiltered(pre, H, (x - radius, y - radius, size, size), border_mode=cv2.BORDER_REPLICATE)
             win = cv2.GaussianBlur(win, (0, 0), 1.0)  # the same light blur: a smoother NCC peak
-            return subpixel_peak(cv2.matchTemplate(win, tpl, cv2.TM_CCOEFF_NORMED), interior_only=True)
+            return subpixel_peak(ncc_map(win, tpl), interior_only=True)
 
         peaks = [match(site) for site in sites]
         good = [(site, peak) for site, peak in zip(sites, peaks) if peak is not None and peak[2] >= min_ncc]

@@ -83,6 +83,14 @@ def _window(aligned: np.ndarray, origin: tuple[int, int], x: int, y: int, size: 
     return win
 
 
+def ncc_map(window: np.ndarray, template: np.ndarray) -> np.ndarray:
+    """Normalized cross-correlation (OpenCV's TM_CCOEFF_NORMED) of ``template`` at every position in
+    ``window``.  Both are converted to float32 first: OpenCV correlates in float32 either way, and
+    converting a window here costs less than its 8-bit path does (0.27 vs 0.47 ms for a 128 px patch
+    searched +-8 px); the scores agree to ~1e-4."""
+    return cv2.matchTemplate(window.astype(np.float32), template.astype(np.float32), cv2.TM_CCOEFF_NORMED)
+
+
 def _peak(score: np.ndarray) -> tuple[float, float, float, bool]:
     """(x, y, value, on the border) of a score map's sub-pixel maximum."""
     sx, sy, best = subpixel_peak(score)
@@ -113,7 +121,7 @@ class _Levels:
         (offset x, offset y, NCC, peak on the border)."""
         phone, aligned = self.images[1]
         win = _window(aligned, self.origin, x + dx, y + dy, size, radius)
-        sx, sy, best, edge = _peak(cv2.matchTemplate(win, phone[y:y + size, x:x + size], cv2.TM_CCOEFF_NORMED))
+        sx, sy, best, edge = _peak(ncc_map(win, phone[y:y + size, x:x + size]))
         return sx - radius + dx, sy - radius + dy, best, edge
 
     def coarse(self, x: int, y: int, size: int, radius: int, f: int) -> tuple[int, int, bool]:
@@ -125,7 +133,7 @@ class _Levels:
         ox, oy = (o - o // f * f for o in self.origin)
         cx, cy, c_size, c_radius = x // f, y // f, size // f, -(-radius // f)
         win = _window(aligned, (self.origin[0] // f, self.origin[1] // f), cx, cy, c_size, c_radius)
-        gx, gy, _, edge = _peak(cv2.matchTemplate(win, phone[cy:cy + c_size, cx:cx + c_size], cv2.TM_CCOEFF_NORMED))
+        gx, gy, _, edge = _peak(ncc_map(win, phone[cy:cy + c_size, cx:cx + c_size]))
         return int(round((gx - c_radius) * f + ox)), int(round((gy - c_radius) * f + oy)), edge
 
 
