@@ -48,13 +48,21 @@ class DISFlowEstimator:
     20-30% and leaves twice the error on small misalignments (0.11 vs 0.054 px on bench_align's
     triplet); the fine pass recovers most of it.
 
-    Cost (a 12 MP frame's flow at 2016 x 1512, one thread, best of 5): with the fine pass carrying
-    the precision, the first pass needs one variational iteration, not three (0.17 -> 0.10 s of
-    0.43 s).  Measured on bench_align's triplet and its demo, hard demo and non-rigid sets: the same
-    mean patch error within 0.004 px and decisions within 0.4 points; the flow inside small moving
-    things (test_align_demo_rejections' pairs) errs 7% more (0.45 -> 0.48 px).  Patches that do not
-    overlap in the fine pass (``refine_patch_stride=8``) would save 0.05 s more but err 21% more
-    there.
+    With the fine pass carrying the precision, the first pass needs one variational iteration,
+    not three (0.17 -> 0.10 s of 0.43 s for a 12 MP frame's flow at 2016 x 1512, one thread; on
+    bench_align's triplet and its demo, hard demo and non-rigid sets the same mean patch error
+    within 0.004 px and decisions within 0.4 points; the flow inside small moving things,
+    test_align_demo_rejections' pairs, errs 7% more: 0.45 -> 0.48 px).
+
+    Inputs longer than ``fine_only_above`` px (a frame above 2048 px at the aligner's flow scale
+    of 1/2) get the fine pass alone: there the coarse pass adds about nothing the fine one does not
+    find by itself, and costs a third of the flow's time (a 12 MP frame: 0.32 -> 0.22 s).  Mean
+    |reported - true| patch error, both passes -> the fine one alone: 12 MP hard demo (2 triplets)
+    0.093 -> 0.086 px, 12 MP demo (2) 0.074 -> 0.068, bench_align's triplet 0.054 -> 0.053, hard
+    demo at 3264 x 2448 0.072 -> 0.074 and at 2400 x 1800 0.074 -> 0.081 (one each; decisions
+    agree on 99.2-99.7% either way).  Shorter inputs keep both passes: there the fine pass alone
+    errs clearly more (hard demo at 1024 x 768: 0.072 -> 0.096 px; the flow inside small moving
+    things, 512 x 384 px: 0.48 -> 0.59 px).
     """
 
     PRESETS = {"ultrafast": 0, "fast": 1, "medium": 2}
@@ -65,7 +73,7 @@ class DISFlowEstimator:
                  alpha: float | None = None, gamma: float | None = None, delta: float | None = None,
                  passes: int = 2, refine_finest_scale: int | None = 0,
                  refine_gradient_iterations: int | None = 8, refine_variational_iterations: int | None = 0,
-                 refine_patch_stride: int | None = None):
+                 refine_patch_stride: int | None = None, fine_only_above: int | None = 1024):
         if preset not in self.PRESETS:
             raise ValueError(f"unknown DIS preset {preset!r}; choose from {sorted(self.PRESETS)}")
         self.preset = preset
@@ -76,6 +84,7 @@ class DISFlowEstimator:
         if passes < 1:
             raise ValueError(f"passes must be >= 1, got {passes}")
         self.passes = passes
+        self.fine_only_above = fine_only_above  # long side (input px) above which only the fine pass runs
         # later passes: the same settings, but finer (None: the first pass's engine again)
         self.refine_overrides = None if refine_finest_scale is None else dict(
             self.overrides, finest_scale=refine_finest_scale, gradient_iterations=refine_gradient_iterations,
@@ -93,6 +102,7 @@ class DISFlowEstimator:
     def __setstate__(self, state):
         state.setdefault("refine_overrides", None)  # pickled by a version without refinement engines
         state.setdefault("_refine", None)
+        state.setdefault("fine_only_above", None)  # pickled by a version that always made every pass
         self.__dict__.update(state)
 
     def _build(self, o: dict):
@@ -120,13 +130,19 @@ class DISFlowEstimator:
             self._refine = self._build(self.refine_overrides)
         return self._refine
 
+    def fine_only(self, shape: tuple[int, ...]) -> bool:
+        """Whether inputs of ``shape`` (h, w) get the fine pass alone (see the class notes)."""
+        return (self.passes > 1 and self.refine_overrides is not None and self.fine_only_above is not None
+                and max(shape[:2]) > self.fine_only_above)
+
     def estimate(self, phone: np.ndarray, target: np.ndarray) -> np.ndarray:
         if phone.shape != target.shape:
             raise ValueError(f"flow inputs differ in shape: {phone.shape} vs {target.shape}")
-        dis = self._engine()
         a = to_uint8(phone)
         b = to_uint8(target)
-        flow = dis.calc(a, b, None)
+        if self.fine_only(a.shape):
+            return self._refine_engine().calc(a, b, None)
+        flow = self._engine().calc(a, b, None)
         if self.passes > 1:
             refine = self._refine_engine()
             h, w = a.shape

@@ -48,7 +48,8 @@ def match_tone(phone: np.ndarray, target: np.ndarray, min_count: int = 32) -> np
 
 def normalize_luminance(gray: np.ndarray, *, blur_sigma: float = 1.0, window_sigma: float = 8.0,
                         floor: float = 2.0) -> np.ndarray:
-    """Local contrast normalization: (L - local mean) / local std, float32.
+    """Local contrast normalization: (L - local mean) / local std, float32; of each channel alone
+    when ``gray`` has several.
 
     ``blur_sigma`` lightly smooths first (the same for both images, to tame phone noise and
     sharpening halos); ``floor`` (grey levels) keeps flat areas from amplifying noise.

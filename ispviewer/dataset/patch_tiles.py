@@ -94,6 +94,14 @@ def crop(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
     return out
 
 
+def _square(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
+    """:func:`crop` without the copy where the square lies inside the image (the encoder reads a view)."""
+    h, w = image.shape[:2]
+    if x >= 0 and y >= 0 and x + size <= w and y + size <= h and image.shape[2] == 3:
+        return image[y:y + size, x:x + size]
+    return crop(image, x, y, size)
+
+
 def encode_jpeg_444(image: np.ndarray, quality: int, channels: str = "rgb") -> bytes:
     """JPEG bytes of a uint8 three-channel image with full-resolution chroma (4:4:4), the encoding of
     the aligner's display caches (this file's crops and the aligned target); ``channels``: "rgb" or
@@ -123,8 +131,8 @@ def encode_patch_tiles(phone: np.ndarray, aligned_target: np.ndarray, specs: Ite
     for i, s in enumerate(specs):
         if s.size <= 0:
             raise ValueError(f"patch at {s.x},{s.y} has size {s.size}")
-        p = encode_jpeg_444(crop(phone, s.x, s.y, s.size), quality, channels)
-        t = encode_jpeg_444(crop(aligned_target, s.tx, s.ty, s.size), quality, channels)
+        p = encode_jpeg_444(_square(phone, s.x, s.y, s.size), quality, channels)
+        t = encode_jpeg_444(_square(aligned_target, s.tx, s.ty, s.size), quality, channels)
         index[i] = (s.x, s.y, s.size, s.tx, s.ty, len(p), len(t), zlib.crc32(p), zlib.crc32(t))
         blobs += (p, t)
     return b"".join([_HEADER.pack(MAGIC, FORMAT_VERSION, int(quality), len(specs)), index.tobytes(), *blobs])

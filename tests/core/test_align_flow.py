@@ -124,3 +124,27 @@ def test_dis_settings_are_checked():
         DISFlowEstimator(passes=0)
     with pytest.raises(ValueError):
         DISFlowEstimator().estimate(np.zeros((10, 10), np.float32), np.zeros((10, 12), np.float32))
+
+
+def test_long_inputs_get_the_fine_pass_alone_short_ones_both():
+    rng = np.random.default_rng(4)
+
+    def pair(w, h):
+        base = cv2.GaussianBlur(rng.normal(size=(h, w)).astype(np.float32), (0, 0), 2.0)
+        return np.roll(base, 1, axis=1) / base.std(), base / base.std()
+
+    est = DISFlowEstimator()
+    long_pair, short_pair = pair(1100, 300), pair(400, 300)
+    assert est.fine_only(long_pair[0].shape) and not est.fine_only(short_pair[0].shape)
+    # the fine pass's engine as a one-pass estimator of its own (full resolution, lighter iterations)
+    fine = DISFlowEstimator(finest_scale=0, gradient_iterations=8, variational_iterations=0, passes=1)
+    assert np.array_equal(est.estimate(*long_pair), fine.estimate(*long_pair))
+    assert not np.array_equal(est.estimate(*short_pair), fine.estimate(*short_pair))
+    for flow in (est.estimate(*long_pair), est.estimate(*short_pair)):  # phone(x) = target(x - 1): flow -1
+        assert abs(np.median(flow[20:-20, 20:-20, 0]) + 1.0) < 0.05
+    # every pass whatever the size: without the limit, or as pickled by a version without it
+    assert not DISFlowEstimator(fine_only_above=None).fine_only(long_pair[0].shape)
+    old_state = {k: v for k, v in est.__getstate__().items() if k != "fine_only_above"}
+    legacy = DISFlowEstimator.__new__(DISFlowEstimator)
+    legacy.__setstate__(old_state)
+    assert not legacy.fine_only(long_pair[0].shape)

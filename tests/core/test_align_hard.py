@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from ispviewer.align import AlignParams, align_triplet, auto_status
+from ispviewer.align import AlignParams, DISFlowEstimator, align_triplet, auto_status
 from ispviewer.align.evaluate import Score
 from ispviewer.align.trust import CLIPPED, EDGE_OF_SEARCH, FLOW_NOT_TRUSTED
 from ispviewer.dataset.records import Status
@@ -88,6 +88,23 @@ def test_accuracy_on_the_hard_set(hard_set):
     flagged = sum(score.unmeasured.values())
     assert flagged <= 0.45 * score.patches, score.summary()
     assert score.unmeasured_over[FLOW_NOT_TRUSTED] >= 0.6 * score.unmeasured[FLOW_NOT_TRUSTED], score.summary()
+
+
+def test_accuracy_on_a_large_hard_frame(tmp_path):
+    """A frame above 2048 px, whose flow runs the fine DIS pass alone (DISFlowEstimator.fine_only_above):
+    the same bounds as the small set."""
+    from ispviewer.dataset.demo import build_demo_sources, load_groundtruth
+    from ispviewer.dataset.images import load_rgb
+
+    (stem,) = build_demo_sources(tmp_path, count=1, size=(2400, 1800), seed=21, hard=True)
+    gt = load_groundtruth(tmp_path / "groundtruth" / f"{stem}.npz")
+    phone, target = load_rgb(tmp_path / "phone" / f"{stem}.jpg"), load_rgb(tmp_path / "target" / f"{stem}.jpg")
+    assert DISFlowEstimator().fine_only((phone.shape[0] // 2, phone.shape[1] // 2))
+    score = Score(THRESHOLD).add(align_triplet(phone, target, AlignParams(threshold_px=THRESHOLD)),
+                                 gt.homography, gt.true_misalignment)
+    assert score.mean_error <= 0.10, score.summary()
+    assert score.agreement >= 0.98, score.summary()
+    assert score.worst_corner <= 0.30, score.summary()
 
 
 def test_parallax_patches_are_matched_by_the_wide_search(hard_set):
