@@ -190,8 +190,30 @@ def _decode_floor(sources: Path, workers: int) -> tuple[float, float]:
         return (time.perf_counter() - t) / len(pairs), busy / len(pairs)
 
 
-def _time_batch(sources: Path, work: Path, workers: int) -> tuple[float, float]:
-    """(wall, CPU of every process) seconds of one batch, spawning its workers included."""
+def _finish_times(ds: Path) -> list[float]:
+    """When each triplet's alignment job ended (its newest file in the dataset: heatmap, aligned target,
+    patch-tile cache, all written by the job, named ``<triplet>.<token>.*``), sorted, epoch seconds.
+    Read from the files, so that any version of the code can be timed alike."""
+    newest: dict[str, float] = {}
+    for folder in ("heatmaps", "aligned", "tiles"):
+        for f in (ds / folder).glob("*.*") if (ds / folder).is_dir() else ():
+            name = f.name.split(".")[0]
+            newest[name] = max(newest.get(name, 0.0), f.stat().st_mtime)
+    return sorted(newest.values())
+
+
+def steady_per_triplet(finished: list[float], workers: int) -> float | None:
+    """Seconds per triplet once every worker has finished its first (cold) triplet: what a long
+    batch settles to (the fixed costs, process start-up and each worker's first triplet, amortized
+    away); None when the batch is too short to tell."""
+    if len(finished) < workers + 2:
+        return None
+    return (finished[-1] - finished[workers - 1]) / (len(finished) - workers)
+
+
+def _time_batch(sources: Path, work: Path, workers: int) -> tuple[float, float, float | None]:
+    """(wall, CPU of every process, steady-state wall per triplet) seconds of one batch, spawning its
+    workers included in the first two."""
     from ispviewer.align.batch import align_dataset
 
     ds = _fresh(sources, work / "ds")
@@ -199,10 +221,12 @@ def _time_batch(sources: Path, work: Path, workers: int) -> tuple[float, float]:
     summary = align_dataset(ds, workers=workers, force=True, log=_quiet)
     elapsed, cpu = time.perf_counter() - t, _cpu_now() - c
     assert not summary.failed, summary.failed
-    return elapsed, cpu
+    finished = _finish_times(ds)
+    assert len(finished) == len(summary.aligned), (len(finished), len(summary.aligned))
+    return elapsed, cpu, steady_per_triplet(finished, workers)
 
 
-def _time_batch_in(code: Path, sources: Path, work: Path, workers: int) -> tuple[float, float]:
+def _time_batch_in(code: Path, sources: Path, work: Path, workers: int) -> tuple[float, float, float | None]:
     """:func:`_time_batch` in a fresh Python process that imports ``ispviewer`` from ``code``."""
     import json
     import os
@@ -213,10 +237,10 @@ def _time_batch_in(code: Path, sources: Path, work: Path, workers: int) -> tuple
     out = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--time-one-batch", str(sources),
                           "--workdir", str(work), "--workers", str(workers)],
                          env=env, check=True, capture_output=True, text=True, cwd=str(code))
-    wall, cpu, origin = json.loads(out.stdout.strip().splitlines()[-1])
+    wall, cpu, steady, origin = json.loads(out.stdout.strip().splitlines()[-1])
     if Path(origin).resolve() != (code / "ispviewer").resolve():
         raise SystemExit(f"the batch under {code} imported ispviewer from {origin}")
-    return wall, cpu
+    return wall, cpu, steady
 
 
 def batch_section(work: Path, big: Path, copies: int, repeats: int, baseline: Path | None = None) -> None:
@@ -232,21 +256,31 @@ def batch_section(work: Path, big: Path, copies: int, repeats: int, baseline: Pa
         for r in range(repeats):  # interleaved, A B B A ...: load changes hit every version alike
             floors.append(_decode_floor(sources, workers))
             for version in (list(versions) if r % 2 == 0 else list(versions)[::-1]):
-                wall, cpu = _time_batch_in(versions[version], sources, work, workers)
-                runs[version].append((wall / copies, cpu / copies))
+                wall, cpu, steady = _time_batch_in(versions[version], sources, work, workers)
+                runs[version].append((wall / copies, cpu / copies, steady))
         floor, floor_cpu = min(floors)
         for version, values in runs.items():
-            wall, cpu = min(values)
+            wall, cpu, _ = min(values)
             print(f"  {label:<20} {version:<10} wall {wall:.3f} s per triplet (best of {repeats}: "
                   f"{' '.join(f'{v[0]:.2f}' for v in values)}) vs decode floor {floor:.3f} s: {wall / floor:.2f}x")
             print(f"  {'':<31} CPU  {cpu:.3f} s per triplet, all processes (runs: "
                   f"{' '.join(f'{v[1]:.2f}' for v in values)}) vs decode {floor_cpu:.3f} s: {cpu / floor_cpu:.2f}x; "
                   f"on {workers} idle core(s): ~{cpu / workers:.2f} s per triplet wall")
+            steady = [v[2] for v in values if v[2] is not None]
+            if steady:
+                best = min(steady)
+                fixed = wall * copies - best * copies
+                print(f"  {'':<31} steady state (once each worker's first triplet is done): {best:.3f} s per "
+                      f"triplet (runs: {' '.join(f'{v:.2f}' for v in steady)}) vs decode floor: {best / floor:.2f}x; "
+                      f"{POSTER_PAIRS} pairs: {(fixed + POSTER_PAIRS * best) / 60:.1f} min "
+                      f"({fixed:.1f} s start-up and first triplets)")
         if baseline is not None:
             pairs = list(zip(runs["baseline"], runs["this code"]))
             print(f"  {'':<20} speed-up over the baseline, run for run: wall "
                   f"{' '.join(f'{b[0] / n[0]:.2f}x' for b, n in pairs)}, CPU "
-                  f"{' '.join(f'{b[1] / n[1]:.2f}x' for b, n in pairs)}")
+                  f"{' '.join(f'{b[1] / n[1]:.2f}x' for b, n in pairs)}"
+                  + ("" if any(v[2] is None for p in pairs for v in p) else
+                     f", steady state {' '.join(f'{b[2] / n[2]:.2f}x' for b, n in pairs)}"))
     print(f"  ({load_average()}; on a shared machine compare the ratios to the floor, run for run; CPU time is "
           "the figure least moved by other processes)")
 
@@ -271,8 +305,8 @@ def main() -> None:
 
         import ispviewer
 
-        wall, cpu = _time_batch(args.time_one_batch, work, args.workers)
-        print(json.dumps([wall, cpu, str(Path(ispviewer.__file__).parent)]))
+        wall, cpu, steady = _time_batch(args.time_one_batch, work, args.workers)
+        print(json.dumps([wall, cpu, steady, str(Path(ispviewer.__file__).parent)]))
         return
     if args.baseline is not None and not (args.baseline / "ispviewer" / "align").is_dir():
         raise SystemExit(f"--baseline {args.baseline}: not a checkout of this project")
