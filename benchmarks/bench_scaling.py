@@ -16,7 +16,11 @@ The batch section (``--batch-only`` runs it alone) times ``align_dataset`` with 
 count (``ispviewer align``'s) on two batches of 12 MP phone / 24 MP target triplets — copies of
 bench_align's photographic triplet (4032x3024 phone, 6048x4024 target) and of the 12 MP demo
 triplet above — and prints the wall time per triplet next to the decode floor of the same images
-(decoding both JPEGs of every triplet, spread over the same number of processes). With
+(decoding both JPEGs of every triplet, spread over the same number of processes), and the steady
+state: the time per triplet once each worker has finished its first triplet (read from the times
+of the files each job wrote), which is what a long batch settles to — start-up and each worker's
+first, cold triplet (the process touching its memory for the first time) are paid once per
+batch — with the projection for the poster's 2,424 pairs from it. With
 ``--baseline DIR`` (a checkout of an earlier commit, e.g. ``git worktree add /tmp/base <commit>``)
 every batch is also timed with that code, alternately with this one (A B B A ...), each batch in a
 fresh Python process, and the per-triplet speed-up is printed run for run: on a shared machine
