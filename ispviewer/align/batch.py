@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ispviewer.align.worker_memory import keep_freed_memory
 from ispviewer.dataset.alignment_files import alignment_paths
 from ispviewer.dataset.manifest import Manifest
 from ispviewer.dataset.records import AlignmentResult, AlignState, TripletRecord
@@ -61,35 +62,12 @@ class AlignJob:
     aligned: str | None = None  # where to write the aligned target (display cache); None: not written
 
 
-#: glibc mallopt parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def _keep_freed_memory() -> None:
-    """Let this process reuse the memory it frees instead of handing it back to the kernel.
-
-    A triplet allocates and frees a few hundred MB of images; by default glibc maps every large
-    buffer afresh and unmaps it when freed, so each triplet pays the kernel for zeroing every page
-    again (~0.1 s CPU a 12 MP triplet).  A worker's footprint stays at its peak, which it reaches
-    on the first triplet anyway.  No-op where the C library is not glibc.
-    """
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return
-    mallopt(_M_MMAP_THRESHOLD, 1 << 30)  # buffers up to 1 GB come from the heap, reused
-    mallopt(_M_TRIM_THRESHOLD, (1 << 31) - 1)  # and the heap's free top is kept, not trimmed
-
-
 def _worker_init() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C means
     import cv2
 
     cv2.setNumThreads(1)  # one thread per worker process: the workers already fill the cores
-    _keep_freed_memory()
+    keep_freed_memory()
 
 
 def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
@@ -112,6 +90,7 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
     try:  # every path from the manifest stays inside the dataset (no '..', absolute or symlink escape)
         phone_path, target_path, heatmap_path = (safe_join(Path(job.root), rel)
                                                  for rel in (job.phone, job.target, job.heatmap))
+        _prefault_for(phone_path, target_path)
         # in OpenCV's channel order, as decoded: the aligner needs only the luminance (the same
         # BT.601 luma as from RGB, bit for bit); the aligned-target and patch-tile caches are encoded
         # from B, G, R
@@ -138,6 +117,19 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
         patches=tuple(aligned.patches), heatmap=job.heatmap, threshold_px=job.threshold_px,
         params={"patch_size": job.patch_size}, aligned_target=aligned_target)
     return job.name, result, None
+
+
+def _prefault_for(phone_path: Path, target_path: Path) -> None:
+    """In a batch worker, fault in the heap this triplet will need at once (see
+    :mod:`ispviewer.align.worker_memory`): a no-op after the first triplet of its size."""
+    from ispviewer.align.worker_memory import heap_for_triplet, prefault_heap
+    from ispviewer.dataset.images import ImageReadError, jpeg_size
+
+    try:
+        (pw, ph), (tw, th) = jpeg_size(phone_path), jpeg_size(target_path)
+    except ImageReadError:  # not JPEGs (a HEIC phone image) or unreadable: the decode says why
+        return
+    prefault_heap(heap_for_triplet(pw * ph, tw * th))
 
 
 def _write_aligned_target(job: AlignJob, phone: np.ndarray, target: np.ndarray,
