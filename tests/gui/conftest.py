@@ -64,6 +64,11 @@ def make_window(qtbot):
         w.close()
         w.deleteLater()
     QApplication.processEvents()
+    # delete the windows now, not whenever a later test happens to spin an event loop: one full run in
+    # three crashed inside a later test's close() (test_gui_readonly), all worker threads idle
+    from PySide6.QtCore import QEvent
+
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
 
 
 @pytest.fixture
