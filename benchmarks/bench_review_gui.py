@@ -62,6 +62,21 @@ def write_captures(root: Path, size: tuple[int, int]) -> list[tuple[str, str, st
     return files
 
 
+def review_dataset(workdir: Path, size: tuple[int, int], triplets: int, *, tiles: bool) -> Path:
+    """The synthetic review dataset of ``triplets`` triplets on ``size`` frames under ``workdir``, built
+    once and reused (with ``tiles``: with aligned targets and patch-tile caches, in a folder of its own)."""
+    root = workdir / f"dataset-{size[0]}x{size[1]}-{triplets}{'-tiles' if tiles else ''}"
+    if not (root / "manifest.sqlite").exists():
+        shutil.rmtree(root, ignore_errors=True)
+        files = write_captures(root, size)
+        n = build(root, triplets=triplets, capture_files=files, frame=size)
+        note = ""
+        if tiles:
+            note = f" (4 patch-tile caches written in {link_alignment_files(root, files):.1f} s)"
+        print(f"built {n} patches on {size[0]}x{size[1]} frames in {root}{note}")
+    return root
+
+
 def link_alignment_files(root: Path, files: list[tuple[str, str, str, str]]) -> float:
     """Per triplet, its aligned target and patch-tile cache under its own versioned names (hard
     links to the shared capture's files); each capture's cache is cut from its phone JPEG and
@@ -138,13 +153,7 @@ def main() -> int:
     args = ap.parse_args()
     profile = cProfile.Profile() if args.profile else None
     size = tuple(int(v) for v in args.size.split("x"))
-    root = args.workdir / f"dataset-{args.size}-{args.triplets}-tiles"
-    if not (root / "manifest.sqlite").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        files = write_captures(root, size)
-        n = build(root, triplets=args.triplets, capture_files=files, frame=size)
-        seconds = link_alignment_files(root, files)
-        print(f"built {n} patches on {args.size} frames in {root} (4 patch-tile caches written in {seconds:.1f} s)")
+    root = review_dataset(args.workdir, size, args.triplets, tiles=True)
     print(load_average())
 
     from PySide6.QtCore import QSettings, Qt

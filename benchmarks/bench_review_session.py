@@ -37,8 +37,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np
-from bench_review_gui import until, write_captures
-from review_data import build
+from bench_review_gui import review_dataset, until
 
 from _common import load_average
 
@@ -162,12 +161,7 @@ def main() -> int:
     ap.add_argument("--profile", type=Path, help="write the GUI thread's profile of the key presses here")
     args = ap.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
-    root = args.workdir / f"dataset-{args.size}-{args.triplets}"
-    if not (root / "manifest.sqlite").exists():
-        shutil.rmtree(root, ignore_errors=True)
-        files = write_captures(root, size)
-        n = build(root, triplets=args.triplets, capture_files=files, frame=size)
-        print(f"built {n} patches on {args.size} frames in {root}")
+    root = review_dataset(args.workdir, size, args.triplets, tiles=False)
     work = args.workdir / f"session-{args.size}-{args.triplets}"  # a fresh copy: every run reviews the same queue
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(root, work, ignore=shutil.ignore_patterns("*.bak"))

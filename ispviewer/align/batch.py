@@ -120,11 +120,13 @@ def align_job(job: AlignJob) -> tuple[str, AlignmentResult | None, str | None]:
 
 
 def _prefault_for(phone_path: Path, target_path: Path) -> None:
-    """In a batch worker, fault in the heap this triplet will need at once (see
-    :mod:`ispviewer.align.worker_memory`): a no-op after the first triplet of its size."""
-    from ispviewer.align.worker_memory import heap_for_triplet, prefault_heap
+    """In a batch worker's first triplet, fault in the heap it will need at once (see
+    :mod:`ispviewer.align.worker_memory`); elsewhere and later a no-op that reads nothing."""
+    from ispviewer.align.worker_memory import heap_for_triplet, heap_ready, prefault_heap
     from ispviewer.dataset.images import ImageReadError, jpeg_size
 
+    if heap_ready():
+        return
     try:
         (pw, ph), (tw, th) = jpeg_size(phone_path), jpeg_size(target_path)
     except ImageReadError:  # not JPEGs (a HEIC phone image) or unreadable: the decode says why

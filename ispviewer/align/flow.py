@@ -73,7 +73,7 @@ class DISFlowEstimator:
                  alpha: float | None = None, gamma: float | None = None, delta: float | None = None,
                  passes: int = 2, refine_finest_scale: int | None = 0,
                  refine_gradient_iterations: int | None = 8, refine_variational_iterations: int | None = 0,
-                 refine_patch_stride: int | None = None, fine_only_above: int | None = 1024):
+                 fine_only_above: int | None = 1024):
         if preset not in self.PRESETS:
             raise ValueError(f"unknown DIS preset {preset!r}; choose from {sorted(self.PRESETS)}")
         self.preset = preset
@@ -88,8 +88,7 @@ class DISFlowEstimator:
         # later passes: the same settings, but finer (None: the first pass's engine again)
         self.refine_overrides = None if refine_finest_scale is None else dict(
             self.overrides, finest_scale=refine_finest_scale, gradient_iterations=refine_gradient_iterations,
-            variational_iterations=refine_variational_iterations,
-            patch_stride=patch_stride if refine_patch_stride is None else refine_patch_stride)
+            variational_iterations=refine_variational_iterations)
         self.name = f"dis-{preset}"
         self._dis = None
         self._refine = None

@@ -79,6 +79,12 @@ def prefault_heap(nbytes: int) -> int:
     return nbytes
 
 
+def heap_ready() -> bool:
+    """True when :func:`prefault_heap` has nothing to do here: the heap is not kept, or it was
+    faulted in already (later, larger triplets grow it the ordinary way)."""
+    return not _state["kept"] or _state["prefaulted"] > 0
+
+
 def heap_for_triplet(phone_pixels: int, target_pixels: int) -> int:
     """The heap (bytes) aligning and caching one triplet of these sizes reaches, about."""
     return BYTES_PER_PHONE_PIXEL * phone_pixels + BYTES_PER_TARGET_PIXEL * target_pixels

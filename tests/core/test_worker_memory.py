@@ -16,11 +16,13 @@ PROBE = textwrap.dedent("""
 
     got = 0
     if sys.argv[1] in ("keep", "prefault"):
-        assert wm.prefault_heap(64 << 20) == 0  # not before the heap keeps what is freed
+        assert wm.heap_ready() and wm.prefault_heap(64 << 20) == 0  # not before the heap keeps what is freed
         assert wm.keep_freed_memory()
+        assert not wm.heap_ready()
     if sys.argv[1] == "prefault":
         got = wm.prefault_heap(256 << 20)
         assert wm.prefault_heap(200 << 20) == 0  # done already for this much
+        assert wm.heap_ready() == (got > 0)
     libc = ctypes.CDLL("libc.so.6")
     libc.malloc.restype = ctypes.c_void_p
     libc.malloc.argtypes = [ctypes.c_size_t]
