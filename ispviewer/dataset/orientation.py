@@ -6,11 +6,13 @@ pixels so that the scene shows upright: 1 as stored, 2 mirrored left-right, 3 tu
 counter-clockwise.  LibRaw reports the same thing as ``sizes.flip`` (0, 1, 3, 2, 4, 6, 7, 5 for
 codes 1..8) and its ``postprocess`` applies it; :func:`orient` does exactly what it does.
 
-Everything here works on array views (no copy) so a 12 MP mosaic turns for free until packed.
+Everything here works on array views (no copy) so a 12 MP mosaic turns for free until packed;
+:func:`orient_image` alone copies (a decoded image turned once, the fastest way).
 """
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 #: LibRaw ``sizes.flip`` -> EXIF orientation code.
@@ -50,6 +52,23 @@ def orient(a: np.ndarray, o: int) -> np.ndarray:
     if o == 7:
         return a[::-1, ::-1].swapaxes(0, 1)
     return np.rot90(a, 1)
+
+
+#: OpenCV's whole-image turn for each orientation but the identity and the transposes (5, 7)
+_CV_TURN = {2: ("flip", 1), 3: ("rotate", cv2.ROTATE_180), 4: ("flip", 0),
+            6: ("rotate", cv2.ROTATE_90_CLOCKWISE), 8: ("rotate", cv2.ROTATE_90_COUNTERCLOCKWISE)}
+
+
+def orient_image(a: np.ndarray, o: int) -> np.ndarray:
+    """:func:`orient` as a C-contiguous copy (``a`` itself for 1): OpenCV's flips and rotations,
+    several times faster than copying NumPy's strided view of a turned 12 MP frame."""
+    o = check_code(o)
+    if o == 1:
+        return a
+    if o in _CV_TURN:
+        how, code = _CV_TURN[o]
+        return cv2.flip(a, code) if how == "flip" else cv2.rotate(a, code)
+    return np.ascontiguousarray(orient(a, o))
 
 
 _INVERSE = {1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 6: 8, 7: 7, 8: 6}

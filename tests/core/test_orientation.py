@@ -151,3 +151,27 @@ def test_real_exif_orientation_jpeg(real_data):
     assert image_orientation(six) == 6 and verify_image(six) == (h, w)
     assert load_rgb(six).shape[:2] == (w, h)
     assert image_orientation(real_data / "exif_orientation_1.jpg") == 1
+
+
+@pytest.mark.parametrize("o", ori.ORIENTATIONS)
+def test_orient_image_is_orient_as_a_copy(o):
+    rng = np.random.default_rng(o)
+    for a in (rng.integers(0, 255, (5, 7, 3), np.uint8), rng.integers(0, 255, (5, 7), np.uint8)):
+        turned = ori.orient_image(a, o)
+        assert np.array_equal(turned, ori.orient(a, o)) and turned.flags.c_contiguous
+
+
+@pytest.mark.parametrize("o", ori.ORIENTATIONS)
+def test_jpeg_decode_is_opencvs_bit_for_bit(tmp_path, o):
+    """The fast full-size decode gives OpenCV's pixels and OpenCV's EXIF turn, in either channel order."""
+    from ispviewer.dataset.images import load_bgr
+
+    img = cv2.GaussianBlur(np.random.default_rng(1).integers(0, 255, (45, 70, 3), np.uint8), (5, 5), 0)
+    img[:16, :24] = 255
+    jpg = tmp_path / "a.jpg"
+    jpg.write_bytes(jpeg_with_orientation(cv2.imencode(".jpg", stored_image(img, o))[1].tobytes(), o))
+    opencv = cv2.imread(str(jpg), cv2.IMREAD_COLOR)  # applies the EXIF orientation
+    bgr = load_bgr(jpg)
+    assert bgr.shape == opencv.shape == img.shape and np.array_equal(bgr, opencv)
+    rgb = load_rgb(jpg)
+    assert np.array_equal(rgb, opencv[..., ::-1]) and rgb.flags.c_contiguous and bgr.flags.c_contiguous
