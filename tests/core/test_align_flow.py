@@ -136,15 +136,22 @@ def test_long_inputs_get_the_fine_pass_alone_short_ones_both():
     est = DISFlowEstimator()
     long_pair, short_pair = pair(1100, 300), pair(400, 300)
     assert est.fine_only(long_pair[0].shape) and not est.fine_only(short_pair[0].shape)
-    # the fine pass's engine as a one-pass estimator of its own (full resolution, lighter iterations)
-    fine = DISFlowEstimator(finest_scale=0, gradient_iterations=8, variational_iterations=0, passes=1)
+    # the fine pass alone is a one-pass estimator of its own (full resolution, sparser patches, more steps)
+    fine = DISFlowEstimator(finest_scale=0, patch_stride=7, gradient_iterations=16, variational_iterations=0, passes=1)
     assert np.array_equal(est.estimate(*long_pair), fine.estimate(*long_pair))
+    as_refined = DISFlowEstimator(finest_scale=0, gradient_iterations=8, variational_iterations=0, passes=1)
+    assert np.array_equal(DISFlowEstimator(fine_only_stride=None, fine_only_gradient_iterations=None)
+                          .estimate(*long_pair), as_refined.estimate(*long_pair))
     assert not np.array_equal(est.estimate(*short_pair), fine.estimate(*short_pair))
     for flow in (est.estimate(*long_pair), est.estimate(*short_pair)):  # phone(x) = target(x - 1): flow -1
         assert abs(np.median(flow[20:-20, 20:-20, 0]) + 1.0) < 0.05
     # every pass whatever the size: without the limit, or as pickled by a version without it
     assert not DISFlowEstimator(fine_only_above=None).fine_only(long_pair[0].shape)
-    old_state = {k: v for k, v in est.__getstate__().items() if k != "fine_only_above"}
+    old_state = {k: v for k, v in est.__getstate__().items() if k not in ("fine_only_above", "fine_only_overrides")}
     legacy = DISFlowEstimator.__new__(DISFlowEstimator)
     legacy.__setstate__(old_state)
     assert not legacy.fine_only(long_pair[0].shape)
+    # pickled by a version whose lone fine pass was the refinement engine: it stays so
+    older = DISFlowEstimator.__new__(DISFlowEstimator)
+    older.__setstate__({k: v for k, v in est.__getstate__().items() if k != "fine_only_overrides"})
+    assert np.array_equal(older.estimate(*long_pair), as_refined.estimate(*long_pair))
