@@ -445,9 +445,13 @@ def _decode_jpeg(path: Path, reduce: int, channels: str = "BGR") -> np.ndarray:
     applied, checked as :func:`load_rgb` says.
 
     Full-size decodes go through simplejpeg (libjpeg-turbo's TurboJPEG API): the same pixels as
-    OpenCV's decoder, bit for bit, in 70% of its time (a 24 MP Nikon JPEG: 0.12 vs 0.17 s, a
-    12 MP phone JPEG: 0.08 vs 0.10 s), and straight into either channel order.  What it cannot
-    decode (CMYK, a header TurboJPEG rejects) and reduced decodes go through OpenCV.
+    OpenCV's decoder, bit for bit, straight into either channel order, and into a NumPy array,
+    whose large allocations take transparent huge pages: in a plain process (the viewer, the CLI)
+    a 24 MP Nikon JPEG decodes in 0.12 s instead of 0.17 s and a 12 MP phone JPEG in 0.08 s
+    instead of 0.10 s (OpenCV's fresh buffer faults in page by page); in a batch worker, whose
+    heap is already faulted in (:mod:`ispviewer.align.worker_memory`), 0.08-0.11 s vs 0.11 s and
+    about the same.  What TurboJPEG cannot decode (CMYK, a header it rejects) and reduced
+    decodes go through OpenCV.
     """
     _check_file(path)
     with open(path, "rb") as fh:
