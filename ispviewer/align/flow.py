@@ -70,7 +70,7 @@ class DISFlowEstimator:
     8 -> 16 steps at stride 6: +0.01 s), and the extra steps win back what the sparser patches
     lose.  Mean patch error, stride 6 / 8 steps -> stride 7 / 16 steps: bench_align's triplet
     0.053 -> 0.050 px, 12 MP demo (2 triplets) 0.068 -> 0.065, 12 MP hard demo (2) 0.086 ->
-    0.091; patches not measurable 394 -> 409 of 2,600 over those five (stride 7 with 8 steps:
+    0.091; patches not measurable 394 -> 409 of 3,255 over those five (stride 7 with 8 steps:
     0.054, 0.070, 0.092; stride 8: 16-25% more patches not measurable).
     """
 
