@@ -140,19 +140,19 @@ class DISFlowEstimator:
             self._dis = self._build(self.overrides)
         return self._dis
 
+    def _built(self, slot: str, overrides: dict | None, otherwise):
+        """The engine of ``overrides``, built once into attribute ``slot``; ``otherwise()`` without them."""
+        if overrides is None:
+            return otherwise()
+        if getattr(self, slot) is None:
+            setattr(self, slot, self._build(overrides))
+        return getattr(self, slot)
+
     def _refine_engine(self):
-        if self.refine_overrides is None:
-            return self._engine()
-        if self._refine is None:
-            self._refine = self._build(self.refine_overrides)
-        return self._refine
+        return self._built("_refine", self.refine_overrides, self._engine)
 
     def _fine_engine(self):
-        if self.fine_only_overrides is None:
-            return self._refine_engine()
-        if self._fine is None:
-            self._fine = self._build(self.fine_only_overrides)
-        return self._fine
+        return self._built("_fine", self.fine_only_overrides, self._refine_engine)
 
     def fine_only(self, shape: tuple[int, ...]) -> bool:
         """Whether inputs of ``shape`` (h, w) get the fine pass alone (see the class notes)."""

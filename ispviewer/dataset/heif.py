@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ispviewer.dataset.images import MAX_PIXELS, ImageReadError
+from ispviewer.dataset.image_files import MAX_PIXELS, ImageReadError
 
 
 def _open(path: Path):
